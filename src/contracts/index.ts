@@ -1,0 +1,7 @@
+export * from "./errors";
+export * from "./common";
+export * from "./agent";
+export * from "./conversation";
+export * from "./process";
+export * from "./hooks";
+export * from "./audit";

@@ -1,0 +1,86 @@
+import { z } from "zod";
+import { Budget, FsScope } from "./agent";
+
+const Path = z.string().min(1).max(4096);
+
+export const ReadFileArgs = z.strictObject({
+  path: Path,
+  offset: z.number().int().nonnegative().optional(),
+  limit: z.number().int().positive().optional(),
+});
+export const WriteFileArgs = z.strictObject({ path: Path, content: z.string() });
+export const EditFileArgs = z.strictObject({ path: Path, oldText: z.string().min(1), newText: z.string() });
+export const ListDirArgs = z.strictObject({ path: Path.default("/"), recursive: z.boolean().default(false) });
+export const GlobArgs = z.strictObject({ pattern: z.string().min(1).max(1024), path: Path.optional() });
+export const GrepArgs = z.strictObject({
+  pattern: z.string().min(1).max(1024),
+  path: Path.optional(),
+  glob: z.string().max(1024).optional(),
+  ignoreCase: z.boolean().default(false),
+  maxResults: z.number().int().min(1).max(1000).default(50),
+});
+export const DeleteFileArgs = z.strictObject({ path: Path });
+
+export const DeliveryPolicy = z.enum(["immediate", "deferred", "on_demand"]);
+export const DelegateArgs = z.strictObject({
+  agent: z.string(),
+  message: z.string(),
+  tools: z.array(z.string()).optional(),
+  fs: z.array(FsScope).optional(),
+  budget: Budget.optional(),
+  deliveryPolicy: DeliveryPolicy.optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+export const CollectArgs = z.strictObject({
+  taskIds: z.array(z.string()).optional(),
+  mode: z.enum(["all", "any", "first_n", "quorum"]).default("all"),
+  n: z.number().int().positive().optional(),
+  timeoutMs: z.number().int().nonnegative().optional(),
+});
+export const CancelTaskArgs = z.strictObject({ taskId: z.string() });
+export const ListTasksArgs = z.strictObject({});
+
+/** The file tools: they run in the tenant's workspace object. */
+export const FS_TOOL_ARGS = {
+  read_file: ReadFileArgs,
+  write_file: WriteFileArgs,
+  edit_file: EditFileArgs,
+  list_dir: ListDirArgs,
+  glob: GlobArgs,
+  grep: GrepArgs,
+  delete_file: DeleteFileArgs,
+} as const;
+export type FsToolName = keyof typeof FS_TOOL_ARGS;
+export const FS_TOOL_NAMES = Object.keys(FS_TOOL_ARGS) as FsToolName[];
+export const isFsTool = (name: string): name is FsToolName => Object.hasOwn(FS_TOOL_ARGS, name);
+
+/** The delegation tools (SPEC §7). */
+export const TASK_TOOL_ARGS = {
+  delegate: DelegateArgs,
+  collect: CollectArgs,
+  cancel_task: CancelTaskArgs,
+  list_tasks: ListTasksArgs,
+} as const;
+
+export const ALL_TOOL_NAMES: string[] = [...FS_TOOL_NAMES, ...Object.keys(TASK_TOOL_ARGS)];
+
+export const TOOL_DESCRIPTIONS: Record<string, string> = {
+  read_file: "Read a text file. offset and limit select lines (0-based offset).",
+  write_file: "Create or overwrite a text file (up to 1 MiB).",
+  edit_file: "Replace oldText with newText in a file; oldText must occur exactly once.",
+  list_dir: "List the entries of a directory, optionally recursively.",
+  glob: "List the files whose paths match a glob pattern.",
+  grep: "Search files for a regular expression; answers file:line: text lines.",
+  delete_file: "Delete a file.",
+  delegate: "Delegate a task to a worker agent; answers {taskId, pid}.",
+  collect: "Wait for delegated tasks and collect their results.",
+  cancel_task: "Cancel a delegated task.",
+  list_tasks: "List this process's delegated tasks.",
+};
+
+/** What a workspace answers for one file-tool call. */
+export type FsToolOutcome =
+  | { ok: true; output: string }
+  | { ok: false; code: "permission_denied" | "invalid_arguments" | "file_not_found" | "tool_error"; message: string; path?: string };
+
+export const MAX_FILE_BYTES = 1024 * 1024;

@@ -1,0 +1,64 @@
+import type { Context, MiddlewareHandler } from "hono";
+import type { z } from "zod";
+import { ApiError, Role, TenantId } from "../contracts";
+import type { Env } from "../env";
+import { verifyJwt } from "../lib/jwt";
+
+export type AppEnv = { Bindings: Env; Variables: { tenant: string; role: Role } };
+export type AppContext = Context<AppEnv>;
+
+const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+
+/** Bearer JWT auth (SPEC §2): sets the tenant and role for the routes below it. */
+export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const header = c.req.header("authorization") ?? "";
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match) throw ApiError.of(401, "unauthorized", "A bearer token is required.");
+  if (!c.env.AUTH_SECRET) throw ApiError.of(500, "internal", "AUTH_SECRET is not configured.");
+  const claims = await verifyJwt(match[1]!, c.env.AUTH_SECRET);
+  const tenant = TenantId.safeParse(claims?.sub);
+  const role = Role.safeParse(claims?.role);
+  if (!claims || !tenant.success || !role.success) throw ApiError.of(401, "unauthorized", "The token is missing, malformed, expired or wrongly signed.");
+  c.set("tenant", tenant.data);
+  c.set("role", role.data);
+  await next();
+};
+
+export const requireRole =
+  (needed: Role): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    if (RANK[c.get("role")] < RANK[needed]) throw ApiError.of(403, "forbidden", `This call needs the ${needed} role.`);
+    await next();
+  };
+
+function invalid(error: z.ZodError, where: string): ApiError {
+  return ApiError.of(400, "invalid_request", `The request ${where} is invalid.`, error.issues.map((i) => ({ path: i.path.map(String), message: i.message, code: i.code })));
+}
+
+/** Parses the JSON body with a contract schema; bad JSON and schema misses are 400s in the SPEC's shape. */
+export async function jsonBody<S extends z.ZodType>(c: AppContext, schema: S, { optional = false } = {}): Promise<z.infer<S>> {
+  const text = await c.req.text();
+  let raw: unknown = {};
+  if (text.trim() !== "" || !optional) {
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      throw ApiError.of(400, "invalid_json", "The request body is not valid JSON.");
+    }
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw invalid(parsed.error, "body");
+  return parsed.data;
+}
+
+export function queryOf<S extends z.ZodType>(c: AppContext, schema: S): z.infer<S> {
+  const parsed = schema.safeParse(c.req.query());
+  if (!parsed.success) throw invalid(parsed.error, "query");
+  return parsed.data;
+}
+
+export function pathParam<S extends z.ZodType>(c: AppContext, name: string, schema: S, notFound: ApiError): z.infer<S> {
+  const parsed = schema.safeParse(c.req.param(name));
+  if (!parsed.success) throw notFound;
+  return parsed.data;
+}
