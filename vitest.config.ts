@@ -2,6 +2,12 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
-  plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: { AUTH_SECRET: "test-secret" } } })],
-  test: { include: ["test/**/*.test.ts"], exclude: ["test/e2e/**"] },
+  plugins: [
+    // The function form runs after globalSetup, so `inject` sees what it provided.
+    cloudflareTest(({ inject }) => ({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: { bindings: { AUTH_SECRET: "test-secret", HOOK_SERVER_URL: inject("hookServerUrl") } },
+    })),
+  ],
+  test: { include: ["test/**/*.test.ts"], exclude: ["test/e2e/**"], globalSetup: ["./test/global-setup.ts"], testTimeout: 30_000, hookTimeout: 30_000 },
 });

@@ -19,6 +19,7 @@ export const ErrorCode = z.enum([
   "limit_exceeded",
   "script_required",
   "too_many_processes",
+  "model_not_configured",
   "internal",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;

@@ -1,4 +1,721 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../env";
+import {
+  AgentSpec,
+  DEFAULT_LIMITS,
+  ExitCode,
+  fail,
+  isLive,
+  ok,
+  type AuditDraft,
+  type AuditEntry,
+  type AuditVerify,
+  type ExitStatus,
+  type HookContext,
+  type HookSpec,
+  type HookSpecInput,
+  type HookView,
+  type KillRequest,
+  type KillResult,
+  type ListQuery,
+  type Outcome,
+  type Process,
+  type ProcessState,
+  type Signal,
+  type SpawnRequest,
+  type WaitResult,
+  type Warning,
+} from "../contracts";
+import { clampLimits, clipScopes, effectiveTools, expandTools } from "../agent/capabilities";
+import { canonicalJson, GENESIS_HASH, sealEntry, sha256hex, verifyChain } from "../kernel/audit-chain";
+import { hooksFor, runPostHooks, runPreHooks } from "../kernel/hook-chain";
+import { processOf, type Env } from "../env";
+import { checkModelConfig } from "../models";
+import type { ProcessConfig, ProcessReport, ProcessSnapshot, ProcessStart } from "./process";
 
-export class KernelObject extends DurableObject<Env> {}
+interface ProcRow {
+  pid: number;
+  agent: string;
+  parent_pid: number | null;
+  task_id: string | null;
+  state: ProcessState;
+  mode: "task" | "interactive";
+  turn_count: number;
+  usage: string;
+  tools: string;
+  fs: string;
+  budget_limit: string;
+  budget_used: string;
+  depth: number;
+  created_at: string;
+  updated_at: string;
+  exit: string | null;
+  result: string | null;
+  metadata: string;
+  warnings: string;
+  singleton_of: string | null;
+  [key: string]: SqlStorageValue;
+}
+
+type OutboxKind = "start" | "terminate" | "post_terminate";
+interface OutboxRow {
+  id: number;
+  kind: OutboxKind;
+  pid: number;
+  payload: string;
+  attempts: number;
+  next_at: number;
+  [key: string]: SqlStorageValue;
+}
+
+/** Who asked: "api:<role>" for HTTP callers, "process:<pid>" for agents, "kernel" for itself. */
+export type Actor = string;
+
+const LIVE_SQL = "('created','running','sleeping','paused')";
+const CHUNK_BYTES = 1_000_000;
+
+const now = () => new Date().toISOString();
+
+/**
+ * One per tenant: the process table, the agent registry, the hook chain and the audit log. It is a
+ * shell over SQLite and RPC; the rules live in src/agent and src/kernel.
+ */
+export class KernelObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private readonly waiters = new Map<number, Set<() => void>>();
+  private readonly delivering = new Set<number>();
+  private hookCache: HookSpec[] | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS agents (name TEXT PRIMARY KEY, spec TEXT NOT NULL, updated_at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS procs (
+        pid INTEGER PRIMARY KEY, agent TEXT NOT NULL, parent_pid INTEGER, task_id TEXT, state TEXT NOT NULL,
+        mode TEXT NOT NULL, turn_count INTEGER NOT NULL DEFAULT 0, usage TEXT NOT NULL, tools TEXT NOT NULL, fs TEXT NOT NULL,
+        budget_limit TEXT NOT NULL, budget_used TEXT NOT NULL, depth INTEGER NOT NULL, created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL, exit TEXT, result TEXT, metadata TEXT NOT NULL, warnings TEXT NOT NULL DEFAULT '[]',
+        singleton_of TEXT
+      );
+      CREATE INDEX IF NOT EXISTS procs_state ON procs (state);
+      CREATE INDEX IF NOT EXISTS procs_parent ON procs (parent_pid);
+      CREATE UNIQUE INDEX IF NOT EXISTS procs_singleton ON procs (singleton_of);
+      CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, pid INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS hooks (name TEXT PRIMARY KEY, position INTEGER NOT NULL, spec TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS audit (
+        seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, event TEXT NOT NULL, pid INTEGER,
+        parent_pid INTEGER, task_id TEXT, data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, pid INTEGER NOT NULL, payload TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS checkpoints (id TEXT PRIMARY KEY, pid INTEGER NOT NULL, agent TEXT NOT NULL, created_at TEXT NOT NULL, chunks INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS checkpoint_chunks (id TEXT NOT NULL, idx INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (id, idx));
+    `);
+  }
+
+  private get tenant(): string {
+    return this.ctx.id.name!;
+  }
+
+  // ======================= audit =======================
+
+  /** Appends to the hash chain. Synchronous, so it joins the caller's transaction. */
+  private audit(draft: AuditDraft): AuditEntry {
+    const head = this.sql.exec<{ seq: number; hash: string }>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").toArray()[0];
+    const entry = sealEntry(draft, (head?.seq ?? 0) + 1, now(), head?.hash ?? GENESIS_HASH);
+    this.sql.exec(
+      "INSERT INTO audit (seq, at, actor, event, pid, parent_pid, task_id, data, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
+      entry.seq,
+      entry.at,
+      entry.actor,
+      entry.event,
+      entry.pid ?? null,
+      entry.parentPid ?? null,
+      entry.taskId ?? null,
+      JSON.stringify(entry.data),
+      entry.prevHash,
+      entry.hash,
+    );
+    return entry;
+  }
+
+  private auditRows(afterSeq: number, limit: number): AuditEntry[] {
+    return this.sql
+      .exec<{ seq: number; at: string; actor: string; event: string; pid: number | null; parent_pid: number | null; task_id: string | null; data: string; prev_hash: string; hash: string }>(
+        "SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
+        afterSeq,
+        limit,
+      )
+      .toArray()
+      .map((r) => {
+        const e: AuditEntry = { seq: r.seq, at: r.at, actor: r.actor, event: r.event as AuditEntry["event"], data: JSON.parse(r.data), prevHash: r.prev_hash, hash: r.hash };
+        if (r.pid !== null) e.pid = r.pid;
+        if (r.parent_pid !== null) e.parentPid = r.parent_pid;
+        if (r.task_id !== null) e.taskId = r.task_id;
+        return e;
+      });
+  }
+
+  async listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
+    return this.auditRows(afterSeq, limit);
+  }
+
+  async verifyAudit(): Promise<AuditVerify> {
+    const self = this;
+    function* all() {
+      let after = 0;
+      for (;;) {
+        const page = self.auditRows(after, 2000);
+        yield* page;
+        if (page.length < 2000) return;
+        after = page.at(-1)!.seq;
+      }
+    }
+    return verifyChain(all());
+  }
+
+  // ======================= agents =======================
+
+  async registerAgent(spec: AgentSpec, actor: Actor): Promise<AgentSpec> {
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        "INSERT INTO agents (name, spec, updated_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at",
+        spec.name,
+        JSON.stringify(spec),
+        now(),
+      );
+      this.audit({ actor, event: "agent_registered", data: { agent: spec.name, model: spec.model } });
+    });
+    return spec;
+  }
+
+  private agent(name: string): AgentSpec | null {
+    const row = this.sql.exec<{ spec: string }>("SELECT spec FROM agents WHERE name = ?", name).toArray()[0];
+    return row ? (JSON.parse(row.spec) as AgentSpec) : null;
+  }
+
+  async getAgent(name: string): Promise<Outcome<AgentSpec>> {
+    const spec = this.agent(name);
+    return spec ? ok(spec) : fail(404, "agent_not_found", `No agent named ${name} is registered.`);
+  }
+
+  async listAgents(): Promise<AgentSpec[]> {
+    return this.sql.exec<{ spec: string }>("SELECT spec FROM agents ORDER BY name").toArray().map((r) => JSON.parse(r.spec) as AgentSpec);
+  }
+
+  async deleteAgent(name: string, actor: Actor): Promise<Outcome<{ deleted: string }>> {
+    let found = false;
+    this.ctx.storage.transactionSync(() => {
+      found = this.sql.exec("DELETE FROM agents WHERE name = ?", name).rowsWritten > 0;
+      if (found) this.audit({ actor, event: "agent_deleted", data: { agent: name } });
+    });
+    return found ? ok({ deleted: name }) : fail(404, "agent_not_found", `No agent named ${name} is registered.`);
+  }
+
+  // ======================= hooks =======================
+
+  private hooks(): HookSpec[] {
+    return (this.hookCache ??= this.sql
+      .exec<{ spec: string }>("SELECT spec FROM hooks ORDER BY position")
+      .toArray()
+      .map((r) => JSON.parse(r.spec) as HookSpec));
+  }
+
+  async listHooks(): Promise<HookView[]> {
+    return [{ name: "audit", kind: "audit", position: 0 }, ...this.hooks().map((h, i) => viewOf(h, i + 1))];
+  }
+
+  async putHook(name: string, input: HookSpecInput, actor: Actor): Promise<Outcome<HookView>> {
+    if (name === "audit") return fail(409, "conflict", "The built-in audit hook cannot be replaced.");
+    const spec = { ...input, name } as HookSpec;
+    this.ctx.storage.transactionSync(() => {
+      const existing = this.sql.exec<{ position: number }>("SELECT position FROM hooks WHERE name = ?", name).toArray()[0];
+      const position = existing?.position ?? (this.sql.exec<{ p: number | null }>("SELECT max(position) AS p FROM hooks").one().p ?? 0) + 1;
+      this.sql.exec("INSERT INTO hooks (name, position, spec) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET spec = excluded.spec", name, position, JSON.stringify(spec));
+      this.audit({ actor, event: "hook_changed", data: { hook: name, kind: spec.kind, change: existing ? "replaced" : "added" } });
+    });
+    this.hookCache = null;
+    const index = this.hooks().findIndex((h) => h.name === name);
+    return ok(viewOf(this.hooks()[index]!, index + 1));
+  }
+
+  async deleteHook(name: string, actor: Actor): Promise<Outcome<{ deleted: string }>> {
+    if (name === "audit") return fail(409, "conflict", "The built-in audit hook cannot be removed.");
+    let found = false;
+    this.ctx.storage.transactionSync(() => {
+      found = this.sql.exec("DELETE FROM hooks WHERE name = ?", name).rowsWritten > 0;
+      if (found) this.audit({ actor, event: "hook_changed", data: { hook: name, change: "removed" } });
+    });
+    this.hookCache = null;
+    return found ? ok({ deleted: name }) : fail(404, "not_found", `No hook named ${name}.`);
+  }
+
+  // ======================= processes =======================
+
+  private row(pid: number): ProcRow | null {
+    return this.sql.exec<ProcRow>("SELECT * FROM procs WHERE pid = ?", pid).toArray()[0] ?? null;
+  }
+
+  private liveCount(): number {
+    return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM procs WHERE state IN ${LIVE_SQL}`).one().n;
+  }
+
+  private maxLive(): number {
+    const n = Number.parseInt(this.env.MAX_LIVE_PROCESSES ?? "", 10);
+    return Number.isFinite(n) && n > 0 ? n : 1000;
+  }
+
+  async getProcess(pid: number): Promise<Outcome<Process>> {
+    const row = this.row(pid);
+    return row ? ok(toProcess(row)) : fail(404, "process_not_found", `No process ${pid}.`);
+  }
+
+  async listProcesses(query: ListQuery): Promise<Process[]> {
+    const where: string[] = [];
+    const args: SqlStorageValue[] = [];
+    if (query.state) (where.push("state = ?"), args.push(query.state));
+    if (query.parentPid !== undefined) (where.push("parent_pid = ?"), args.push(query.parentPid));
+    if (query.agent) (where.push("agent = ?"), args.push(query.agent));
+    const sql = `SELECT * FROM procs${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY pid`;
+    return this.sql.exec<ProcRow>(sql, ...args).toArray().map(toProcess);
+  }
+
+  /**
+   * spawn(2): checks, pre_spawn hooks, then the row, the audit entry and the start order in one
+   * transaction, then the start itself (retried from the outbox if it fails), then post_spawn hooks.
+   */
+  async spawn(request: SpawnRequest, actor: Actor, restore?: ProcessSnapshot): Promise<Outcome<Process>> {
+    const replay = this.idempotentReplay(request.idempotencyKey);
+    if (replay) return ok(replay);
+    const spec = this.agent(request.agent);
+    if (!spec) return fail(404, "agent_not_found", `No agent named ${request.agent} is registered.`);
+    const problem = checkModelConfig(spec);
+    if (problem) return fail(422, "model_not_configured", problem.message, { setting: problem.setting });
+    const parent = request.parentPid ? this.row(request.parentPid) : null;
+    if (request.parentPid && !parent) return fail(404, "process_not_found", `No process ${request.parentPid}.`);
+    if (parent && !isLive(parent.state)) return fail(409, "process_not_running", `Parent process ${parent.pid} has exited.`);
+    const early = this.admissionProblem(spec, parent);
+    if (early) return early;
+
+    const hooks = this.hooks();
+    let warnings: Warning[] = [];
+    if (hooksFor(hooks, "pre_spawn").length > 0) {
+      const ctx: HookContext = { event: "pre_spawn", tenant: this.tenant, agent: spec.name, parentPid: parent?.pid ?? null };
+      const pre = await runPreHooks(hooks, ctx);
+      warnings = pre.warnings;
+      if (!pre.verdict.allow) {
+        const { hook, reason } = pre.verdict;
+        this.audit({ actor, event: "spawn_vetoed", data: { agent: spec.name, hook, reason } });
+        return fail(403, "spawn_vetoed", `Spawn vetoed by hook ${hook}: ${reason}`, { hook, reason });
+      }
+    }
+
+    // Everything below up to the transaction's end is synchronous: no other event can interleave,
+    // so the singleton, cap and idempotency checks cannot race a concurrent spawn.
+    const again = this.idempotentReplay(request.idempotencyKey);
+    if (again) return ok(again);
+    const late = this.admissionProblem(spec, parent);
+    if (late) return late;
+
+    const parentTools = parent ? (JSON.parse(parent.tools) as string[]) : null;
+    const limits = clampLimits({ ...DEFAULT_LIMITS, ...spec.limits }, parent ? { ...DEFAULT_LIMITS } : null);
+    const at = now();
+    const pid = this.nextPid();
+    const config: ProcessConfig = {
+      tenant: this.tenant,
+      pid,
+      parentPid: parent?.pid ?? null,
+      taskId: null,
+      depth: parent ? parent.depth + 1 : 0,
+      spec,
+      tools: parentTools ? effectiveTools(spec.tools, parentTools) : expandTools(spec.tools),
+      fs: parent ? clipScopes(spec.fs, JSON.parse(parent.fs)) : spec.fs,
+      budget: spec.budget,
+      limits,
+      createdAt: at,
+    };
+    const start: ProcessStart = restore ? { restore } : { input: request.input };
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        `INSERT INTO procs (pid, agent, parent_pid, task_id, state, mode, turn_count, usage, tools, fs, budget_limit, budget_used, depth,
+          created_at, updated_at, exit, result, metadata, warnings, singleton_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?)`,
+        pid,
+        spec.name,
+        config.parentPid,
+        null,
+        "created",
+        spec.mode,
+        restore?.loop.turnCount ?? 0,
+        JSON.stringify(restore?.loop.usage ?? { inputTokens: 0, outputTokens: 0, toolCalls: 0 }),
+        JSON.stringify(config.tools),
+        JSON.stringify(config.fs),
+        JSON.stringify(config.budget),
+        JSON.stringify({ tokens: 0, toolCalls: 0, wallMs: 0 }),
+        config.depth,
+        at,
+        at,
+        JSON.stringify(request.metadata ?? {}),
+        JSON.stringify(warnings),
+        spec.singleton ? spec.name : null,
+      );
+      if (request.idempotencyKey) this.sql.exec("INSERT INTO idempotency (key, pid) VALUES (?, ?)", request.idempotencyKey, pid);
+      this.audit({
+        actor,
+        event: "spawn",
+        pid,
+        ...(config.parentPid ? { parentPid: config.parentPid } : {}),
+        data: { agent: spec.name, tools: config.tools, fs: config.fs, depth: config.depth, ...(restore ? { restored: true } : {}) },
+      });
+      this.enqueue("start", pid, { config, start });
+    });
+    await this.drainOutbox(pid);
+
+    if (hooksFor(hooks, "post_spawn").length > 0) {
+      const post = await runPostHooks(hooks, { event: "post_spawn", tenant: this.tenant, pid, agent: spec.name, parentPid: config.parentPid });
+      if (post.length) this.addWarnings(pid, post);
+      warnings = [...warnings, ...post];
+    }
+    const process = toProcess(this.row(pid)!);
+    return ok(warnings.length ? { ...process, warnings } : process);
+  }
+
+  private idempotentReplay(key: string | undefined): Process | null {
+    if (!key) return null;
+    const hit = this.sql.exec<{ pid: number }>("SELECT pid FROM idempotency WHERE key = ?", key).toArray()[0];
+    const row = hit ? this.row(hit.pid) : null;
+    return row ? toProcess(row) : null;
+  }
+
+  private admissionProblem(spec: AgentSpec, parent: ProcRow | null): { ok: false; error: import("../contracts").Failure } | null {
+    if (this.liveCount() >= this.maxLive()) return fail(429, "too_many_processes", `This tenant already runs ${this.maxLive()} live processes.`);
+    if (spec.singleton) {
+      const live = this.sql.exec<{ pid: number }>("SELECT pid FROM procs WHERE singleton_of = ?", spec.name).toArray()[0];
+      if (live) return fail(409, "process_already_running", `The singleton agent ${spec.name} already runs as process ${live.pid}.`, { pid: live.pid });
+    }
+    if (parent) {
+      const maxDepth = Math.min(spec.limits.maxDepth ?? DEFAULT_LIMITS.maxDepth, DEFAULT_LIMITS.maxDepth);
+      if (parent.depth + 1 > maxDepth) return fail(422, "limit_exceeded", `Spawning below process ${parent.pid} would exceed the maximum depth of ${maxDepth}.`);
+    }
+    return null;
+  }
+
+  private nextPid(): number {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'next_pid'").toArray()[0];
+    const pid = row ? Number(row.value) : 1;
+    this.sql.exec("INSERT INTO meta (key, value) VALUES ('next_pid', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", String(pid + 1));
+    return pid;
+  }
+
+  private addWarnings(pid: number, warnings: Warning[]) {
+    const row = this.row(pid);
+    if (!row) return;
+    this.sql.exec("UPDATE procs SET warnings = ? WHERE pid = ?", JSON.stringify([...JSON.parse(row.warnings), ...warnings]), pid);
+  }
+
+  /** Progress from a process object: keeps the table's view of a live process current. */
+  async report(pid: number, report: ProcessReport): Promise<void> {
+    this.sql.exec(
+      `UPDATE procs SET state = ?, turn_count = ?, usage = ?, budget_used = ?, updated_at = ? WHERE pid = ? AND exit IS NULL`,
+      report.state,
+      report.turnCount,
+      JSON.stringify(report.usage),
+      JSON.stringify(report.budgetUsed),
+      now(),
+      pid,
+    );
+  }
+
+  /** A process exited on its own. Idempotent: the first recorded exit wins. */
+  async exited(pid: number, exit: ExitStatus, result: string | null, report: ProcessReport): Promise<ExitStatus> {
+    const row = this.row(pid);
+    if (!row) return exit;
+    if (row.exit) return JSON.parse(row.exit) as ExitStatus;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("UPDATE procs SET turn_count = ?, usage = ?, budget_used = ? WHERE pid = ?", report.turnCount, JSON.stringify(report.usage), JSON.stringify(report.budgetUsed), pid);
+      this.markExited(row, exit, result, `process:${pid}`, false);
+      // No process outlives its parent: live descendants are terminated.
+      for (const d of this.liveDescendants(pid)) {
+        this.markExited(d, { code: ExitCode.terminated, reason: "parent exited", at: exit.at }, null, "kernel", true);
+      }
+    });
+    await this.drainOutbox();
+    return exit;
+  }
+
+  /**
+   * The one place a live row becomes a zombie: audit entry, post_terminate order and (when the
+   * kernel decided the exit) the order to stop the process object, all in the caller's transaction.
+   * The `exit IS NULL` guard makes post_terminate fire exactly once per process.
+   */
+  private markExited(row: ProcRow, exit: ExitStatus, result: string | null, actor: Actor, stopObject: boolean): boolean {
+    const changed =
+      this.sql.exec("UPDATE procs SET state = 'zombie', exit = ?, result = ?, singleton_of = NULL, updated_at = ? WHERE pid = ? AND exit IS NULL", JSON.stringify(exit), result, exit.at, row.pid)
+        .rowsWritten > 0;
+    if (!changed) return false;
+    this.audit({
+      actor,
+      event: "terminate",
+      pid: row.pid,
+      ...(row.parent_pid ? { parentPid: row.parent_pid } : {}),
+      data: { agent: row.agent, code: exit.code, reason: exit.reason },
+    });
+    if (stopObject) this.enqueue("terminate", row.pid, exit);
+    if (hooksFor(this.hooks(), "post_terminate").length > 0) {
+      const ctx: HookContext = { event: "post_terminate", tenant: this.tenant, pid: row.pid, parentPid: row.parent_pid, agent: row.agent, exit: { code: exit.code, reason: exit.reason } };
+      this.enqueue("post_terminate", row.pid, ctx);
+    }
+    const waiting = this.waiters.get(row.pid);
+    if (waiting) for (const wake of waiting) wake();
+    return true;
+  }
+
+  private liveDescendants(pid: number): ProcRow[] {
+    return this.sql
+      .exec<ProcRow>(
+        `WITH RECURSIVE tree(pid) AS (SELECT pid FROM procs WHERE parent_pid = ? UNION SELECT p.pid FROM procs p JOIN tree t ON p.parent_pid = t.pid)
+         SELECT * FROM procs WHERE pid IN (SELECT pid FROM tree) AND state IN ${LIVE_SQL} ORDER BY pid`,
+        pid,
+      )
+      .toArray();
+  }
+
+  async kill(pid: number, request: KillRequest, actor: Actor): Promise<Outcome<KillResult>> {
+    const row = this.row(pid);
+    if (!row) return fail(404, "process_not_found", `No process ${pid}.`);
+    const result: KillResult = { killed: [], alreadyExited: [] };
+    const code = signalCode(request.signal);
+    const at = now();
+    this.ctx.storage.transactionSync(() => {
+      const targets = [row, ...(request.cascade ? this.liveDescendants(pid) : [])];
+      for (const target of targets) {
+        const reason = target.pid === pid ? (request.reason ?? `killed by ${request.signal}`) : `killed by ${request.signal}: ancestor ${pid} was killed`;
+        if (this.markExited(target, { code, reason, at }, null, actor, true)) {
+          result.killed.push(target.pid);
+          this.audit({ actor, event: "kill", pid: target.pid, data: { signal: request.signal, reason, cascadeFrom: target.pid === pid ? null : pid } });
+        } else result.alreadyExited.push(target.pid);
+      }
+    });
+    await this.drainOutbox();
+    return ok(result);
+  }
+
+  /** wait(2): reaps an exited process; holds until it exits or `timeoutMs` passes. */
+  async wait(pid: number, timeoutMs: number, actor: Actor): Promise<Outcome<WaitResult>> {
+    let row = this.row(pid);
+    if (!row) return fail(404, "process_not_found", `No process ${pid}.`);
+    if (!row.exit && timeoutMs > 0) {
+      await new Promise<void>((resolve) => {
+        const set = this.waiters.get(pid) ?? new Set();
+        this.waiters.set(pid, set);
+        const done = () => {
+          clearTimeout(timer);
+          set.delete(done);
+          if (set.size === 0) this.waiters.delete(pid);
+          resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        set.add(done);
+      });
+      row = this.row(pid)!;
+    }
+    if (!row.exit) return ok({ pid, exited: false, state: row.state });
+    if (row.state === "zombie") {
+      this.ctx.storage.transactionSync(() => {
+        if (this.sql.exec("UPDATE procs SET state = 'stopped' WHERE pid = ? AND state = 'zombie'", pid).rowsWritten > 0) {
+          this.audit({ actor, event: "reap", pid, data: {} });
+        }
+      });
+    }
+    const exit = JSON.parse(row.exit) as ExitStatus;
+    const warnings = JSON.parse(row.warnings) as Warning[];
+    return ok({ pid, exited: true, code: exit.code, reason: exit.reason, at: exit.at, result: row.result, ...(warnings.length ? { warnings } : {}) });
+  }
+
+  // ======================= dispatch hooks =======================
+
+  async beforeDispatch(
+    pid: number,
+    calls: { id: string; name: string; arguments: Record<string, unknown>; paths: string[] }[],
+  ): Promise<{ vetoes: Record<string, { hook: string; reason: string }>; postHooks: boolean }> {
+    const hooks = this.hooks();
+    const vetoes: Record<string, { hook: string; reason: string }> = {};
+    const postHooks = hooksFor(hooks, "post_dispatch").length > 0;
+    if (hooksFor(hooks, "pre_dispatch").length === 0) return { vetoes, postHooks };
+    const row = this.row(pid);
+    await Promise.all(
+      calls.map(async (call) => {
+        const { verdict } = await runPreHooks(hooks, {
+          event: "pre_dispatch",
+          tenant: this.tenant,
+          pid,
+          parentPid: row?.parent_pid ?? null,
+          ...(row ? { agent: row.agent } : {}),
+          tool: call.name,
+          paths: call.paths,
+          arguments: call.arguments,
+        });
+        if (!verdict.allow) {
+          vetoes[call.id] = { hook: verdict.hook, reason: verdict.reason };
+          this.audit({ actor: `process:${pid}`, event: "dispatch_vetoed", pid, data: { tool: call.name, paths: call.paths, hook: verdict.hook, reason: verdict.reason } });
+        }
+      }),
+    );
+    return { vetoes, postHooks };
+  }
+
+  async afterDispatch(
+    pid: number,
+    report: { denials: { tool: string; toolCallId: string; paths: string[]; reason: string }[]; results: { toolCallId: string; name: string; success: boolean; durationMs: number }[] },
+  ): Promise<Warning[]> {
+    for (const d of report.denials) this.audit({ actor: `process:${pid}`, event: "dispatch_denied", pid, data: { tool: d.tool, toolCallId: d.toolCallId, paths: d.paths, reason: d.reason } });
+    if (report.results.length === 0) return [];
+    const row = this.row(pid);
+    const warnings = (
+      await Promise.all(
+        report.results.map((r) =>
+          runPostHooks(this.hooks(), { event: "post_dispatch", tenant: this.tenant, pid, ...(row ? { agent: row.agent } : {}), tool: r.name, arguments: { toolCallId: r.toolCallId, success: r.success, durationMs: r.durationMs } }),
+        ),
+      )
+    ).flat();
+    return warnings;
+  }
+
+  // ======================= checkpoint / restore =======================
+
+  async checkpoint(pid: number, actor: Actor): Promise<Outcome<{ checkpointId: string }>> {
+    const row = this.row(pid);
+    if (!row) return fail(404, "process_not_found", `No process ${pid}.`);
+    if (row.exit) return fail(409, "process_not_running", `Process ${pid} has exited.`);
+    const snap = await processOf(this.env, this.tenant, pid).snapshot();
+    if (!snap.ok) return snap;
+    const text = canonicalJson(snap.value);
+    const id = sha256hex(text);
+    this.ctx.storage.transactionSync(() => {
+      if (this.sql.exec("SELECT 1 FROM checkpoints WHERE id = ?", id).toArray().length === 0) {
+        const chunks = Math.max(1, Math.ceil(text.length / CHUNK_BYTES));
+        for (let i = 0; i < chunks; i++) this.sql.exec("INSERT INTO checkpoint_chunks (id, idx, data) VALUES (?, ?, ?)", id, i, text.slice(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
+        this.sql.exec("INSERT INTO checkpoints (id, pid, agent, created_at, chunks) VALUES (?, ?, ?, ?, ?)", id, pid, row.agent, now(), chunks);
+      }
+      this.sql.exec("UPDATE procs SET state = 'paused', updated_at = ? WHERE pid = ? AND exit IS NULL", now(), pid);
+      this.audit({ actor, event: "checkpoint", pid, data: { checkpointId: id } });
+    });
+    return ok({ checkpointId: id });
+  }
+
+  async restore(checkpointId: string, actor: Actor): Promise<Outcome<Process>> {
+    const meta = this.sql.exec<{ pid: number; agent: string }>("SELECT pid, agent FROM checkpoints WHERE id = ?", checkpointId).toArray()[0];
+    if (!meta) return fail(404, "not_found", "No such checkpoint.");
+    const text = this.sql
+      .exec<{ data: string }>("SELECT data FROM checkpoint_chunks WHERE id = ? ORDER BY idx", checkpointId)
+      .toArray()
+      .map((r) => r.data)
+      .join("");
+    const snapshot = JSON.parse(text) as ProcessSnapshot;
+    const input = snapshot.messages.find((m) => m.role === "user")?.content ?? "";
+    const spawned = await this.spawn({ agent: snapshot.agent, input, metadata: { restoredFrom: checkpointId, checkpointPid: meta.pid } }, actor, snapshot);
+    if (spawned.ok) this.audit({ actor, event: "restore", pid: spawned.value.pid, data: { checkpointId, fromPid: meta.pid } });
+    return spawned;
+  }
+
+  // ======================= outbox =======================
+
+  private enqueue(kind: OutboxKind, pid: number, payload: unknown) {
+    this.sql.exec("INSERT INTO outbox (kind, pid, payload, next_at) VALUES (?, ?, ?, ?)", kind, pid, JSON.stringify(payload), Date.now());
+  }
+
+  /**
+   * Delivers what the kernel promised other objects (start, terminate) and webhooks
+   * (post_terminate): at least once, retried from the alarm with backoff until it lands.
+   */
+  private async drainOutbox(onlyPid?: number): Promise<void> {
+    const due = this.sql
+      .exec<OutboxRow>(`SELECT * FROM outbox WHERE next_at <= ?${onlyPid !== undefined ? " AND pid = ?" : ""} ORDER BY id LIMIT 200`, Date.now(), ...(onlyPid !== undefined ? [onlyPid] : []))
+      .toArray()
+      .filter((r) => !this.delivering.has(r.id));
+    for (const r of due) this.delivering.add(r.id);
+    // The next attempt is armed before any delivery runs, so a crash mid-delivery is retried.
+    if (due.length) await this.armOutboxAlarm(Date.now() + 5_000);
+    await Promise.all(
+      due.map(async (entry) => {
+        try {
+          await this.deliver(entry);
+          this.sql.exec("DELETE FROM outbox WHERE id = ?", entry.id);
+        } catch (err) {
+          const attempts = entry.attempts + 1;
+          console.warn(`kernel ${this.tenant}: ${entry.kind} for ${entry.pid} failed (attempt ${attempts}): ${err instanceof Error ? err.message : String(err)}`);
+          this.sql.exec("UPDATE outbox SET attempts = ?, next_at = ? WHERE id = ?", attempts, Date.now() + Math.min(60_000, 500 * 2 ** attempts), entry.id);
+        } finally {
+          this.delivering.delete(entry.id);
+        }
+      }),
+    );
+    const next = this.sql.exec<{ t: number | null }>("SELECT min(next_at) AS t FROM outbox").one().t;
+    if (next !== null) await this.armOutboxAlarm(next);
+  }
+
+  private async armOutboxAlarm(at: number) {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  private async deliver(entry: OutboxRow): Promise<void> {
+    const payload = JSON.parse(entry.payload);
+    switch (entry.kind) {
+      case "start": {
+        const { config, start } = payload as { config: ProcessConfig; start: ProcessStart };
+        const state = await processOf(this.env, this.tenant, entry.pid).start(config, start);
+        this.sql.exec("UPDATE procs SET state = ?, updated_at = ? WHERE pid = ? AND state = 'created'", state, now(), entry.pid);
+        return;
+      }
+      case "terminate":
+        await processOf(this.env, this.tenant, entry.pid).terminate(payload as ExitStatus);
+        return;
+      case "post_terminate": {
+        const warnings = await runPostHooks(this.hooks(), payload as HookContext);
+        if (warnings.length) this.addWarnings(entry.pid, warnings);
+        return;
+      }
+    }
+  }
+
+  override async alarm(): Promise<void> {
+    await this.drainOutbox();
+  }
+}
+
+function signalCode(signal: Signal): number {
+  return signal === "SIGKILL" ? ExitCode.killed : ExitCode.terminated;
+}
+
+function toProcess(r: ProcRow): Process {
+  return {
+    pid: r.pid,
+    agent: r.agent,
+    parentPid: r.parent_pid,
+    taskId: r.task_id,
+    state: r.state,
+    mode: r.mode,
+    turnCount: r.turn_count,
+    usage: JSON.parse(r.usage),
+    tools: JSON.parse(r.tools),
+    fs: JSON.parse(r.fs),
+    budget: { limit: JSON.parse(r.budget_limit), used: JSON.parse(r.budget_used) },
+    depth: r.depth,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    exit: r.exit ? JSON.parse(r.exit) : null,
+    result: r.result,
+    metadata: JSON.parse(r.metadata),
+  };
+}
+
+function viewOf(spec: HookSpec, position: number): HookView {
+  if (spec.kind === "webhook") {
+    const { secret: _secret, ...rest } = spec;
+    return { ...rest, position };
+  }
+  return { ...spec, position };
+}

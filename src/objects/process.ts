@@ -1,4 +1,516 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../env";
+import {
+  DEFAULT_SYSTEM_PROMPT,
+  ExitCode,
+  fail,
+  ok,
+  type AgentSpec,
+  type Budget,
+  type ExitStatus,
+  type FsScope,
+  type Limits,
+  type Message,
+  type Outcome,
+  type ProcessEvent,
+  type ProcessEventType,
+  type ToolCall,
+  type ToolResult,
+  type Warning,
+} from "../contracts";
+import { isFsTool } from "../contracts/tools";
+import { trimContext } from "../agent/context";
+import { errorResult, okResult, pathsOf, precheck, withTimeout } from "../agent/dispatch";
+import {
+  afterModelError,
+  afterModelResponse,
+  afterToolResults,
+  budgetUse,
+  FINAL_CALL_PROMPT,
+  initialLoopState,
+  visibleState,
+  withBudgetCheck,
+  type Exit,
+  type LoopSettings,
+  type LoopState,
+  type Next,
+} from "../agent/loop";
+import { toolSchemas } from "../agent/tool-schemas";
+import { kernelOf, workspaceOf, type Env } from "../env";
+import { createModel, ModelError, type Model } from "../models";
 
-export class ProcessObject extends DurableObject<Env> {}
+/** What the kernel hands a process when it starts it; fixed for the process's life. */
+export interface ProcessConfig {
+  tenant: string;
+  pid: number;
+  parentPid: number | null;
+  taskId: string | null;
+  depth: number;
+  spec: AgentSpec;
+  tools: string[];
+  fs: FsScope[];
+  budget: Budget;
+  limits: Required<Limits>;
+  createdAt: string;
+}
+
+export type ProcessStart = { input: string } | { restore: ProcessSnapshot };
+
+/** The saved state a checkpoint holds and a restore continues from. */
+export interface ProcessSnapshot {
+  agent: string;
+  messages: Message[];
+  loop: LoopState;
+}
+
+/** What the process tells its kernel after each step, so the process table stays current. */
+export interface ProcessReport {
+  state: "running" | "sleeping" | "paused";
+  turnCount: number;
+  usage: LoopState["usage"];
+  budgetUsed: ReturnType<typeof budgetUse>;
+}
+
+/**
+ * If the object dies mid-step, this alarm brings it back: it is armed before any risky work and
+ * replaced by the next step's alarm when the step ends. While a step runs in this incarnation the
+ * alarm only re-arms itself.
+ */
+const DEADMAN_MS = 5_000;
+const TOOL_STEP_CONCURRENCY = 16;
+
+export class ProcessObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private config: ProcessConfig | null = null;
+  private loop: LoopState | null = null;
+  private exitStatus: ExitStatus | null = null;
+  private stepping = false;
+  private abort: AbortController | null = null;
+  private subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+  private modelInstance: Model | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at TEXT NOT NULL, data TEXT NOT NULL);
+    `);
+  }
+
+  // ---------- persistence ----------
+
+  private read<T>(key: string): T | null {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM kv WHERE key = ?", key).toArray()[0];
+    return row ? (JSON.parse(row.value) as T) : null;
+  }
+  private write(key: string, value: unknown) {
+    this.sql.exec("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, JSON.stringify(value));
+  }
+  private loaded(): boolean {
+    if (!this.config) {
+      this.config = this.read<ProcessConfig>("config");
+      this.loop = this.read<LoopState>("loop");
+      this.exitStatus = this.read<ExitStatus>("exit");
+    }
+    return this.config !== null;
+  }
+  private get cfg(): ProcessConfig {
+    return this.config!;
+  }
+  private get state(): LoopState {
+    return this.loop!;
+  }
+  private settings(): LoopSettings {
+    return { mode: this.cfg.spec.mode, maxTurns: this.cfg.spec.maxTurns, budget: this.cfg.budget };
+  }
+  private messages(): Message[] {
+    return this.sql.exec<{ body: string }>("SELECT body FROM messages ORDER BY seq").toArray().map((r) => JSON.parse(r.body) as Message);
+  }
+  private appendMessages(messages: Message[]) {
+    for (const m of messages) this.sql.exec("INSERT INTO messages (body) VALUES (?)", JSON.stringify(m));
+  }
+  /** Loop state, new messages and events land in one transaction: a step is persisted whole or not at all. */
+  private commit(loop: LoopState, append: Message[], events: [ProcessEventType, unknown][]) {
+    const written: ProcessEvent[] = [];
+    this.ctx.storage.transactionSync(() => {
+      this.write("loop", loop);
+      this.appendMessages(append);
+      for (const [type, data] of events) written.push(this.insertEvent(type, data));
+    });
+    this.loop = loop;
+    this.publish(written);
+  }
+  private insertEvent(type: ProcessEventType, data: unknown): ProcessEvent {
+    const at = new Date().toISOString();
+    const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (type, at, data) VALUES (?, ?, ?) RETURNING seq", type, at, JSON.stringify(data)).one().seq;
+    return { seq, type, at, data };
+  }
+  private emit(type: ProcessEventType, data: unknown) {
+    this.publish([this.insertEvent(type, data)]);
+  }
+
+  // ---------- lifecycle RPC (called by the kernel) ----------
+
+  /** Idempotent: the kernel may deliver a start more than once. */
+  async start(config: ProcessConfig, start: ProcessStart): Promise<ProcessReport["state"]> {
+    if (this.loaded()) return this.report().state;
+    const loop = "restore" in start ? { ...start.restore.loop, paused: false, attempts: 0, retryAt: null } : initialLoopState();
+    const messages = "restore" in start ? start.restore.messages : [{ role: "user" as const, content: start.input }];
+    this.ctx.storage.transactionSync(() => {
+      this.write("config", config);
+      this.write("loop", loop);
+      this.appendMessages(messages);
+    });
+    this.config = config;
+    this.loop = loop;
+    this.emit("state", { state: visibleState(loop) });
+    if (loop.phase !== "sleeping") await this.ctx.storage.setAlarm(Date.now());
+    return this.report().state;
+  }
+
+  /** The kernel recorded this process's exit (kill, cascade): stop now, abandoning any in-flight call. */
+  async terminate(exit: ExitStatus): Promise<void> {
+    if (!this.loaded() || this.exitStatus) return;
+    this.abort?.abort(new Error(exit.reason));
+    this.finish(exit, this.state, []);
+    await this.ctx.storage.deleteAlarm();
+  }
+
+  private finish(exit: ExitStatus, loop: LoopState, append: Message[], result: string | null = null) {
+    const exited: LoopState = { ...loop, phase: "exited", pendingCalls: [] };
+    this.ctx.storage.transactionSync(() => {
+      this.write("exit", exit);
+      this.write("result", result);
+      this.write("exitReported", false);
+    });
+    this.exitStatus = exit;
+    this.commit(exited, append, [
+      ["state", { state: "exited" }],
+      ["exit", { ...exit, result }],
+    ]);
+    for (const w of this.subscribers) void w.close().catch(() => {});
+    this.subscribers.clear();
+  }
+
+  // ---------- the loop ----------
+
+  override async alarm(): Promise<void> {
+    if (!this.loaded()) return;
+    if (this.stepping) {
+      await this.ctx.storage.setAlarm(Date.now() + DEADMAN_MS);
+      return;
+    }
+    if (this.exitStatus) {
+      await this.reportExit();
+      return;
+    }
+    const loop = this.state;
+    if (loop.paused || loop.phase === "sleeping" || loop.phase === "exited") return;
+    if (loop.retryAt && loop.retryAt > Date.now()) {
+      await this.ctx.storage.setAlarm(loop.retryAt);
+      return;
+    }
+    await this.ctx.storage.setAlarm(Date.now() + DEADMAN_MS);
+    this.stepping = true;
+    const startedAt = Date.now();
+    try {
+      if (loop.phase === "tools") await this.dispatchTurn();
+      else await this.callModel();
+    } finally {
+      this.stepping = false;
+    }
+    if (this.exitStatus) {
+      await this.reportExit();
+      return;
+    }
+    const after = { ...this.state, wallMs: this.state.wallMs + (Date.now() - startedAt) };
+    this.commit(withBudgetCheck(after, this.settings()), [], []);
+    await this.reportProgress();
+    await this.scheduleNext();
+  }
+
+  private async scheduleNext() {
+    const loop = this.state;
+    if (loop.phase === "exited" || loop.paused || loop.phase === "sleeping") await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(loop.retryAt ?? Date.now());
+  }
+
+  private model(): Model {
+    return (this.modelInstance ??= createModel(this.cfg.spec));
+  }
+
+  private async callModel() {
+    const loop = this.state;
+    const messages = this.messages();
+    if (loop.finalCall) messages.push({ role: "user", content: FINAL_CALL_PROMPT });
+    const context = trimContext(messages, this.cfg.spec.maxContextTokens);
+    const abort = (this.abort = new AbortController());
+    let next: Next;
+    try {
+      const response = await this.model().generate(
+        {
+          system: this.cfg.spec.systemPrompt ?? DEFAULT_SYSTEM_PROMPT,
+          messages: context,
+          tools: loop.finalCall ? [] : toolSchemas(this.cfg.tools),
+          signal: abort.signal,
+        },
+        loop.modelCalls,
+      );
+      if (abort.signal.aborted || this.exitStatus) return;
+      next = afterModelResponse(loop, this.settings(), response);
+      this.commit(next.state, next.append, [
+        ["model", { call: loop.modelCalls, text: response.text, toolCalls: response.toolCalls, usage: response.usage }],
+        ...(next.state.turnCount > loop.turnCount ? [["turn", { turn: next.state.turnCount }] as [ProcessEventType, unknown]] : []),
+        ...(next.state.phase === "sleeping" ? [["state", { state: "sleeping" }] as [ProcessEventType, unknown]] : []),
+      ]);
+    } catch (err) {
+      if (abort.signal.aborted || this.exitStatus) return;
+      const e = err instanceof ModelError ? err : new ModelError(err instanceof Error ? err.message : String(err), null);
+      next = afterModelError(loop, { message: e.message, retryable: e.retryable, retryAfterMs: e.retryAfterMs }, Date.now());
+      this.commit(next.state, [], [["model", { call: loop.modelCalls, error: e.message, status: e.status, retryAt: next.state.retryAt }]]);
+    } finally {
+      this.abort = null;
+    }
+    if (next.kind === "exit") {
+      this.finish({ code: next.exit.code, reason: next.exit.reason, at: new Date().toISOString() }, next.state, [], next.exit.result);
+    }
+  }
+
+  /** Runs the turn's tool calls that have no persisted result yet; each result is persisted as it lands. */
+  private async dispatchTurn() {
+    const loop = this.state;
+    const done = new Set(
+      this.messages()
+        .filter((m): m is Extract<Message, { role: "tool" }> => m.role === "tool")
+        .map((m) => m.toolCallId),
+    );
+    const todo = loop.pendingCalls.filter((c) => !done.has(c.id));
+    const record = (result: ToolResult) => {
+      if (this.exitStatus) return;
+      const message: Message = { role: "tool", toolCallId: result.toolCallId, name: result.name, content: result.output, isError: !result.success };
+      this.commit(this.state, [message], [["tool_result", result]]);
+    };
+    await this.runCalls(todo, record, this.cfg.spec.parallelToolCalls);
+    if (this.exitStatus) return;
+    this.commit(afterToolResults(this.state, this.settings(), loop.pendingCalls.length), [], []);
+  }
+
+  /**
+   * Dispatches tool calls with this process's permissions and the kernel's dispatch hooks, in
+   * parallel or one by one. Denials and failures become error results; none throws.
+   */
+  private async runCalls(calls: ToolCall[], onResult: (r: ToolResult) => void, parallel: boolean): Promise<{ results: ToolResult[]; warnings: Warning[] }> {
+    const results: ToolResult[] = [];
+    if (calls.length === 0) return { results, warnings: [] };
+    const startedAt = Date.now();
+    for (const call of calls) this.emit("tool_call", call);
+
+    const denials: { call: ToolCall; reason: string }[] = [];
+    const allowed: ToolCall[] = [];
+    for (const call of calls) {
+      const problem = precheck(call, this.cfg.tools);
+      if (problem) {
+        if (problem.startsWith("permission_denied")) denials.push({ call, reason: problem });
+        const r = errorResult(call, problem, startedAt);
+        results.push(r);
+        onResult(r);
+      } else allowed.push(call);
+    }
+    const kernel = kernelOf(this.env, this.cfg.tenant);
+    const gate = allowed.length
+      ? await kernel.beforeDispatch(this.cfg.pid, allowed.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments, paths: pathsOf(c) })))
+      : { vetoes: {}, postHooks: false };
+
+    const runOne = async (call: ToolCall): Promise<ToolResult> => {
+      const t0 = Date.now();
+      const veto = gate.vetoes[call.id];
+      if (veto) return errorResult(call, `vetoed by hook ${veto.hook}: ${veto.reason}`, t0);
+      try {
+        const output = await withTimeout(this.execute(call), this.cfg.spec.toolTimeoutMs, `tool ${call.name}`);
+        if (output.ok) return okResult(call, output.output, t0);
+        if (output.denied) denials.push({ call, reason: output.message });
+        return errorResult(call, output.message, t0);
+      } catch (err) {
+        return errorResult(call, err instanceof Error ? err.message : String(err), t0);
+      }
+    };
+
+    if (parallel) {
+      for (let i = 0; i < allowed.length; i += TOOL_STEP_CONCURRENCY) {
+        await Promise.all(
+          allowed.slice(i, i + TOOL_STEP_CONCURRENCY).map(async (call) => {
+            const r = await runOne(call);
+            results.push(r);
+            onResult(r);
+          }),
+        );
+      }
+    } else {
+      for (const call of allowed) {
+        if (this.exitStatus) break;
+        const r = await runOne(call);
+        results.push(r);
+        onResult(r);
+      }
+    }
+
+    let warnings: Warning[] = [];
+    if (denials.length || gate.postHooks) {
+      warnings = await kernel.afterDispatch(this.cfg.pid, {
+        denials: denials.map((d) => ({ tool: d.call.name, toolCallId: d.call.id, paths: pathsOf(d.call), reason: d.reason })),
+        results: gate.postHooks ? results.map((r) => ({ toolCallId: r.toolCallId, name: r.name, success: r.success, durationMs: r.durationMs })) : [],
+      });
+    }
+    return { results, warnings };
+  }
+
+  private async execute(call: ToolCall): Promise<{ ok: true; output: string } | { ok: false; message: string; denied: boolean }> {
+    if (isFsTool(call.name)) {
+      const out = await workspaceOf(this.env, this.cfg.tenant).runTool(call.name, call.arguments, this.cfg.fs);
+      if (out.ok) return { ok: true, output: out.output };
+      const denied = out.code === "permission_denied";
+      return { ok: false, message: denied && !out.message.startsWith("permission_denied") ? `permission_denied: ${out.message}` : out.message, denied };
+    }
+    return { ok: false, message: `the tool ${call.name} is not available in this process`, denied: false };
+  }
+
+  // ---------- reporting to the kernel ----------
+
+  private report(): ProcessReport {
+    const state = visibleState(this.state);
+    return { state: state === "exited" ? "running" : state, turnCount: this.state.turnCount, usage: this.state.usage, budgetUsed: budgetUse(this.state) };
+  }
+
+  private async reportProgress() {
+    try {
+      await kernelOf(this.env, this.cfg.tenant).report(this.cfg.pid, this.report());
+    } catch (err) {
+      // The table catches up at the next report; the process itself is unaffected.
+      console.warn(`process ${this.cfg.pid}: progress report failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** Tells the kernel this process exited, until it has acknowledged (the alarm retries). */
+  private async reportExit() {
+    if (this.read<boolean>("exitReported")) return;
+    const exit = this.exitStatus!;
+    try {
+      await kernelOf(this.env, this.cfg.tenant).exited(this.cfg.pid, exit, this.read<string>("result"), this.report());
+      this.write("exitReported", true);
+      await this.ctx.storage.deleteAlarm();
+    } catch (err) {
+      console.warn(`process ${this.cfg.pid}: exit report failed, will retry: ${err instanceof Error ? err.message : String(err)}`);
+      await this.ctx.storage.setAlarm(Date.now() + 1000);
+    }
+  }
+
+  // ---------- RPC for routes ----------
+
+  private missing(): { ok: false; error: import("../contracts").Failure } {
+    return fail(404, "process_not_found", "No such process.");
+  }
+
+  async conversation(): Promise<Outcome<Message[]>> {
+    if (!this.loaded()) return this.missing();
+    return ok(this.messages());
+  }
+
+  async message(content: string): Promise<Outcome<{ state: string }>> {
+    if (!this.loaded()) return this.missing();
+    if (this.exitStatus) return fail(409, "process_not_running", "The process has exited.");
+    this.appendMessages([{ role: "user", content }]);
+    this.emit("message", { role: "user", content });
+    let loop = this.state;
+    if (loop.phase === "sleeping") {
+      loop = { ...loop, phase: "model" };
+      this.commit(loop, [], loop.paused ? [] : [["state", { state: "running" }]]);
+      if (!loop.paused) await this.ctx.storage.setAlarm(Date.now());
+      await this.reportProgress();
+    }
+    return ok({ state: visibleState(loop) });
+  }
+
+  async pause(): Promise<Outcome<{ state: string }>> {
+    if (!this.loaded()) return this.missing();
+    if (this.exitStatus) return fail(409, "process_not_running", "The process has exited.");
+    if (!this.state.paused) {
+      this.commit({ ...this.state, paused: true }, [], [["state", { state: "paused" }]]);
+      // A step in flight finishes and persists; the alarm then finds the process paused.
+      if (!this.stepping) await this.ctx.storage.deleteAlarm();
+      await this.reportProgress();
+    }
+    return ok({ state: "paused" });
+  }
+
+  async resume(): Promise<Outcome<{ state: string }>> {
+    if (!this.loaded()) return this.missing();
+    if (this.exitStatus) return fail(409, "process_not_running", "The process has exited.");
+    if (this.state.paused) {
+      const loop = { ...this.state, paused: false };
+      this.commit(loop, [], [["state", { state: visibleState(loop) }]]);
+      if (loop.phase !== "sleeping") await this.ctx.storage.setAlarm(loop.retryAt ?? Date.now());
+      await this.reportProgress();
+    }
+    return ok({ state: visibleState(this.state) });
+  }
+
+  /** Pauses and answers the state a restore continues from. */
+  async snapshot(): Promise<Outcome<ProcessSnapshot>> {
+    if (!this.loaded()) return this.missing();
+    if (this.exitStatus) return fail(409, "process_not_running", "The process has exited.");
+    const paused = await this.pause();
+    if (!paused.ok) return paused;
+    return ok({ agent: this.cfg.spec.name, messages: this.messages(), loop: { ...this.state, paused: false } });
+  }
+
+  /** `POST /v1/procs/:pid/dispatch`: one tool, run as this process. */
+  async dispatch(tool: string, args: Record<string, unknown>): Promise<Outcome<ToolResult & { warnings?: Warning[] }>> {
+    if (!this.loaded()) return this.missing();
+    if (this.exitStatus) return fail(409, "process_not_running", "The process has exited.");
+    const call: ToolCall = { id: `dispatch_${crypto.randomUUID()}`, name: tool, arguments: args };
+    const { results, warnings } = await this.runCalls([call], (r) => this.emit("tool_result", r), false);
+    this.commit({ ...this.state, usage: { ...this.state.usage, toolCalls: this.state.usage.toolCalls + 1 } }, [], []);
+    await this.reportProgress();
+    const result = results[0]!;
+    return ok(warnings.length ? { ...result, warnings } : result);
+  }
+
+  // ---------- events (SSE) ----------
+
+  override async fetch(request: Request): Promise<Response> {
+    if (!this.loaded()) return Response.json({ error: { code: "process_not_found", message: "No such process." } }, { status: 404 });
+    const after = Number.parseInt(request.headers.get("last-event-id") ?? "0", 10);
+    const from = Number.isFinite(after) && after > 0 ? after : 0;
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    const backlog = this.sql
+      .exec<{ seq: number; type: string; at: string; data: string }>("SELECT seq, type, at, data FROM events WHERE seq > ? ORDER BY seq", from)
+      .toArray()
+      .map((r) => ({ seq: r.seq, type: r.type as ProcessEventType, at: r.at, data: JSON.parse(r.data) as unknown }));
+    void writer.write(encodeEvents(backlog));
+    if (this.exitStatus) void writer.close();
+    else this.subscribers.add(writer);
+    return new Response(readable, {
+      headers: { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" },
+    });
+  }
+
+  private publish(events: ProcessEvent[]) {
+    if (events.length === 0 || this.subscribers.size === 0) return;
+    const chunk = encodeEvents(events);
+    for (const w of this.subscribers) {
+      w.write(chunk).catch(() => this.subscribers.delete(w));
+    }
+  }
+}
+
+const encoder = new TextEncoder();
+function encodeEvents(events: ProcessEvent[]): Uint8Array {
+  let text = "";
+  for (const e of events) text += `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ seq: e.seq, at: e.at, ...(e.data as object) })}\n\n`;
+  return encoder.encode(text);
+}
+
+export { ExitCode };
+export type { Exit };

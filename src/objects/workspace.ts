@@ -1,4 +1,89 @@
 import { DurableObject } from "cloudflare:workers";
+import type { FsScope, Outcome } from "../contracts";
+import type { FsToolOutcome } from "../contracts/tools";
 import type { Env } from "../env";
+import { deleteFile, globFiles, readFile, runFsTool, writeFile, type FileMeta, type FileStore } from "../workspace/fs-tools";
 
-export class WorkspaceObject extends DurableObject<Env> {}
+/**
+ * The smallest string above every path starting with a directory prefix: its final `/` becomes `0`,
+ * the next character, both in UTF-16 and in SQLite's byte order.
+ */
+const prefixEnd = (prefix: string): string => prefix.slice(0, -1) + "0";
+
+/** FileStore over the object's SQLite storage. */
+class SqlFileStore implements FileStore {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS files (
+      path TEXT PRIMARY KEY,
+      content TEXT NOT NULL,
+      bytes INTEGER NOT NULL,
+      updated_at TEXT NOT NULL
+    )`);
+  }
+
+  get(path: string): string | null {
+    const row = this.sql.exec<{ content: string }>("SELECT content FROM files WHERE path = ?", path).toArray()[0];
+    return row ? row.content : null;
+  }
+
+  stat(path: string): FileMeta | null {
+    return this.sql.exec<{ path: string; bytes: number }>("SELECT path, bytes FROM files WHERE path = ?", path).toArray()[0] ?? null;
+  }
+
+  put(path: string, content: string, bytes: number): void {
+    this.sql.exec(
+      `INSERT INTO files (path, content, bytes, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (path) DO UPDATE SET content = excluded.content, bytes = excluded.bytes, updated_at = excluded.updated_at`,
+      path,
+      content,
+      bytes,
+      new Date().toISOString(),
+    );
+  }
+
+  delete(path: string): boolean {
+    return this.sql.exec("DELETE FROM files WHERE path = ?", path).rowsWritten > 0;
+  }
+
+  list(prefix: string, limit = -1): Iterable<FileMeta> {
+    if (!prefix.endsWith("/")) throw new Error(`list() takes a directory prefix ending in "/", not ${prefix}`);
+    // A range on the primary key instead of LIKE: it uses the index and needs no escaping of % and _.
+    return this.sql.exec<{ path: string; bytes: number }>(
+      "SELECT path, bytes FROM files WHERE path >= ? AND path < ? ORDER BY path LIMIT ?",
+      prefix,
+      prefixEnd(prefix),
+      limit,
+    );
+  }
+}
+
+/** One tenant's files (SPEC §6): a thin shell over the pure file logic in src/workspace. */
+export class WorkspaceObject extends DurableObject<Env> {
+  private readonly store: FileStore;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new SqlFileStore(ctx.storage.sql);
+  }
+
+  /** One file-tool call from an agent process, checked against that process's fs scopes. */
+  runTool(name: string, args: unknown, scopes: FsScope[]): FsToolOutcome {
+    return runFsTool(this.store, name, args, scopes);
+  }
+
+  readFile(path: string): Outcome<{ path: string; content: string }> {
+    return readFile(this.store, path);
+  }
+
+  writeFile(path: string, content: string): Outcome<{ path: string; bytes: number }> {
+    return writeFile(this.store, path, content);
+  }
+
+  deleteFile(path: string): Outcome<{ path: string }> {
+    return deleteFile(this.store, path);
+  }
+
+  globFiles(glob: string): Outcome<string[]> {
+    return globFiles(this.store, glob);
+  }
+}

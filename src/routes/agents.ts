@@ -1,4 +1,26 @@
 import { Hono } from "hono";
-import type { AppEnv } from "./context";
+import { AgentName, AgentSpec, AgentSpecInput, ApiError, unwrap } from "../contracts";
+import { kernelOf } from "../env";
+import { actorOf, jsonBody, pathParam, requireRole, type AppEnv } from "./context";
 
-export const agentRoutes = new Hono<AppEnv>();
+const notFound = ApiError.of(404, "agent_not_found", "No such agent.");
+
+export const agentRoutes = new Hono<AppEnv>()
+  .get("/", async (c) => c.json({ agents: await kernelOf(c.env, c.get("tenant")).listAgents() }))
+  .get("/:name", async (c) => {
+    const name = pathParam(c, "name", AgentName, notFound);
+    return c.json(unwrap(await kernelOf(c.env, c.get("tenant")).getAgent(name)));
+  })
+  .put("/:name", requireRole("admin"), async (c) => {
+    const name = pathParam(c, "name", AgentName, ApiError.of(400, "invalid_request", "Agent names are 1-64 lowercase letters, digits, _ and -."));
+    const input = await jsonBody(c, AgentSpecInput);
+    if (input.model === "scripted" && !input.script) {
+      throw ApiError.of(422, "script_required", 'An agent whose model is "scripted" needs a script.');
+    }
+    const spec = AgentSpec.parse({ ...input, name });
+    return c.json(await kernelOf(c.env, c.get("tenant")).registerAgent(spec, actorOf(c)));
+  })
+  .delete("/:name", requireRole("admin"), async (c) => {
+    const name = pathParam(c, "name", AgentName, notFound);
+    return c.json(unwrap(await kernelOf(c.env, c.get("tenant")).deleteAgent(name, actorOf(c))));
+  });

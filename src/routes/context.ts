@@ -62,3 +62,6 @@ export function pathParam<S extends z.ZodType>(c: AppContext, name: string, sche
   if (!parsed.success) throw notFound;
   return parsed.data;
 }
+
+/** The audit log's actor for an HTTP caller. */
+export const actorOf = (c: AppContext) => `api:${c.get("role")}`;

@@ -1,4 +1,60 @@
 import { Hono } from "hono";
-import type { AppEnv } from "./context";
+import {
+  ApiError,
+  DispatchRequest,
+  KillRequest,
+  ListQuery,
+  MessageRequest,
+  Pid,
+  RestoreRequest,
+  SpawnRequest,
+  unwrap,
+  WaitQuery,
+} from "../contracts";
+import { kernelOf, processOf } from "../env";
+import { actorOf, jsonBody, pathParam, queryOf, requireRole, type AppContext, type AppEnv } from "./context";
 
-export const processRoutes = new Hono<AppEnv>();
+const notFound = ApiError.of(404, "process_not_found", "No such process.");
+const pidOf = (c: AppContext) => pathParam(c, "pid", Pid.refine((n) => n <= Number.MAX_SAFE_INTEGER), notFound);
+const kernel = (c: AppContext) => kernelOf(c.env, c.get("tenant"));
+const proc = (c: AppContext) => processOf(c.env, c.get("tenant"), pidOf(c));
+
+export const processRoutes = new Hono<AppEnv>()
+  .post("/", requireRole("operator"), async (c) => {
+    const body = await jsonBody(c, SpawnRequest);
+    return c.json(unwrap(await kernel(c).spawn(body, actorOf(c))), 201);
+  })
+  .get("/", async (c) => c.json({ processes: await kernel(c).listProcesses(queryOf(c, ListQuery)) }))
+  .post("/restore", requireRole("operator"), async (c) => {
+    const { checkpointId } = await jsonBody(c, RestoreRequest);
+    return c.json(unwrap(await kernel(c).restore(checkpointId, actorOf(c))), 201);
+  })
+  .get("/:pid", async (c) => c.json(unwrap(await kernel(c).getProcess(pidOf(c)))))
+  .get("/:pid/wait", async (c) => {
+    const pid = pidOf(c);
+    const { timeoutMs } = queryOf(c, WaitQuery);
+    return c.json(unwrap(await kernel(c).wait(pid, timeoutMs, actorOf(c))));
+  })
+  .post("/:pid/kill", requireRole("operator"), async (c) => {
+    const pid = pidOf(c);
+    const body = await jsonBody(c, KillRequest, { optional: true });
+    return c.json(unwrap(await kernel(c).kill(pid, body, actorOf(c))));
+  })
+  .get("/:pid/messages", async (c) => c.json({ messages: unwrap(await proc(c).conversation()) }))
+  .post("/:pid/messages", requireRole("operator"), async (c) => {
+    const { content } = await jsonBody(c, MessageRequest);
+    return c.json(unwrap(await proc(c).message(content)), 202);
+  })
+  .post("/:pid/pause", requireRole("operator"), async (c) => c.json(unwrap(await proc(c).pause())))
+  .post("/:pid/resume", requireRole("operator"), async (c) => c.json(unwrap(await proc(c).resume())))
+  .post("/:pid/dispatch", requireRole("operator"), async (c) => {
+    const body = await jsonBody(c, DispatchRequest);
+    return c.json(unwrap(await proc(c).dispatch(body.tool, body.arguments)));
+  })
+  .post("/:pid/checkpoint", requireRole("operator"), async (c) => c.json(unwrap(await kernel(c).checkpoint(pidOf(c), actorOf(c)))))
+  .get("/:pid/events", async (c) => {
+    const headers = new Headers();
+    const last = c.req.header("last-event-id");
+    if (last) headers.set("last-event-id", last);
+    return proc(c).fetch(new Request("https://process/events", { headers, signal: c.req.raw.signal }));
+  });

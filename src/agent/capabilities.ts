@@ -1,0 +1,80 @@
+import type { FsMode, FsScope, Limits } from "../contracts";
+import { ALL_TOOL_NAMES } from "../contracts/tools";
+import { anyGlobMatch, globMatch } from "../lib/glob";
+
+/** The concrete tool names a set of glob patterns allows. */
+export const expandTools = (patterns: readonly string[], known: readonly string[] = ALL_TOOL_NAMES): string[] =>
+  known.filter((name) => anyGlobMatch(patterns, name));
+
+/** Tools a child may use: its own patterns, within its parent's effective tools, within what was asked for. */
+export function effectiveTools(own: readonly string[], parent: readonly string[] | null, requested?: readonly string[]): string[] {
+  let tools = expandTools(own);
+  if (parent) tools = tools.filter((t) => parent.includes(t));
+  if (requested) tools = tools.filter((t) => anyGlobMatch(requested, t));
+  return tools;
+}
+
+const modeAllows = (have: FsMode, need: FsMode) => have === "rw" || need === "r";
+
+/** Whether `scopes` grant `mode` on `path`. */
+export const fsAllows = (scopes: readonly FsScope[], path: string, mode: FsMode): boolean =>
+  scopes.some((s) => modeAllows(s.mode, mode) && globMatch(s.path, path));
+
+/**
+ * The literal directory prefix of a glob ("/src/**" → "/src"), used to decide whether one scope
+ * lies inside another without solving glob intersection in general.
+ */
+function literalPrefix(glob: string): string {
+  const i = glob.search(/[*?[]/);
+  return i === -1 ? glob : glob.slice(0, i);
+}
+
+/**
+ * Clips `scopes` to `bound`: a scope survives only where a bound scope covers it, with the weaker of
+ * the two modes. A scope is covered when the bound matches its literal prefix and every path the
+ * scope can name (conservatively: the scope's glob tested as a path and its prefix) lies under the bound.
+ */
+export function clipScopes(scopes: readonly FsScope[], bound: readonly FsScope[]): FsScope[] {
+  const out: FsScope[] = [];
+  for (const scope of scopes) {
+    for (const b of bound) {
+      if (covers(b.path, scope.path)) {
+        out.push({ path: scope.path, mode: scope.mode === "rw" && b.mode === "rw" ? "rw" : "r" });
+        break;
+      }
+      if (covers(scope.path, b.path)) {
+        out.push({ path: b.path, mode: scope.mode === "rw" && b.mode === "rw" ? "rw" : "r" });
+        break;
+      }
+    }
+  }
+  return dedupeScopes(out);
+}
+
+/** Whether every path matched by `inner` is matched by `outer` (sound for the globs scopes use). */
+export function covers(outer: string, inner: string): boolean {
+  if (outer === inner) return true;
+  const prefix = literalPrefix(inner);
+  const wildcard = prefix !== inner;
+  if (!wildcard) return globMatch(outer, inner);
+  // inner has wildcards: outer must be a "dir/**" glob whose dir contains inner's literal prefix.
+  if (!outer.endsWith("/**")) return false;
+  const dir = outer.slice(0, -3);
+  if (/[*?[]/.test(dir)) return false;
+  return prefix === dir + "/" || prefix.startsWith(dir + "/") || (dir === "" && prefix.startsWith("/"));
+}
+
+function dedupeScopes(scopes: FsScope[]): FsScope[] {
+  const best = new Map<string, FsScope>();
+  for (const s of scopes) {
+    const prev = best.get(s.path);
+    if (!prev || (prev.mode === "r" && s.mode === "rw")) best.set(s.path, s);
+  }
+  return [...best.values()];
+}
+
+/** The smaller of each limit. */
+export function clampLimits(own: Required<Limits>, parent: Required<Limits> | null): Required<Limits> {
+  if (!parent) return own;
+  return { maxChildren: Math.min(own.maxChildren, parent.maxChildren), maxDepth: Math.min(own.maxDepth, parent.maxDepth) };
+}

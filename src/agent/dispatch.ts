@@ -1,0 +1,57 @@
+import type { FsScope, ToolCall, ToolResult } from "../contracts";
+import { isFsTool } from "../contracts/tools";
+import { normalizePath } from "../workspace/paths";
+
+/** The workspace paths a tool call names, normalized, for hook rules and audit entries. */
+export function pathsOf(call: Pick<ToolCall, "arguments">): string[] {
+  const out: string[] = [];
+  for (const key of ["path"] as const) {
+    const v = call.arguments[key];
+    if (typeof v === "string") {
+      const p = normalizePath(v);
+      if (p.ok) out.push(p.path);
+    }
+  }
+  return out;
+}
+
+export const errorResult = (call: ToolCall, message: string, startedAt: number): ToolResult => ({
+  toolCallId: call.id,
+  name: call.name,
+  output: `Error: ${message}`,
+  error: message,
+  success: false,
+  durationMs: Date.now() - startedAt,
+});
+
+export const okResult = (call: ToolCall, output: string, startedAt: number): ToolResult => ({
+  toolCallId: call.id,
+  name: call.name,
+  output,
+  error: null,
+  success: true,
+  durationMs: Date.now() - startedAt,
+});
+
+/** Why a call may not run at all (before any hook or workspace is asked), or null. */
+export function precheck(call: ToolCall, tools: readonly string[]): string | null {
+  if (!tools.includes(call.name)) {
+    return isFsTool(call.name) || ["delegate", "collect", "cancel_task", "list_tasks"].includes(call.name)
+      ? `permission_denied: the tool ${call.name} is not among this process's tools`
+      : `unknown tool ${call.name}`;
+  }
+  return null;
+}
+
+export type ScopeList = readonly FsScope[];
+
+/** Rejects after `ms` so a hung tool becomes an error result the model sees. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => {
+    if (timer !== null) clearTimeout(timer);
+  });
+}

@@ -1,0 +1,286 @@
+/**
+ * The hook chain (SPEC §8) without any Durable Object code: the kernel stores the chain and
+ * decides when events happen; this module decides what the hooks say about them.
+ *
+ * - `policy` hooks are declarative rule sets evaluated in memory (first matching rule decides).
+ * - `webhook` hooks are HTTP POSTs, signed, with a timeout and a fail mode.
+ * - The built-in `audit` hook is the kernel's own audit log and never reaches this module.
+ *
+ * Nothing here throws for a misbehaving hook: failures become vetoes (pre_* events, fail-closed),
+ * allows (fail-open) or warnings, and webhook secrets never appear in any of their messages.
+ */
+import type { z } from "zod";
+import type { HookContext, HookEvent, HookSpec, HookVerdict, PolicyRule, Warning, WebhookHookSpec } from "../contracts";
+import { globMatch } from "../lib/glob";
+
+export type PolicyHook = { name: string; rules: readonly PolicyRule[] };
+/** A webhook hook as stored; `timeoutMs` and `failMode` fall back to the schema's defaults. */
+export type WebhookHook = Omit<z.infer<typeof WebhookHookSpec>, "timeoutMs" | "failMode" | "kind"> & {
+  name: string;
+  timeoutMs?: number;
+  failMode?: "open" | "closed";
+};
+
+const DEFAULT_TIMEOUT_MS = 2000;
+/** Enough for `{"allow": false, "reason": "..."}` with a long reason; anything longer is not read. */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+const MAX_REASON_LENGTH = 1000;
+
+export const isPreEvent = (event: HookEvent): boolean => event.startsWith("pre_");
+
+// ---------------------------------------------------------------------------------------------
+// Policy hooks
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The first rule for `ctx.event` whose every `match` glob matches decides: `deny` vetoes,
+ * `allow` explicitly allows (no later rule of this hook is looked at). No matching rule: `null`,
+ * the hook has no opinion. A glob on a field the context lacks never matches (a `path` rule does
+ * not match a tool call without paths); `path` matches when any of the context's paths does.
+ */
+export function evaluatePolicy(hook: PolicyHook, ctx: HookContext): HookVerdict | null {
+  for (const rule of hook.rules) {
+    if (rule.event !== ctx.event || !ruleMatches(rule, ctx)) continue;
+    if (rule.action === "allow") return { allow: true };
+    return { allow: false, hook: hook.name, reason: rule.reason ?? defaultDenyReason(hook.name, ctx) };
+  }
+  return null;
+}
+
+function ruleMatches(rule: PolicyRule, ctx: HookContext): boolean {
+  const { agent, tool, path } = rule.match ?? {};
+  if (agent !== undefined && (ctx.agent === undefined || !globMatch(agent, ctx.agent))) return false;
+  if (tool !== undefined && (ctx.tool === undefined || !globMatch(tool, ctx.tool))) return false;
+  if (path !== undefined && !(ctx.paths ?? []).some((p) => globMatch(path, p))) return false;
+  return true;
+}
+
+function defaultDenyReason(hookName: string, ctx: HookContext): string {
+  const what =
+    ctx.event === "pre_spawn"
+      ? `spawning agent "${ctx.agent ?? "?"}"`
+      : ctx.event === "pre_dispatch"
+        ? `calling tool "${ctx.tool ?? "?"}"`
+        : ctx.event;
+  return `Policy hook "${hookName}" denies ${what}.`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhook hooks
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Webhook requests carry `X-Kernel-Signature: sha256=<hex>`, where `<hex>` is the lowercase hex
+ * HMAC-SHA256 of the raw request body (its UTF-8 bytes, exactly as sent) keyed with the hook's
+ * secret (its UTF-8 bytes). A receiver recomputes it over the body it read, before parsing it,
+ * and compares in constant time.
+ */
+export const SIGNATURE_HEADER = "X-Kernel-Signature";
+
+/** Lowercase hex HMAC-SHA256 of `body` keyed with `secret`. */
+export async function signBody(body: string, secret: string): Promise<string> {
+  const encoder = new TextEncoder();
+  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(body));
+  return toHex(new Uint8Array(mac));
+}
+
+function toHex(bytes: Uint8Array): string {
+  let hex = "";
+  for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
+  return hex;
+}
+
+export type Fetcher = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface WebhookOutcome {
+  /** For pre_* events the hook's decision; `null` for post_* events (they cannot veto). */
+  verdict: HookVerdict | null;
+  /** Set when the hook failed (network error, timeout, non-2xx on a post_* event); never holds the secret. */
+  error?: string;
+}
+
+/**
+ * POSTs `{event, tenant, hook, at, ...context}` as JSON, signed (see `SIGNATURE_HEADER`), and
+ * gives up after `timeoutMs` (covering the response body too).
+ *
+ * pre_* events: 2xx with `{"allow": false, "reason"?}` vetoes, any other 2xx allows; a non-2xx
+ * answer vetoes, naming the status; a network error or timeout vetoes when `failMode` is
+ * "closed" and allows when "open" (the default), reporting the failure in `error` either way.
+ * post_* events: no verdict; a non-2xx answer, network error or timeout is reported in `error`.
+ */
+export async function callWebhook(hook: WebhookHook, ctx: HookContext, fetcher: Fetcher = fetch): Promise<WebhookOutcome> {
+  const pre = isPreEvent(ctx.event);
+  const timeoutMs = hook.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const { event, tenant, ...context } = ctx;
+
+  // One deadline bounds the whole exchange, headers and body: a receiver that answers promptly
+  // and then trickles its body must not hold a tool call or a spawn hostage. The abort signal
+  // stops the request; racing against it also covers a fetcher that ignores signals.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const deadline = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener("abort", () => reject(new Error("timed out")));
+  });
+  const exchange = async (): Promise<{ status: number; text: string }> => {
+    // Encoding happens in here so that even an unserialisable context is a hook failure, not a throw.
+    const body = JSON.stringify({ event, tenant, hook: hook.name, at: new Date().toISOString(), ...context });
+    const signature = await signBody(body, hook.secret);
+    const res = await fetcher(hook.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        [SIGNATURE_HEADER]: `sha256=${signature}`,
+        "X-Kernel-Event": event,
+        "X-Kernel-Hook": hook.name,
+      },
+      body,
+      // A redirect is an answer (non-2xx), not an instruction to re-send a signed event elsewhere.
+      redirect: "manual",
+      signal: controller.signal,
+    });
+    // Only a pre_* 2xx answer has anything we need to read; anything else is discarded unread.
+    if (pre && res.ok) return { status: res.status, text: await readLimited(res, MAX_RESPONSE_BYTES) };
+    await res.body?.cancel().catch(() => {});
+    return { status: res.status, text: "" };
+  };
+
+  let status: number;
+  let text: string;
+  try {
+    ({ status, text } = await Promise.race([exchange(), deadline]));
+  } catch (err) {
+    const error = controller.signal.aborted
+      ? `Webhook hook "${hook.name}" timed out after ${timeoutMs} ms.`
+      : `Webhook hook "${hook.name}" could not be reached: ${describeError(err, hook.secret)}`;
+    if (!pre) return { verdict: null, error };
+    if (hook.failMode === "closed") return { verdict: { allow: false, hook: hook.name, reason: error }, error };
+    return { verdict: { allow: true }, error };
+  } finally {
+    clearTimeout(timer);
+  }
+
+  if (!pre) {
+    if (status >= 200 && status < 300) return { verdict: null };
+    return { verdict: null, error: `Webhook hook "${hook.name}" answered HTTP ${status}.` };
+  }
+  if (status < 200 || status >= 300) {
+    return { verdict: { allow: false, hook: hook.name, reason: `Webhook hook "${hook.name}" answered HTTP ${status}.` } };
+  }
+  return { verdict: parseAnswer(hook.name, text, hook.secret) };
+}
+
+/** `{"allow": false, "reason"?: string}` vetoes; anything else (including no body) allows. */
+function parseAnswer(hookName: string, text: string, secret: string): HookVerdict {
+  let answer: unknown;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    return { allow: true };
+  }
+  if (typeof answer !== "object" || answer === null || (answer as { allow?: unknown }).allow !== false) return { allow: true };
+  const given = (answer as { reason?: unknown }).reason;
+  const reason =
+    typeof given === "string" && given.trim() !== ""
+      ? redact(given, secret).slice(0, MAX_REASON_LENGTH)
+      : `Webhook hook "${hookName}" denied the request.`;
+  return { allow: false, hook: hookName, reason };
+}
+
+/** Reads at most `limit` bytes of the body as UTF-8 (a longer body is cut, not an error). */
+async function readLimited(res: Response, limit: number): Promise<string> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < limit) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  if (size >= limit) await reader.cancel().catch(() => {});
+  const bytes = new Uint8Array(Math.min(size, limit));
+  let offset = 0;
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, bytes.length - offset);
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+function describeError(err: unknown, secret: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return redact(message || "unknown error", secret).slice(0, MAX_REASON_LENGTH);
+}
+
+/**
+ * Error texts come from the runtime or the receiver, which could echo the secret (e.g. a URL or a
+ * reason that quotes the request); it must never reach a warning, a veto reason or the audit log.
+ */
+function redact(text: string, secret: string): string {
+  return secret ? text.split(secret).join("[redacted]") : text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The chain
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The hooks, in chain order, that have something to say about `event`: webhooks subscribed to it,
+ * and for pre_* events policies with a rule for it (a policy cannot act on a post_* event). An
+ * empty result lets the kernel skip building a context on hot paths.
+ */
+export function hooksFor(hooks: readonly HookSpec[], event: HookEvent): HookSpec[] {
+  return hooks.filter((hook) => {
+    if (hook.kind === "webhook") return hook.events.includes(event);
+    if (hook.kind === "policy") return isPreEvent(event) && hook.rules.some((rule) => rule.event === event);
+    return false;
+  });
+}
+
+const warningFor = (hookName: string, message: string): Warning => ({ severity: "degraded", component: hookName, message });
+
+/**
+ * Runs the chain for a pre_* event in order; the first veto stops it. A policy's explicit allow
+ * only ends that policy's own evaluation: later hooks still get their say. A webhook that failed
+ * open (or closed) also yields a warning, so an operator learns that a guard did not run.
+ */
+export async function runPreHooks(
+  hooks: readonly HookSpec[],
+  ctx: HookContext,
+  fetcher: Fetcher = fetch,
+): Promise<{ verdict: HookVerdict; warnings: Warning[] }> {
+  const warnings: Warning[] = [];
+  for (const hook of hooksFor(hooks, ctx.event)) {
+    const verdict =
+      hook.kind === "policy"
+        ? evaluatePolicy(hook, ctx)
+        : await callWebhook(hook, ctx, fetcher).then((outcome) => {
+            if (outcome.error) warnings.push(warningFor(hook.name, outcome.error));
+            return outcome.verdict;
+          });
+    if (verdict && !verdict.allow) return { verdict, warnings };
+  }
+  return { verdict: { allow: true }, warnings };
+}
+
+/**
+ * Delivers a post_* event to every subscribed webhook. They run concurrently (none can veto, so
+ * order cannot change an outcome, and a slow hook must not delay the others); warnings come back
+ * in chain order. Never throws.
+ */
+export async function runPostHooks(hooks: readonly HookSpec[], ctx: HookContext, fetcher: Fetcher = fetch): Promise<Warning[]> {
+  const webhooks = hooksFor(hooks, ctx.event).filter((hook) => hook.kind === "webhook");
+  const outcomes = await Promise.all(
+    webhooks.map((hook) =>
+      callWebhook(hook, ctx, fetcher).catch((err: unknown) => ({ verdict: null, error: describeError(err, hook.secret) })),
+    ),
+  );
+  const warnings: Warning[] = [];
+  outcomes.forEach((outcome, i) => {
+    if (outcome.error) warnings.push(warningFor(webhooks[i]!.name, outcome.error));
+  });
+  return warnings;
+}
