@@ -1,6 +1,13 @@
+// Types `env` and `exports` from "cloudflare:workers" in tests as the Worker's own bindings.
+type WorkerEnv = import("../src/env").Env;
+type WorkerModule = typeof import("../src/index");
+
 declare namespace Cloudflare {
-  interface Env extends import("../src/env").Env {}
+  interface Env extends WorkerEnv {
+    /** The scriptable webhook receiver started by test/global-setup.ts. */
+    HOOK_SERVER_URL: string;
+  }
   interface GlobalProps {
-    mainModule: typeof import("../src/index");
+    mainModule: WorkerModule;
   }
 }

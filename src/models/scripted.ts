@@ -1,17 +1,29 @@
 import type { Message, ScriptStep } from "../contracts";
 import { estimateTokens, ModelError, type Model, type ModelRequest, type ModelResponse } from "./model";
 
-/** `{{input}}` is the first user message; `{{lastToolResult}}` the latest turn's tool outputs joined by newlines. */
+/**
+ * `{{input}}` is the first user message; `{{lastToolResult}}` the latest turn's tool outputs joined
+ * by newlines, in the order of the calls (results are persisted as they land, in any order).
+ */
 export function scriptVariables(messages: Message[]): { input: string; lastToolResult: string } {
   const input = messages.find((m) => m.role === "user")?.content ?? "";
-  const lastResults: string[] = [];
+  const results = new Map<string, string>();
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i]!;
-    if (m.role === "tool") lastResults.unshift(m.content);
-    else if (lastResults.length > 0) break;
+    if (m.role === "tool") results.set(m.toolCallId, m.content);
+    else if (results.size > 0) {
+      const order = m.role === "assistant" ? (m.toolCalls ?? []).map((c) => c.id) : [];
+      const ranked = [...results.entries()].sort(([a], [b]) => rank(order, a) - rank(order, b));
+      return { input, lastToolResult: ranked.map(([, content]) => content).join("\n") };
+    }
   }
-  return { input, lastToolResult: lastResults.join("\n") };
+  return { input, lastToolResult: [...results.values()].reverse().join("\n") };
 }
+
+const rank = (order: string[], id: string) => {
+  const i = order.indexOf(id);
+  return i === -1 ? order.length : i;
+};
 
 function substitute<T>(value: T, vars: { input: string; lastToolResult: string }): T {
   if (typeof value === "string") return value.replaceAll("{{input}}", vars.input).replaceAll("{{lastToolResult}}", vars.lastToolResult) as T;
