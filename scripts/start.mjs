@@ -112,6 +112,13 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   });
 }
 
+// `npm start` runs this under `sh -c`; when npm itself is sent SIGTERM the shell dies without passing
+// it on. Notice being orphaned and shut wrangler down instead of leaving a server behind.
+const parentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentPid) process.emit("SIGTERM", "SIGTERM");
+}, 1000).unref();
+
 child.on("error", (err) => die(`could not start wrangler: ${err.message}`));
 child.on("exit", (code, signal) => {
   if (signal && !stopping) warn(`wrangler was stopped by ${signal}`);

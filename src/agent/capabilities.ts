@@ -38,14 +38,10 @@ export function clipScopes(scopes: readonly FsScope[], bound: readonly FsScope[]
   const out: FsScope[] = [];
   for (const scope of scopes) {
     for (const b of bound) {
-      if (covers(b.path, scope.path)) {
-        out.push({ path: scope.path, mode: scope.mode === "rw" && b.mode === "rw" ? "rw" : "r" });
-        break;
-      }
-      if (covers(scope.path, b.path)) {
-        out.push({ path: b.path, mode: scope.mode === "rw" && b.mode === "rw" ? "rw" : "r" });
-        break;
-      }
+      // Every bound scope is tried: a child asking for "/**" under a parent holding "/a/**" and
+      // "/b/**" gets both, and the strongest mode any bound allows survives the dedupe.
+      if (covers(b.path, scope.path)) out.push({ path: scope.path, mode: scope.mode === "rw" && b.mode === "rw" ? "rw" : "r" });
+      else if (covers(scope.path, b.path)) out.push({ path: b.path, mode: scope.mode === "rw" && b.mode === "rw" ? "rw" : "r" });
     }
   }
   return dedupeScopes(out);

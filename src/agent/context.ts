@@ -6,15 +6,20 @@ export const messageTokens = (m: Message): number =>
 
 /**
  * Splits a conversation into units that must be kept or dropped whole: an assistant message that
- * calls tools travels with the results of those calls.
+ * calls tools travels with the results of those calls, matched by call id (a user message posted
+ * while the tools run can land between the call and its results). Units are lists of message
+ * indices, ordered by their first message.
  */
-function units(messages: Message[]): Message[][] {
-  const out: Message[][] = [];
-  for (const m of messages) {
-    const last = out.at(-1);
-    if (m.role === "tool" && last && last[0]!.role === "assistant") last.push(m);
-    else out.push([m]);
-  }
+function units(messages: Message[]): number[][] {
+  const out: number[][] = [];
+  const owner = new Map<string, number[]>();
+  messages.forEach((m, i) => {
+    const unit = m.role === "tool" ? owner.get(m.toolCallId) : undefined;
+    if (unit) return void unit.push(i);
+    const fresh = [i];
+    out.push(fresh);
+    if (m.role === "assistant") for (const call of m.toolCalls ?? []) owner.set(call.id, fresh);
+  });
   return out;
 }
 
@@ -25,8 +30,8 @@ function units(messages: Message[]): Message[][] {
  */
 export function trimContext(messages: Message[], maxTokens: number): Message[] {
   const all = units(messages);
-  const firstUser = all.findIndex((u) => u[0]!.role === "user");
-  const cost = (u: Message[]) => u.reduce((n, m) => n + messageTokens(m), 0);
+  const firstUser = all.findIndex((u) => messages[u[0]!]!.role === "user");
+  const cost = (u: number[]) => u.reduce((n, i) => n + messageTokens(messages[i]!), 0);
   let total = all.reduce((n, u) => n + cost(u), 0);
   if (total <= maxTokens) return messages;
   const keep = all.map(() => true);
@@ -35,5 +40,6 @@ export function trimContext(messages: Message[], maxTokens: number): Message[] {
     keep[i] = false;
     total -= cost(all[i]!);
   }
-  return all.filter((_, i) => keep[i]).flat();
+  const kept = new Set(all.filter((_, i) => keep[i]).flat());
+  return messages.filter((_, i) => kept.has(i));
 }

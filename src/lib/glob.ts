@@ -32,12 +32,14 @@ export function globToRegExp(glob: string): RegExp {
       } else re += "[^/]*";
     } else if (c === "?") re += "[^/]";
     else if (c === "[") {
-      const end = glob.indexOf("]", i + 2);
+      // A "]" right after "[" or "[!" is a member, not the end; a negated class never matches "/".
+      const negated = glob[i + 1] === "!" || glob[i + 1] === "^";
+      const first = i + (negated ? 2 : 1);
+      const end = glob.indexOf("]", first + 1);
       if (end === -1) re += "\\[";
       else {
-        let body = glob.slice(i + 1, end);
-        if (body.startsWith("!")) body = "^" + body.slice(1);
-        re += "[" + body.replace(/\\/g, "\\\\") + "]";
+        const body = glob.slice(first, end).replace(/[\\\]]/g, "\\$&");
+        re += (negated ? "[^/" : "[") + body + "]";
         i = end;
       }
     } else re += c.replace(/[.+^${}()|\\\]]/g, "\\$&");

@@ -26,7 +26,9 @@ const rank = (order: string[], id: string) => {
 };
 
 function substitute<T>(value: T, vars: { input: string; lastToolResult: string }): T {
-  if (typeof value === "string") return value.replaceAll("{{input}}", vars.input).replaceAll("{{lastToolResult}}", vars.lastToolResult) as T;
+  // One pass with a replacer function: `$&`-style patterns in the values stay literal, and a value
+  // that itself contains "{{lastToolResult}}" is not substituted again.
+  if (typeof value === "string") return value.replace(/\{\{(input|lastToolResult)\}\}/g, (_, key: "input" | "lastToolResult") => vars[key]) as T;
   if (Array.isArray(value)) return value.map((v) => substitute(v, vars)) as T;
   if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, vars)])) as T;
   return value;
