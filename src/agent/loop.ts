@@ -125,6 +125,17 @@ export function afterModelError(
   return { kind: "continue", state: { ...state, modelCalls, attempts, retryAt: now + delay }, append: [] };
 }
 
+/**
+ * The calls of a turn that fit the remaining toolCalls budget, in call order; the rest are refused
+ * (an error result each), so a turn never overshoots. Computed from the usage at the start of the
+ * turn, the split is the same when a crashed turn is resumed.
+ */
+export function fitToBudget(calls: ToolCall[], budget: Budget, usedToolCalls: number): { run: ToolCall[]; refused: ToolCall[] } {
+  if (budget.toolCalls === undefined) return { run: calls, refused: [] };
+  const room = Math.max(0, budget.toolCalls - usedToolCalls);
+  return { run: calls.slice(0, room), refused: calls.slice(room) };
+}
+
 /** All results of the turn are in: back to the model, with the budget checked for the next call. */
 export function afterToolResults(state: LoopState, settings: LoopSettings, resultCount: number): LoopState {
   const next: LoopState = {

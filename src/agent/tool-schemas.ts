@@ -9,8 +9,8 @@ const schemas = new Map<string, ToolSchema>();
 export function toolSchemas(names: readonly string[]): ToolSchema[] {
   const out: ToolSchema[] = [];
   for (const name of names) {
-    const args = ARGS[name];
-    if (!args) continue;
+    if (!Object.hasOwn(ARGS, name)) continue;
+    const args = ARGS[name]!;
     let schema = schemas.get(name);
     if (!schema) {
       const { $schema: _, ...parameters } = z.toJSONSchema(args, { io: "input" }) as Record<string, unknown>;

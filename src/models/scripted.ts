@@ -3,27 +3,29 @@ import { estimateTokens, ModelError, type Model, type ModelRequest, type ModelRe
 
 /**
  * `{{input}}` is the first user message; `{{lastToolResult}}` the latest turn's tool outputs joined
- * by newlines, in the order of the calls (results are persisted as they land, in any order).
+ * by newlines, in the order of the calls (results are persisted as they land, in any order, and a
+ * user message posted while the tools run may land between them).
  */
 export function scriptVariables(messages: Message[]): { input: string; lastToolResult: string } {
   const input = messages.find((m) => m.role === "user")?.content ?? "";
-  const results = new Map<string, string>();
-  for (let i = messages.length - 1; i >= 0; i--) {
+  let last = messages.length - 1;
+  while (last >= 0 && messages[last]!.role !== "tool") last--;
+  const latest = messages[last];
+  if (!latest || latest.role !== "tool") return { input, lastToolResult: "" };
+  // The turn is the assistant message that made the latest call; its results are those of its calls.
+  for (let i = last - 1; i >= 0; i--) {
     const m = messages[i]!;
-    if (m.role === "tool") results.set(m.toolCallId, m.content);
-    else if (results.size > 0) {
-      const order = m.role === "assistant" ? (m.toolCalls ?? []).map((c) => c.id) : [];
-      const ranked = [...results.entries()].sort(([a], [b]) => rank(order, a) - rank(order, b));
-      return { input, lastToolResult: ranked.map(([, content]) => content).join("\n") };
-    }
+    if (m.role !== "assistant" || !m.toolCalls?.some((c) => c.id === latest.toolCallId)) continue;
+    const results = new Map<string, string>();
+    for (const r of messages.slice(i + 1)) if (r.role === "tool" && !results.has(r.toolCallId)) results.set(r.toolCallId, r.content);
+    const outputs = m.toolCalls.flatMap((c) => (results.has(c.id) ? [results.get(c.id)!] : []));
+    return { input, lastToolResult: outputs.join("\n") };
   }
-  return { input, lastToolResult: [...results.values()].reverse().join("\n") };
+  // No call to match (an orphan result): the run of results that ends with the latest.
+  let first = last;
+  while (first > 0 && messages[first - 1]!.role === "tool") first--;
+  return { input, lastToolResult: messages.slice(first, last + 1).map((m) => m.content).join("\n") };
 }
-
-const rank = (order: string[], id: string) => {
-  const i = order.indexOf(id);
-  return i === -1 ? order.length : i;
-};
 
 function substitute<T>(value: T, vars: { input: string; lastToolResult: string }): T {
   // One pass with a replacer function: `$&`-style patterns in the values stay literal, and a value

@@ -16,6 +16,7 @@ import {
   type HookView,
   type KillRequest,
   type KillResult,
+  type Limits,
   type ListQuery,
   type Outcome,
   type Process,
@@ -45,6 +46,7 @@ interface ProcRow {
   fs: string;
   budget_limit: string;
   budget_used: string;
+  limits: string;
   depth: number;
   created_at: string;
   updated_at: string;
@@ -94,7 +96,7 @@ export class KernelObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS procs (
         pid INTEGER PRIMARY KEY, agent TEXT NOT NULL, parent_pid INTEGER, task_id TEXT, state TEXT NOT NULL,
         mode TEXT NOT NULL, turn_count INTEGER NOT NULL DEFAULT 0, usage TEXT NOT NULL, tools TEXT NOT NULL, fs TEXT NOT NULL,
-        budget_limit TEXT NOT NULL, budget_used TEXT NOT NULL, depth INTEGER NOT NULL, created_at TEXT NOT NULL,
+        budget_limit TEXT NOT NULL, budget_used TEXT NOT NULL, limits TEXT NOT NULL, depth INTEGER NOT NULL, created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL, exit TEXT, result TEXT, metadata TEXT NOT NULL, warnings TEXT NOT NULL DEFAULT '[]',
         singleton_of TEXT
       );
@@ -321,7 +323,7 @@ export class KernelObject extends DurableObject<Env> {
     if (late) return late;
 
     const parentTools = parent ? (JSON.parse(parent.tools) as string[]) : null;
-    const limits = clampLimits({ ...DEFAULT_LIMITS, ...spec.limits }, parent ? { ...DEFAULT_LIMITS } : null);
+    const limits = clampLimits({ ...DEFAULT_LIMITS, ...spec.limits }, parent ? limitsOf(parent) : null);
     const at = now();
     const pid = this.nextPid();
     const config: ProcessConfig = {
@@ -340,8 +342,8 @@ export class KernelObject extends DurableObject<Env> {
     const start: ProcessStart = restore ? { restore } : { input: request.input };
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(
-        `INSERT INTO procs (pid, agent, parent_pid, task_id, state, mode, turn_count, usage, tools, fs, budget_limit, budget_used, depth,
-          created_at, updated_at, exit, result, metadata, warnings, singleton_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?)`,
+        `INSERT INTO procs (pid, agent, parent_pid, task_id, state, mode, turn_count, usage, tools, fs, budget_limit, budget_used, limits, depth,
+          created_at, updated_at, exit, result, metadata, warnings, singleton_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?)`,
         pid,
         spec.name,
         config.parentPid,
@@ -354,6 +356,7 @@ export class KernelObject extends DurableObject<Env> {
         JSON.stringify(config.fs),
         JSON.stringify(config.budget),
         JSON.stringify({ tokens: 0, toolCalls: 0, wallMs: 0 }),
+        JSON.stringify(limits),
         config.depth,
         at,
         at,
@@ -396,8 +399,9 @@ export class KernelObject extends DurableObject<Env> {
       if (live) return fail(409, "process_already_running", `The singleton agent ${spec.name} already runs as process ${live.pid}.`, { pid: live.pid });
     }
     if (parent) {
-      const maxDepth = Math.min(spec.limits.maxDepth ?? DEFAULT_LIMITS.maxDepth, DEFAULT_LIMITS.maxDepth);
-      if (parent.depth + 1 > maxDepth) return fail(422, "limit_exceeded", `Spawning below process ${parent.pid} would exceed the maximum depth of ${maxDepth}.`);
+      // A process's effective limits govern its children.
+      const { maxDepth } = limitsOf(parent);
+      if (parent.depth + 1 > maxDepth) return fail(422, "limit_exceeded", `Spawning below process ${parent.pid} would exceed the maximum depth of ${maxDepth}.`, { limit: "maxDepth", maxDepth });
     }
     return null;
   }
@@ -685,6 +689,8 @@ export class KernelObject extends DurableObject<Env> {
     await this.drainOutbox();
   }
 }
+
+const limitsOf = (row: ProcRow): Required<Limits> => JSON.parse(row.limits) as Required<Limits>;
 
 function signalCode(signal: Signal): number {
   return signal === "SIGKILL" ? ExitCode.killed : ExitCode.terminated;

@@ -25,6 +25,7 @@ import {
   afterModelResponse,
   afterToolResults,
   budgetUse,
+  fitToBudget,
   FINAL_CALL_PROMPT,
   initialLoopState,
   visibleState,
@@ -258,7 +259,8 @@ export class ProcessObject extends DurableObject<Env> {
         loop.modelCalls,
       );
       if (abort.signal.aborted || this.exitStatus) return;
-      next = afterModelResponse(loop, this.settings(), response);
+      // Reduce the state as it is now: a pause or dispatch may have landed while the model ran.
+      next = afterModelResponse(this.state, this.settings(), response);
       this.commit(next.state, next.append, [
         ["model", { call: loop.modelCalls, text: response.text, toolCalls: response.toolCalls, usage: response.usage }],
         ...(next.state.turnCount > loop.turnCount ? [["turn", { turn: next.state.turnCount }] as [ProcessEventType, unknown]] : []),
@@ -267,7 +269,7 @@ export class ProcessObject extends DurableObject<Env> {
     } catch (err) {
       if (abort.signal.aborted || this.exitStatus) return;
       const e = err instanceof ModelError ? err : new ModelError(err instanceof Error ? err.message : String(err), null);
-      next = afterModelError(loop, { message: e.message, retryable: e.retryable, retryAfterMs: e.retryAfterMs }, Date.now());
+      next = afterModelError(this.state, { message: e.message, retryable: e.retryable, retryAfterMs: e.retryAfterMs }, Date.now());
       this.commit(next.state, [], [["model", { call: loop.modelCalls, error: e.message, status: e.status, retryAt: next.state.retryAt }]]);
     } finally {
       this.abort = null;
@@ -285,15 +287,17 @@ export class ProcessObject extends DurableObject<Env> {
         .filter((m): m is Extract<Message, { role: "tool" }> => m.role === "tool")
         .map((m) => m.toolCallId),
     );
-    const todo = loop.pendingCalls.filter((c) => !done.has(c.id));
     const record = (result: ToolResult) => {
       if (this.exitStatus) return;
       const message: Message = { role: "tool", toolCallId: result.toolCallId, name: result.name, content: result.output, isError: !result.success };
       this.commit(this.state, [message], [["tool_result", result]]);
     };
-    await this.runCalls(todo, record, this.cfg.spec.parallelToolCalls);
+    const { run, refused } = fitToBudget(loop.pendingCalls, this.cfg.budget, loop.usage.toolCalls);
+    const startedAt = Date.now();
+    for (const call of refused) if (!done.has(call.id)) record(errorResult(call, "budget exhausted: no tool calls remain in this process's budget", startedAt));
+    await this.runCalls(run.filter((c) => !done.has(c.id)), record, this.cfg.spec.parallelToolCalls);
     if (this.exitStatus) return;
-    this.commit(afterToolResults(this.state, this.settings(), loop.pendingCalls.length), [], []);
+    this.commit(afterToolResults(this.state, this.settings(), run.length), [], []);
   }
 
   /**
@@ -423,7 +427,7 @@ export class ProcessObject extends DurableObject<Env> {
     this.emit("message", { role: "user", content });
     let loop = this.state;
     if (loop.phase === "sleeping") {
-      loop = { ...loop, phase: "model" };
+      loop = withBudgetCheck({ ...loop, phase: "model" }, this.settings());
       this.commit(loop, [], loop.paused ? [] : [["state", { state: "running" }]]);
       if (!loop.paused) await this.ctx.storage.setAlarm(Date.now());
       await this.reportProgress();

@@ -256,3 +256,40 @@ describe("events", () => {
     expect([...resumed.matchAll(/id: (\d+)/g)].map((m) => Number(m[1]))).toEqual([6, 7, 8]);
   });
 });
+
+describe("budgets within one process", () => {
+  it("never runs more tool calls in a turn than the toolCalls budget leaves", async () => {
+    const api = client(freshTenant());
+    const writes = ["/b1", "/b2", "/b3", "/b4"].map((path) => ({ name: "write_file", arguments: { path, content: "x" } }));
+    await register(api, "greedy", { budget: { toolCalls: 2 }, script: [{ toolCalls: writes }, { text: "{{lastToolResult}}" }] });
+    const p = await spawn(api, "greedy");
+    const status = await waitExit(api, p.pid);
+    expect(status).toMatchObject({ code: 3, reason: "budget exhausted" });
+    expect((status.result as string).split("\n").slice(2)).toEqual([
+      "Error: budget exhausted: no tool calls remain in this process's budget",
+      "Error: budget exhausted: no tool calls remain in this process's budget",
+    ]);
+    expect((await api.get("/v1/fs?glob=/b*")).body).toEqual(["/b1", "/b2"]);
+    expect((await api.get(`/v1/procs/${p.pid}`)).body.usage.toolCalls).toBe(2);
+  });
+
+  it("does not let a message wake an interactive process into a full call once its budget is spent", async () => {
+    const api = client(freshTenant());
+    await register(api, "chatty", { mode: "interactive", budget: { tokens: 10 }, script: [{ text: "a long first answer", usage: { inputTokens: 8, outputTokens: 8 } }, { text: "final words" }] });
+    const p = await spawn(api, "chatty");
+    await until(async () => (await api.get(`/v1/procs/${p.pid}`)).body.state, (s) => s === "sleeping");
+    await api.post(`/v1/procs/${p.pid}/messages`, { content: "more please" });
+    expect(await waitExit(api, p.pid)).toMatchObject({ code: 3, result: "final words" });
+  });
+
+  it("limits children to the parent's effective maxDepth", async () => {
+    const api = client(freshTenant());
+    await register(api, "shallow", { mode: "interactive", limits: { maxDepth: 1 }, script: [{ text: "hi" }] });
+    await register(api, "deep", { mode: "interactive", script: [{ text: "hi" }] });
+    const root = await spawn(api, "shallow");
+    const child = await spawn(api, "deep", "c", { parentPid: root.pid });
+    const grandchild = await api.post("/v1/procs", { agent: "deep", input: "g", parentPid: child.pid });
+    expect(grandchild.status).toBe(422);
+    expect(grandchild.body.error).toMatchObject({ code: "limit_exceeded", details: { limit: "maxDepth", maxDepth: 1 } });
+  });
+});

@@ -1,0 +1,427 @@
+/**
+ * End-to-end crash recovery (SPEC §5 "Durability"): a real `wrangler dev` on workerd, killed with
+ * SIGKILL mid-run and restarted on the same persisted state. A process must resume from its last
+ * persisted step: no persisted tool call runs again, no persisted model response is requested
+ * again, and the audit chain still verifies.
+ *
+ *   npm run test:e2e        (node --test, with the Node 22 that package.json pins)
+ *   E2E_DEBUG=1 npm run test:e2e    also prints each process's event timeline and wrangler's log
+ *
+ * About 15-20 s: three wrangler boots (~1.2 s each) and, after each restart, up to the 5 s
+ * deadman alarm before the interrupted step is retried.
+ *
+ * The server gets a fresh temp --persist-to directory, a free port and its own AUTH_SECRET through
+ * `--var`, so neither the repo's .dev.vars nor .wrangler/state is touched.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { mintToken, randomSecret } from "../../scripts/lib/jwt.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const wranglerJs = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
+const HOST = "127.0.0.1";
+const BOOT_TIMEOUT_MS = 60_000;
+/** After a restart the process resumes on its deadman alarm (5 s after the interrupted step began). */
+const RESUME_TIMEOUT_MS = 45_000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------- the server ----------
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, HOST, () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Process groups of servers still running and scratch directories: cleaned up on any way out,
+ * even Ctrl-C or an uncaught error in this file, not only by the after() hook.
+ */
+const liveGroups = new Set();
+const scratchDirs = new Set();
+function cleanUp() {
+  for (const pgid of liveGroups) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  liveGroups.clear();
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+  scratchDirs.clear();
+}
+process.once("exit", cleanUp);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.once(signal, () => {
+    cleanUp();
+    process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 1));
+  });
+}
+
+/**
+ * One `wrangler dev` incarnation, in its own process group so that SIGKILL reaches wrangler's
+ * Node processes and its workerd children at once, as a machine crash would.
+ */
+class DevServer {
+  constructor({ port, inspectorPort, persistTo, registry, secret }) {
+    this.url = `http://${HOST}:${port}`;
+    this.output = [];
+    this.exited = false;
+    const args = [
+      wranglerJs,
+      "dev",
+      "--local",
+      "--ip", HOST,
+      "--port", String(port),
+      "--inspector-port", String(inspectorPort),
+      "--persist-to", persistTo,
+      "--var", `AUTH_SECRET:${secret}`,
+      "--show-interactive-dev-session=false",
+      ...(process.env.E2E_DEBUG ? ["--log-level", "debug"] : []),
+    ];
+    this.child = spawn(process.execPath, args, {
+      cwd: root,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      // A private dev registry: a SIGKILLed server leaves its entry behind, and other `wrangler dev`
+      // sessions on this machine should neither see ours nor be seen.
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_REGISTRY_PATH: registry, NO_COLOR: "1", FORCE_COLOR: "0" },
+    });
+    liveGroups.add(this.child.pid);
+    const keep = (chunk) => {
+      this.output.push(String(chunk));
+      if (this.output.length > 400) this.output.splice(0, this.output.length - 400);
+    };
+    this.child.stdout.on("data", keep);
+    this.child.stderr.on("data", keep);
+    this.exitPromise = new Promise((resolve) => {
+      this.child.once("exit", (code, signal) => {
+        this.exited = true;
+        resolve({ code, signal });
+      });
+      this.child.once("error", (err) => {
+        this.output.push(`spawn failed: ${err.message}\n`);
+        this.exited = true;
+        resolve({ code: null, signal: null });
+      });
+    });
+  }
+
+  log(lines = 60) {
+    return this.output.join("").split("\n").slice(-lines).join("\n");
+  }
+
+  async healthy() {
+    try {
+      const res = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(2_000) });
+      await res.body?.cancel();
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  async ready(timeoutMs = BOOT_TIMEOUT_MS) {
+    const t0 = Date.now();
+    while (!(await this.healthy())) {
+      if (this.exited) throw new Error(`wrangler dev exited before it was ready:\n${this.log()}`);
+      if (Date.now() - t0 > timeoutMs) throw new Error(`wrangler dev not ready within ${timeoutMs} ms:\n${this.log()}`);
+      await sleep(200);
+    }
+    return Date.now() - t0;
+  }
+
+  /** SIGKILL to the whole group (wrangler, its workerd children, esbuild); resolves once it is gone. */
+  async crash() {
+    // Kill the group even when wrangler itself has exited: workerd may have outlived it.
+    try {
+      if (this.child.pid) process.kill(-this.child.pid, "SIGKILL");
+    } catch (err) {
+      if (err.code !== "ESRCH") throw err;
+    }
+    liveGroups.delete(this.child.pid);
+    let timer;
+    await Promise.race([this.exitPromise, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer);
+    // The listening socket belongs to workerd; wait until it is really closed.
+    const t0 = Date.now();
+    while ((await this.healthy()) && Date.now() - t0 < 10_000) await sleep(100);
+  }
+}
+
+/** E2E_DEBUG=1 prints each test's event timeline and the restarted server's log. */
+function debug(title, events, server) {
+  if (!process.env.E2E_DEBUG) return;
+  const lines = events.map((e) => `  ${e.data.at} ${e.type} ${JSON.stringify(e.data).slice(0, 160)}`);
+  console.log(`${title}:\n${lines.join("\n")}\n--- server log ---\n${server.log(400)}`);
+}
+
+// ---------- the API ----------
+
+function apiFor(server, token) {
+  const call = async (method, path, body, { timeoutMs = 15_000 } = {}) => {
+    const init = { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) };
+    if (body !== undefined) {
+      init.body = typeof body === "string" ? body : JSON.stringify(body);
+      init.headers["content-type"] = typeof body === "string" ? "text/plain" : "application/json";
+    }
+    const res = await fetch(`${server().url}${path}`, init);
+    const text = await res.text();
+    let json = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = text;
+    }
+    return { status: res.status, body: json, text };
+  };
+  const expect = async (status, method, path, body, opts) => {
+    const res = await call(method, path, body, opts);
+    assert.equal(res.status, status, `${method} ${path} → ${res.status} ${res.text.slice(0, 500)}`);
+    return res.body;
+  };
+  return { call, expect };
+}
+
+/** Polls `probe` until `check` passes, at most `timeoutMs`. */
+async function until(probe, check, timeoutMs, what) {
+  const t0 = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (check(value)) return value;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not reached within ${timeoutMs} ms (last: ${JSON.stringify(value)})`);
+    await sleep(25);
+  }
+}
+
+/** The process's events, replayed from the start; the stream closes by itself once it has exited. */
+async function eventsOf(api, pid) {
+  const res = await api.call("GET", `/v1/procs/${pid}/events`, undefined, { timeoutMs: 10_000 });
+  assert.equal(res.status, 200);
+  const events = [];
+  for (const block of res.text.split("\n\n")) {
+    const type = /^event: (.+)$/m.exec(block)?.[1];
+    const data = /^data: (.+)$/m.exec(block)?.[1];
+    if (type && data) events.push({ type, data: JSON.parse(data) });
+  }
+  return events;
+}
+
+/** The conversation must be exactly `script`'s steps, in order, each once, each call with one result. */
+function assertConversation(messages, input, script, finalText) {
+  assert.deepEqual(messages[0], { role: "user", content: input }, "the first message is the input");
+  const assistants = messages.filter((m) => m.role === "assistant");
+  const expected = script.map((step, i) =>
+    "toolCalls" in step ? step.toolCalls.map((c, j) => ({ id: `call_${i}_${j}`, name: c.name })) : null,
+  );
+  assert.equal(assistants.length, script.length, `one assistant message per script step, got ${JSON.stringify(assistants)}`);
+  assistants.forEach((m, i) => {
+    if (expected[i] === null) {
+      assert.equal(m.content, finalText);
+      assert.ok(!m.toolCalls?.length, "the final answer has no tool calls");
+    } else {
+      assert.deepEqual(m.toolCalls.map((c) => ({ id: c.id, name: c.name })), expected[i], `assistant message ${i} is script step ${i}`);
+    }
+  });
+
+  const callIds = assistants.flatMap((m) => (m.toolCalls ?? []).map((c) => c.id));
+  assert.equal(new Set(callIds).size, callIds.length, `no tool call appears twice: ${callIds}`);
+  const resultIds = messages.filter((m) => m.role === "tool").map((m) => m.toolCallId);
+  assert.deepEqual([...resultIds].sort(), [...callIds].sort(), "exactly one result per tool call id");
+  for (const m of messages.filter((m) => m.role === "tool")) assert.equal(m.isError, false, `tool result ${m.toolCallId} succeeded: ${m.content}`);
+
+  // Every result follows its call, and the next model step comes only after the turn's results.
+  let open = new Set();
+  for (const m of messages.slice(1)) {
+    if (m.role === "assistant") {
+      assert.equal(open.size, 0, `a model step ran before results of ${[...open]}`);
+      open = new Set((m.toolCalls ?? []).map((c) => c.id));
+    } else if (m.role === "tool") {
+      assert.ok(open.delete(m.toolCallId), `result ${m.toolCallId} answers a call of the current turn`);
+    }
+  }
+}
+
+/** Each persisted model response appears once; each tool result event once. */
+function assertEvents(events, script) {
+  const modelCalls = events.filter((e) => e.type === "model" && !("error" in e.data)).map((e) => e.data.call);
+  assert.deepEqual(modelCalls, script.map((_, i) => i), "every model step was persisted once, in order");
+  const results = events.filter((e) => e.type === "tool_result").map((e) => e.data.toolCallId);
+  assert.equal(new Set(results).size, results.length, `no tool result was recorded twice: ${results}`);
+  assert.equal(events.filter((e) => e.type === "exit").length, 1, "one exit event");
+}
+
+async function assertAudit(api, pids) {
+  const verify = await api.expect(200, "GET", "/v1/audit/verify");
+  assert.equal(verify.ok, true, `audit chain verifies: ${JSON.stringify(verify)}`);
+  const { entries } = await api.expect(200, "GET", "/v1/audit?limit=1000");
+  for (const pid of pids) {
+    assert.equal(entries.filter((e) => e.event === "spawn" && e.pid === pid).length, 1, `one spawn entry for pid ${pid}`);
+    assert.equal(entries.filter((e) => e.event === "terminate" && e.pid === pid).length, 1, `one terminate entry for pid ${pid}`);
+  }
+}
+
+// ---------- the tests ----------
+
+describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 110_000 }, () => {
+  const scratch = mkdtempSync(join(tmpdir(), "agent-kernel-e2e-"));
+  scratchDirs.add(scratch);
+  const persistTo = join(scratch, "state");
+  const registry = join(scratch, "registry");
+  const secret = randomSecret();
+  const token = mintToken({ tenant: "e2e-restart", role: "admin", ttlSeconds: 600, secret });
+  let port;
+  let inspectorPort;
+  let server = null;
+  const api = apiFor(() => server, token);
+  const timings = [];
+
+  async function boot() {
+    server = new DevServer({ port, inspectorPort, persistTo, registry, secret });
+    const ms = await server.ready();
+    timings.push(`boot ${ms} ms`);
+  }
+
+  /** Crash the server, boot a new one on the same state and port; returns when it answers. */
+  async function crashAndRestart() {
+    await server.crash();
+    await boot();
+  }
+
+  before(async () => {
+    port = await freePort();
+    inspectorPort = await freePort();
+    await boot();
+    // The server must use our secret, not whatever a .dev.vars in the repo holds.
+    const probe = await api.call("GET", "/v1/procs");
+    assert.equal(probe.status, 200, `the test's AUTH_SECRET is in effect (GET /v1/procs → ${probe.status} ${probe.text})`);
+  });
+
+  after(async () => {
+    try {
+      if (server) await server.crash();
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+      scratchDirs.delete(scratch);
+      if (timings.length) console.log(`e2e timings: ${timings.join("; ")}`);
+    }
+  });
+
+  test("a SIGKILL between tool steps: every tool and model step runs exactly once, then it completes", async () => {
+    const STEPS = 6;
+    const input = "crash-test";
+    const script = [
+      ...Array.from({ length: STEPS }, (_, i) => ({
+        delayMs: 400,
+        toolCalls: [
+          { name: "write_file", arguments: { path: `/steps/step-${i}.txt`, content: `step ${i} of {{input}}` } },
+          // The ledger makes a repeated tool call visible: a second run would add its line twice.
+          { name: "edit_file", arguments: { path: "/steps/ledger.txt", oldText: "<end>", newText: `step ${i}\n<end>` } },
+        ],
+      })),
+      { text: "all done: {{lastToolResult}}" },
+    ];
+    await api.expect(200, "PUT", "/v1/agents/stepper", { model: "scripted", maxTurns: 20, script });
+    await api.expect(200, "PUT", "/v1/fs/steps/ledger.txt", "<end>");
+    const proc = await api.expect(201, "POST", "/v1/procs", { agent: "stepper", input });
+
+    const atKill = await until(
+      () => api.expect(200, "GET", `/v1/procs/${proc.pid}`),
+      (p) => p.turnCount >= STEPS / 2 || p.exit !== null,
+      20_000,
+      "half the steps",
+    );
+    const crashAt = Date.now();
+    await server.crash();
+    assert.equal(atKill.exit, null, "the process was still running when the server was killed");
+    assert.ok(atKill.turnCount < STEPS, `killed mid-run (turnCount ${atKill.turnCount})`);
+    await boot();
+
+    const status = await api.expect(200, "GET", `/v1/procs/${proc.pid}/wait?timeoutMs=${RESUME_TIMEOUT_MS}`, undefined, { timeoutMs: RESUME_TIMEOUT_MS + 10_000 });
+    timings.push(`test 1: killed at turn ${atKill.turnCount}, exited ${Date.now() - crashAt} ms after the kill`);
+    assert.equal(status.exited, true, `the process exited after the restart: ${JSON.stringify(status)}`);
+    assert.equal(status.code, 0, `exit 0: ${JSON.stringify(status)}`);
+
+    // Files: each written once, with the right content; the ledger has each step exactly once.
+    const listed = await api.expect(200, "GET", "/v1/fs?glob=/steps/**");
+    assert.deepEqual([...listed].sort(), [...Array.from({ length: STEPS }, (_, i) => `/steps/step-${i}.txt`), "/steps/ledger.txt"].sort());
+    for (let i = 0; i < STEPS; i++) {
+      const file = await api.call("GET", `/v1/fs/steps/step-${i}.txt`);
+      assert.equal(file.status, 200);
+      assert.equal(file.text, `step ${i} of ${input}`);
+    }
+    const ledger = await api.call("GET", "/v1/fs/steps/ledger.txt");
+    assert.equal(ledger.text, `${Array.from({ length: STEPS }, (_, i) => `step ${i}\n`).join("")}<end>`, "every edit ran exactly once, in order");
+
+    // The conversation: the script, in order, once; one result per call id.
+    const { messages } = await api.expect(200, "GET", `/v1/procs/${proc.pid}/messages`);
+    const finalText = messages.at(-1)?.content;
+    assert.equal(status.result, finalText);
+    assert.match(finalText, /^all done: /);
+    assertConversation(messages, input, script, finalText);
+    const events = await eventsOf(api, proc.pid);
+    debug(`test 1 (crash at ${new Date(crashAt).toISOString()}) events`, events, server);
+    assertEvents(events, script);
+
+    const row = await api.expect(200, "GET", `/v1/procs/${proc.pid}`);
+    assert.equal(row.state, "stopped");
+    assert.equal(row.turnCount, STEPS);
+    assert.equal(row.usage.toolCalls, STEPS * 2);
+    await assertAudit(api, [proc.pid]);
+  });
+
+  test("a SIGKILL while the process sleeps on a slow model call: it resumes and completes", async () => {
+    const input = "slow-model";
+    const script = [
+      { toolCalls: [{ name: "write_file", arguments: { path: "/slow/before.txt", content: "written before the crash" } }] },
+      { delayMs: 3000, text: "survived: {{lastToolResult}}" },
+    ];
+    await api.expect(200, "PUT", "/v1/agents/slowpoke", { model: "scripted", script });
+    const proc = await api.expect(201, "POST", "/v1/procs", { agent: "slowpoke", input });
+
+    // Turn 1 (the write) is done and reported; the process is now inside the 3 s model call.
+    await until(
+      () => api.expect(200, "GET", `/v1/procs/${proc.pid}`),
+      (p) => p.turnCount >= 1 || p.exit !== null,
+      20_000,
+      "the first turn",
+    );
+    await until(
+      () => api.call("GET", "/v1/fs/slow/before.txt"),
+      (r) => r.status === 200,
+      10_000,
+      "the file of the first turn",
+    );
+    await sleep(1000);
+    const atKill = await api.expect(200, "GET", `/v1/procs/${proc.pid}`);
+    assert.equal(atKill.exit, null, "still inside the slow model call when killed");
+    const crashAt = Date.now();
+    await crashAndRestart();
+
+    const status = await api.expect(200, "GET", `/v1/procs/${proc.pid}/wait?timeoutMs=${RESUME_TIMEOUT_MS}`, undefined, { timeoutMs: RESUME_TIMEOUT_MS + 10_000 });
+    timings.push(`test 2: exited ${Date.now() - crashAt} ms after the kill`);
+    assert.equal(status.exited, true, `the process exited after the restart: ${JSON.stringify(status)}`);
+    assert.equal(status.code, 0, `exit 0: ${JSON.stringify(status)}`);
+    assert.equal(status.result, "survived: wrote 24 bytes to /slow/before.txt");
+
+    const { messages } = await api.expect(200, "GET", `/v1/procs/${proc.pid}/messages`);
+    assertConversation(messages, input, script, status.result);
+    const events = await eventsOf(api, proc.pid);
+    debug(`test 2 (crash at ${new Date(crashAt).toISOString()}) events`, events, server);
+    assertEvents(events, script);
+    assert.equal((await api.call("GET", "/v1/fs/slow/before.txt")).text, "written before the crash");
+    await assertAudit(api, [proc.pid]);
+  });
+});

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { errorResult, okResult, pathsOf, precheck, withTimeout } from "../../src/agent/dispatch";
+import type { ToolCall } from "../../src/contracts";
+
+const call = (name: string, args: Record<string, unknown> = {}): ToolCall => ({ id: "c1", name, arguments: args });
+
+describe("pathsOf", () => {
+  it.each([
+    [{ path: "/a/b.txt" }, ["/a/b.txt"]],
+    [{ path: "/a/../secret" }, ["/secret"]],
+    [{ path: "//a//b/" }, ["/a/b"]],
+    [{ path: "relative" }, []],
+    [{ path: 42 }, []],
+    [{}, []],
+  ])("%j → %j", (args, expected) => {
+    expect(pathsOf(call("read_file", args))).toEqual(expected);
+  });
+});
+
+describe("precheck", () => {
+  const tools = ["read_file", "delegate"];
+  it("lets an effective tool through", () => {
+    expect(precheck(call("read_file"), tools)).toBeNull();
+    expect(precheck(call("delegate"), tools)).toBeNull();
+  });
+  it("denies a known tool the process lacks", () => {
+    expect(precheck(call("write_file"), tools)).toMatch(/^permission_denied/);
+    expect(precheck(call("collect"), tools)).toMatch(/^permission_denied/);
+  });
+  it("calls an unknown tool unknown", () => {
+    expect(precheck(call("shell"), tools)).toMatch(/unknown tool shell/);
+    expect(precheck(call("__proto__"), tools)).toMatch(/unknown tool/);
+  });
+});
+
+describe("results", () => {
+  it("an error result is what the model sees as `Error: ...`", () => {
+    const r = errorResult(call("grep"), "boom", Date.now());
+    expect(r).toMatchObject({ toolCallId: "c1", name: "grep", output: "Error: boom", error: "boom", success: false });
+    expect(r.durationMs).toBeGreaterThanOrEqual(0);
+  });
+  it("an ok result carries the output", () => {
+    expect(okResult(call("grep"), "a:1: x", Date.now())).toMatchObject({ output: "a:1: x", error: null, success: true });
+  });
+});
+
+describe("withTimeout", () => {
+  it("passes a fast result through", async () => {
+    await expect(withTimeout(Promise.resolve(5), 1_000, "tool")).resolves.toBe(5);
+  });
+  it("passes a fast failure through", async () => {
+    await expect(withTimeout(Promise.reject(new Error("bad")), 1_000, "tool")).rejects.toThrow("bad");
+  });
+  it("rejects a hung call after the timeout", async () => {
+    await expect(withTimeout(new Promise(() => {}), 30, "read_file")).rejects.toThrow("read_file timed out after 30 ms");
+  });
+});
