@@ -12,13 +12,20 @@
  *        with lower-cased header names and the raw body text (to recompute signatures).
  *
  * Tests pick a fresh <id> each, so they never need to reset the log.
+ *
+ * A second server hosts the fake model providers of test/providers/fake-providers.ts (OpenAI Chat
+ * Completions, an OpenAI-compatible server, Anthropic Messages). The Worker's provider settings
+ * pointing at them are provided as "providerBindings", which vitest.config.ts passes as bindings.
+ * Workers AI stays unconfigured (no AI binding), for the model_not_configured test.
  */
 import type { TestProject } from "vitest/node";
-import { createServer, type IncomingMessage as IncomingRequest, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage as IncomingRequest, type Server, type ServerResponse } from "node:http";
+import { FAKE_KEYS, FakeProviders, fakeBaseUrls, type Exchange } from "./providers/fake-providers";
 
 declare module "vitest" {
   export interface ProvidedContext {
     hookServerUrl: string;
+    providerBindings: Record<string, string>;
   }
 }
 
@@ -87,14 +94,65 @@ export default async function setup(project: TestProject): Promise<() => Promise
     res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
   }
 
-  // Port 0: the OS picks a free port, so parallel runs and other local servers never collide.
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("hook server did not bind a TCP port");
-  project.provide("hookServerUrl", `http://127.0.0.1:${address.port}`);
+  const providers = new FakeProviders();
+  const providerServer = createServer((req, res) => {
+    void serveProvider(req, res).catch((err: unknown) => {
+      if (!res.headersSent) send(res, 500, { error: String(err) });
+      else res.destroy();
+    });
+  });
 
+  async function serveProvider(req: IncomingRequest, res: ServerResponse): Promise<void> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of req) chunks.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = String(value);
+    let aborted = false;
+    const gone = new Promise<void>((resolve) =>
+      res.on("close", () => {
+        aborted = !res.writableFinished;
+        resolve();
+      }),
+    );
+    const exchange: Exchange = {
+      method: req.method ?? "GET",
+      path: new URL(req.url ?? "/", "http://fake").pathname,
+      headers,
+      body: new TextDecoder().decode(concat(chunks)),
+      head: (status, h) => void res.writeHead(status, h).flushHeaders(),
+      write: (chunk) => void res.write(chunk),
+      end: (chunk) => void res.end(chunk),
+      closed: () => aborted,
+      gone,
+    };
+    if (!(await providers.handle(exchange))) send(res, 404, { error: "not found" });
+  }
+
+  // Port 0: the OS picks a free port, so parallel runs and other local servers never collide.
+  const listen = async (s: Server, name: string) => {
+    await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+    const address = s.address();
+    if (address === null || typeof address === "string") throw new Error(`${name} did not bind a TCP port`);
+    return `http://127.0.0.1:${address.port}`;
+  };
+  project.provide("hookServerUrl", await listen(server, "hook server"));
+  const urls = fakeBaseUrls(await listen(providerServer, "fake provider server"));
+  project.provide("providerBindings", {
+    OPENAI_API_KEY: FAKE_KEYS.openai,
+    OPENAI_BASE_URL: urls.openai,
+    OPENAI_COMPATIBLE_BASE_URL: urls["openai-compatible"],
+    OPENAI_COMPATIBLE_API_KEY: FAKE_KEYS["openai-compatible"],
+    ANTHROPIC_API_KEY: FAKE_KEYS.anthropic,
+    ANTHROPIC_BASE_URL: urls.anthropic,
+    // Low, so the timeout test is quick; the fakes answer within milliseconds otherwise.
+    MODEL_TIMEOUT_MS: "2000",
+  });
+
+  const close = async (s: Server) => {
+    s.closeAllConnections();
+    await new Promise<void>((resolve, reject) => s.close((err) => (err ? reject(err) : resolve())));
+  };
   return async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    await Promise.all([close(server), close(providerServer)]);
   };
 }

@@ -27,6 +27,12 @@ export interface LoopState {
   wallMs: number;
   /** The budget ran out: the next model call is the last, without tools. */
   finalCall: boolean;
+  /** What descendants have used: it counts against this process's budget (budgets are tree-wide). */
+  external?: BudgetUse;
+  /** The least any ancestor has left of its budget: the tree stops when an ancestor's runs out. */
+  ancestorsLeft?: Budget;
+  /** Collect calls of the current turn still waiting: the task ids they cover and their deadline. */
+  waiting?: Record<string, { taskIds: string[]; deadline: number }>;
 }
 
 export const initialLoopState = (): LoopState => ({
@@ -58,11 +64,19 @@ export type Next =
   | { kind: "continue"; state: LoopState; append: Message[] }
   | { kind: "exit"; state: LoopState; append: Message[]; exit: Exit };
 
-export const budgetUse = (s: LoopState): BudgetUse => ({
+/** This process's own usage. */
+export const ownUse = (s: LoopState): BudgetUse => ({
   tokens: s.usage.inputTokens + s.usage.outputTokens,
   toolCalls: s.usage.toolCalls,
   wallMs: s.wallMs,
 });
+
+/** What counts against this process's budget: its own usage and its descendants'. */
+export const budgetUse = (s: LoopState): BudgetUse => {
+  const own = ownUse(s);
+  const ext = s.external;
+  return ext ? { tokens: own.tokens + ext.tokens, toolCalls: own.toolCalls + ext.toolCalls, wallMs: own.wallMs + ext.wallMs } : own;
+};
 
 /** The first budget dimension that is spent, or null. */
 export function exhaustedBudget(limit: Budget, used: BudgetUse): keyof Budget | null {
@@ -130,16 +144,18 @@ export function afterModelError(
  * (an error result each), so a turn never overshoots. Computed from the usage at the start of the
  * turn, the split is the same when a crashed turn is resumed.
  */
-export function fitToBudget(calls: ToolCall[], budget: Budget, usedToolCalls: number): { run: ToolCall[]; refused: ToolCall[] } {
-  if (budget.toolCalls === undefined) return { run: calls, refused: [] };
-  const room = Math.max(0, budget.toolCalls - usedToolCalls);
+export function fitToBudget(calls: ToolCall[], budget: Budget, usedToolCalls: number, ancestorsLeft?: number): { run: ToolCall[]; refused: ToolCall[] } {
+  const caps = [budget.toolCalls === undefined ? undefined : budget.toolCalls - usedToolCalls, ancestorsLeft].filter((v): v is number => v !== undefined);
+  if (caps.length === 0) return { run: calls, refused: [] };
+  const room = Math.max(0, Math.min(...caps));
   return { run: calls.slice(0, room), refused: calls.slice(room) };
 }
 
 /** All results of the turn are in: back to the model, with the budget checked for the next call. */
 export function afterToolResults(state: LoopState, settings: LoopSettings, resultCount: number): LoopState {
+  const { waiting: _done, ...rest } = state;
   const next: LoopState = {
-    ...state,
+    ...rest,
     phase: "model",
     pendingCalls: [],
     usage: { ...state.usage, toolCalls: state.usage.toolCalls + resultCount },
@@ -150,12 +166,16 @@ export function afterToolResults(state: LoopState, settings: LoopSettings, resul
 /** Flags the last call when a budget dimension is spent. */
 export function withBudgetCheck(state: LoopState, settings: LoopSettings): LoopState {
   if (state.finalCall || state.phase !== "model") return state;
-  return exhaustedBudget(settings.budget, budgetUse(state)) ? { ...state, finalCall: true } : state;
+  const spent = exhaustedBudget(settings.budget, budgetUse(state)) ?? exhaustedBudget(state.ancestorsLeft ?? {}, { tokens: 0, toolCalls: 0, wallMs: 0 });
+  return spent ? { ...state, finalCall: true } : state;
 }
 
 /** Human-readable state of a live process. */
 export function visibleState(state: LoopState): "running" | "sleeping" | "paused" | "exited" {
   if (state.phase === "exited") return "exited";
   if (state.paused) return "paused";
-  return state.phase === "sleeping" ? "sleeping" : "running";
+  return state.phase === "sleeping" || isWaiting(state) ? "sleeping" : "running";
 }
+
+/** Blocked in a collect: no CPU, woken by a delivered result or the collect's deadline. */
+export const isWaiting = (state: LoopState): boolean => state.phase === "tools" && Object.keys(state.waiting ?? {}).length > 0;

@@ -5,3 +5,4 @@ export * from "./conversation";
 export * from "./process";
 export * from "./hooks";
 export * from "./audit";
+export * from "./tasks";

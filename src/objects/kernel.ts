@@ -6,7 +6,20 @@ import {
   fail,
   isLive,
   ok,
+  isTerminalTask,
+  zeroUsage,
   type AuditDraft,
+  type Budget,
+  type BudgetUse,
+  type CollectedTask,
+  type DelegateInput,
+  type DeliveryPolicy,
+  type Failure,
+  type FsScope,
+  type Metadata,
+  type Task,
+  type TaskState,
+  type Usage,
   type AuditEntry,
   type AuditVerify,
   type ExitStatus,
@@ -26,7 +39,9 @@ import {
   type WaitResult,
   type Warning,
 } from "../contracts";
+import { addUse, BUDGET_KEYS, outstanding, remaining, reserveBudget, spentDimension, subUse, zeroUse } from "../agent/budget";
 import { clampLimits, clipScopes, effectiveTools, expandTools } from "../agent/capabilities";
+import { collectedOf, taskOutcome, toTask, type TaskRow } from "../kernel/tasks";
 import { canonicalJson, GENESIS_HASH, sealEntry, sha256hex, verifyChain } from "../kernel/audit-chain";
 import { hooksFor, runPostHooks, runPreHooks } from "../kernel/hook-chain";
 import { processOf, type Env } from "../env";
@@ -46,6 +61,7 @@ interface ProcRow {
   fs: string;
   budget_limit: string;
   budget_used: string;
+  tree_used: string;
   limits: string;
   depth: number;
   created_at: string;
@@ -55,10 +71,12 @@ interface ProcRow {
   metadata: string;
   warnings: string;
   singleton_of: string | null;
+  /** 0 while a delegation waits for a free maxChildren slot. */
+  started: number;
   [key: string]: SqlStorageValue;
 }
 
-type OutboxKind = "start" | "terminate" | "post_terminate";
+type OutboxKind = "start" | "terminate" | "post_terminate" | "deliver";
 interface OutboxRow {
   id: number;
   kind: OutboxKind;
@@ -66,6 +84,8 @@ interface OutboxRow {
   payload: string;
   attempts: number;
   next_at: number;
+  held: number;
+  via_alarm: number;
   [key: string]: SqlStorageValue;
 }
 
@@ -96,9 +116,9 @@ export class KernelObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS procs (
         pid INTEGER PRIMARY KEY, agent TEXT NOT NULL, parent_pid INTEGER, task_id TEXT, state TEXT NOT NULL,
         mode TEXT NOT NULL, turn_count INTEGER NOT NULL DEFAULT 0, usage TEXT NOT NULL, tools TEXT NOT NULL, fs TEXT NOT NULL,
-        budget_limit TEXT NOT NULL, budget_used TEXT NOT NULL, limits TEXT NOT NULL, depth INTEGER NOT NULL, created_at TEXT NOT NULL,
+        budget_limit TEXT NOT NULL, budget_used TEXT NOT NULL, tree_used TEXT NOT NULL, limits TEXT NOT NULL, depth INTEGER NOT NULL, created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL, exit TEXT, result TEXT, metadata TEXT NOT NULL, warnings TEXT NOT NULL DEFAULT '[]',
-        singleton_of TEXT
+        singleton_of TEXT, started INTEGER NOT NULL DEFAULT 1
       );
       CREATE INDEX IF NOT EXISTS procs_state ON procs (state);
       CREATE INDEX IF NOT EXISTS procs_parent ON procs (parent_pid);
@@ -111,8 +131,14 @@ export class KernelObject extends DurableObject<Env> {
       );
       CREATE TABLE IF NOT EXISTS outbox (
         id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, pid INTEGER NOT NULL, payload TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL
+        attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 0, via_alarm INTEGER NOT NULL DEFAULT 0
       );
+      CREATE TABLE IF NOT EXISTS tasks (
+        id TEXT PRIMARY KEY, copilot_pid INTEGER NOT NULL, worker_pid INTEGER NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL,
+        status_message TEXT, status_at TEXT NOT NULL, result TEXT, delivery TEXT NOT NULL, budget TEXT NOT NULL,
+        requested TEXT NOT NULL, granted TEXT NOT NULL, metadata TEXT NOT NULL, created_at TEXT NOT NULL, idem_key TEXT
+      );
+      CREATE INDEX IF NOT EXISTS tasks_copilot ON tasks (copilot_pid);
       CREATE TABLE IF NOT EXISTS checkpoints (id TEXT PRIMARY KEY, pid INTEGER NOT NULL, agent TEXT NOT NULL, created_at TEXT NOT NULL, chunks INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS checkpoint_chunks (id TEXT NOT NULL, idx INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (id, idx));
     `);
@@ -285,21 +311,71 @@ export class KernelObject extends DurableObject<Env> {
     return this.sql.exec<ProcRow>(sql, ...args).toArray().map(toProcess);
   }
 
-  /**
-   * spawn(2): checks, pre_spawn hooks, then the row, the audit entry and the start order in one
-   * transaction, then the start itself (retried from the outbox if it fails), then post_spawn hooks.
-   */
+  /** spawn(2) over HTTP: a top-level process, or a child of `parentPid`. */
   async spawn(request: SpawnRequest, actor: Actor, restore?: ProcessSnapshot): Promise<Outcome<Process>> {
-    const replay = this.idempotentReplay(request.idempotencyKey);
-    if (replay) return ok(replay);
-    const spec = this.agent(request.agent);
-    if (!spec) return fail(404, "agent_not_found", `No agent named ${request.agent} is registered.`);
-    const problem = checkModelConfig(spec);
+    const created = await this.create({
+      agent: request.agent,
+      input: request.input,
+      parentPid: request.parentPid ?? null,
+      metadata: request.metadata ?? {},
+      ...(request.idempotencyKey ? { idempotencyKey: `spawn:${request.idempotencyKey}` } : {}),
+      ...(restore ? { restore } : {}),
+      actor,
+    });
+    return created.ok ? ok(created.value.process) : created;
+  }
+
+  /**
+   * Delegation (SPEC §7): the A2A task, the worker's row with its inherited-and-restricted
+   * capabilities and its budget reservation are written in one transaction with the spawn, so a
+   * delegation happens whole or not at all; the idempotency key makes a retried call return the
+   * same task.
+   */
+  async delegate(copilotPid: number, input: DelegateInput, opts: { idempotencyKey?: string; actor: Actor }): Promise<Outcome<{ task: Task; pid: number }>> {
+    const copilot = this.row(copilotPid);
+    if (!copilot) return fail(404, "process_not_found", `No process ${copilotPid}.`);
+    if (!(JSON.parse(copilot.tools) as string[]).includes("delegate")) {
+      return fail(403, "forbidden", `Process ${copilotPid} may not delegate: delegate is not among its tools.`);
+    }
+    const created = await this.create({
+      agent: input.agent,
+      input: input.message,
+      parentPid: copilotPid,
+      metadata: input.metadata ?? {},
+      ...(opts.idempotencyKey ? { idempotencyKey: `delegate:${copilotPid}:${opts.idempotencyKey}` } : {}),
+      actor: opts.actor,
+      delegation: input,
+    });
+    if (!created.ok) return created;
+    const task = this.taskRow(created.value.process.taskId!);
+    return ok({ task: toTask(task!), pid: created.value.process.pid });
+  }
+
+  /**
+   * The one way a process comes to exist: checks, pre_spawn hooks, then the row (and for a
+   * delegation the task), the audit entries and the start order in one transaction, then the start
+   * itself (retried from the outbox if it fails), then post_spawn hooks.
+   */
+  private async create(req: {
+    agent: string;
+    input: string;
+    parentPid: number | null;
+    metadata: Metadata;
+    idempotencyKey?: string;
+    restore?: ProcessSnapshot;
+    actor: Actor;
+    delegation?: DelegateInput;
+  }): Promise<Outcome<{ process: Process }>> {
+    const replay = this.idempotentReplay(req.idempotencyKey);
+    if (replay) return ok({ process: replay });
+    const spec = this.agent(req.agent);
+    if (!spec) return fail(404, "agent_not_found", `No agent named ${req.agent} is registered.`);
+    const problem = checkModelConfig(spec, this.env);
     if (problem) return fail(422, "model_not_configured", problem.message, { setting: problem.setting });
-    const parent = request.parentPid ? this.row(request.parentPid) : null;
-    if (request.parentPid && !parent) return fail(404, "process_not_found", `No process ${request.parentPid}.`);
+    const parent = req.parentPid !== null ? this.row(req.parentPid) : null;
+    if (req.parentPid !== null && !parent) return fail(404, "process_not_found", `No process ${req.parentPid}.`);
     if (parent && !isLive(parent.state)) return fail(409, "process_not_running", `Parent process ${parent.pid} has exited.`);
-    const early = this.admissionProblem(spec, parent);
+    const early = this.admissionProblem(spec, parent, !!req.delegation);
     if (early) return early;
 
     const hooks = this.hooks();
@@ -310,71 +386,98 @@ export class KernelObject extends DurableObject<Env> {
       warnings = pre.warnings;
       if (!pre.verdict.allow) {
         const { hook, reason } = pre.verdict;
-        this.audit({ actor, event: "spawn_vetoed", data: { agent: spec.name, hook, reason } });
+        this.audit({ actor: req.actor, event: "spawn_vetoed", ...(parent ? { parentPid: parent.pid } : {}), data: { agent: spec.name, hook, reason } });
         return fail(403, "spawn_vetoed", `Spawn vetoed by hook ${hook}: ${reason}`, { hook, reason });
       }
     }
 
-    // Everything below up to the transaction's end is synchronous: no other event can interleave,
-    // so the singleton, cap and idempotency checks cannot race a concurrent spawn.
-    const again = this.idempotentReplay(request.idempotencyKey);
-    if (again) return ok(again);
-    const late = this.admissionProblem(spec, parent);
+    // Everything from here to the transaction's end is synchronous: no other event can interleave,
+    // so the singleton, cap, children and idempotency checks cannot race a concurrent spawn.
+    const again = this.idempotentReplay(req.idempotencyKey);
+    if (again) return ok({ process: again });
+    const freshParent = parent ? this.row(parent.pid) : null;
+    if (parent && (!freshParent || !isLive(freshParent.state))) return fail(409, "process_not_running", `Parent process ${parent.pid} has exited.`);
+    const late = this.admissionProblem(spec, freshParent, !!req.delegation);
     if (late) return late;
 
-    const parentTools = parent ? (JSON.parse(parent.tools) as string[]) : null;
-    const limits = clampLimits({ ...DEFAULT_LIMITS, ...spec.limits }, parent ? limitsOf(parent) : null);
+    const grant = this.grantFor(spec, freshParent, req.delegation);
+    if (!grant.ok) return grant;
+    const { tools, fs, limits, budget } = grant.value;
     const at = now();
     const pid = this.nextPid();
+    const taskId = req.delegation ? crypto.randomUUID() : null;
+    const delivery = req.delegation?.deliveryPolicy ?? "immediate";
+    // A delegation beyond the parent's maxChildren waits (task submitted) until a slot frees up.
+    const runNow = !freshParent || this.startedChildren(freshParent.pid) < limitsOf(freshParent).maxChildren;
     const config: ProcessConfig = {
       tenant: this.tenant,
       pid,
-      parentPid: parent?.pid ?? null,
-      taskId: null,
-      depth: parent ? parent.depth + 1 : 0,
+      parentPid: freshParent?.pid ?? null,
+      taskId,
+      delivery: taskId ? delivery : null,
+      depth: freshParent ? freshParent.depth + 1 : 0,
       spec,
-      tools: parentTools ? effectiveTools(spec.tools, parentTools) : expandTools(spec.tools),
-      fs: parent ? clipScopes(spec.fs, JSON.parse(parent.fs)) : spec.fs,
-      budget: spec.budget,
+      tools,
+      fs,
+      budget,
       limits,
       createdAt: at,
     };
-    const start: ProcessStart = restore ? { restore } : { input: request.input };
+    const start: ProcessStart = req.restore ? { restore: req.restore } : { input: req.input };
+    // A worker's own metadata says where it comes from and on what terms.
+    const metadata = taskId ? { ...req.metadata, delegation: { taskId, copilotPid: config.parentPid, deliveryPolicy: delivery, budget } } : req.metadata;
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(
-        `INSERT INTO procs (pid, agent, parent_pid, task_id, state, mode, turn_count, usage, tools, fs, budget_limit, budget_used, limits, depth,
-          created_at, updated_at, exit, result, metadata, warnings, singleton_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?)`,
+        `INSERT INTO procs (pid, agent, parent_pid, task_id, state, mode, turn_count, usage, tools, fs, budget_limit, budget_used, tree_used, limits, depth,
+          created_at, updated_at, exit, result, metadata, warnings, singleton_of, started) VALUES (?,?,?,?,'created',?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?)`,
         pid,
         spec.name,
         config.parentPid,
-        null,
-        "created",
+        taskId,
         spec.mode,
-        restore?.loop.turnCount ?? 0,
-        JSON.stringify(restore?.loop.usage ?? { inputTokens: 0, outputTokens: 0, toolCalls: 0 }),
-        JSON.stringify(config.tools),
-        JSON.stringify(config.fs),
-        JSON.stringify(config.budget),
-        JSON.stringify({ tokens: 0, toolCalls: 0, wallMs: 0 }),
+        req.restore?.loop.turnCount ?? 0,
+        JSON.stringify(req.restore?.loop.usage ?? zeroUsage()),
+        JSON.stringify(tools),
+        JSON.stringify(fs),
+        JSON.stringify(budget),
+        JSON.stringify(zeroUse()),
+        JSON.stringify(zeroUse()),
         JSON.stringify(limits),
         config.depth,
         at,
         at,
-        JSON.stringify(request.metadata ?? {}),
+        JSON.stringify(metadata),
         JSON.stringify(warnings),
         spec.singleton ? spec.name : null,
+        runNow ? 1 : 0,
       );
-      if (request.idempotencyKey) this.sql.exec("INSERT INTO idempotency (key, pid) VALUES (?, ?)", request.idempotencyKey, pid);
-      this.audit({
-        actor,
-        event: "spawn",
-        pid,
-        ...(config.parentPid ? { parentPid: config.parentPid } : {}),
-        data: { agent: spec.name, tools: config.tools, fs: config.fs, depth: config.depth, ...(restore ? { restored: true } : {}) },
-      });
-      this.enqueue("start", pid, { config, start });
+      if (req.idempotencyKey) this.sql.exec("INSERT INTO idempotency (key, pid) VALUES (?, ?)", req.idempotencyKey, pid);
+      const lineage = config.parentPid ? { parentPid: config.parentPid } : {};
+      this.audit({ actor: req.actor, event: "spawn", pid, ...lineage, ...(taskId ? { taskId } : {}), data: { agent: spec.name, tools, fs, budget, depth: config.depth, ...(req.restore ? { restored: true } : {}) } });
+      if (req.delegation && taskId) {
+        const requested = { tools: req.delegation.tools ?? null, fs: req.delegation.fs ?? null, budget: req.delegation.budget ?? null };
+        const granted = { tools, fs, budget, limits };
+        this.sql.exec(
+          `INSERT INTO tasks (id, copilot_pid, worker_pid, agent, state, status_message, status_at, result, delivery, budget, requested, granted, metadata, created_at)
+           VALUES (?,?,?,?,'submitted',NULL,?,NULL,?,?,?,?,?,?)`,
+          taskId,
+          config.parentPid,
+          pid,
+          spec.name,
+          at,
+          delivery,
+          JSON.stringify(budget),
+          JSON.stringify(requested),
+          JSON.stringify(granted),
+          JSON.stringify(req.metadata),
+          at,
+        );
+        this.audit({ actor: req.actor, event: "delegate", pid: config.parentPid!, taskId, data: { workerPid: pid, agent: spec.name, deliveryPolicy: delivery, requested, granted, queued: !runNow } });
+        this.audit({ actor: "kernel", event: "task_state", pid, taskId, data: { state: "submitted" } });
+      }
+      this.enqueue("start", pid, { config, start }, !runNow);
     });
-    await this.drainOutbox(pid);
+    if (runNow) await this.drainOutbox(pid);
 
     if (hooksFor(hooks, "post_spawn").length > 0) {
       const post = await runPostHooks(hooks, { event: "post_spawn", tenant: this.tenant, pid, agent: spec.name, parentPid: config.parentPid });
@@ -382,7 +485,38 @@ export class KernelObject extends DurableObject<Env> {
       warnings = [...warnings, ...post];
     }
     const process = toProcess(this.row(pid)!);
-    return ok(warnings.length ? { ...process, warnings } : process);
+    return ok({ process: warnings.length ? { ...process, warnings } : process });
+  }
+
+  /** Inherit-and-restrict (SPEC §7): what a new process may do, given its agent, its parent and the delegation's request. */
+  private grantFor(spec: AgentSpec, parent: ProcRow | null, delegation?: DelegateInput): Outcome<{ tools: string[]; fs: FsScope[]; limits: Required<Limits>; budget: Budget }> {
+    const own = { ...DEFAULT_LIMITS, ...spec.limits };
+    if (!parent) return ok({ tools: expandTools(spec.tools), fs: spec.fs, limits: own, budget: spec.budget });
+    const tools = effectiveTools(spec.tools, JSON.parse(parent.tools) as string[], delegation?.tools);
+    let fs = clipScopes(spec.fs, JSON.parse(parent.fs) as FsScope[]);
+    if (delegation?.fs) fs = clipScopes(fs, delegation.fs);
+    const parentLimit = JSON.parse(parent.budget_limit) as Budget;
+    const treeUsed = JSON.parse(parent.tree_used) as BudgetUse;
+    // Nothing left at all (actual usage), or nothing left to promise (usage plus live children's reservations).
+    const spent = spentDimension(remaining(parentLimit, treeUsed));
+    const left = remaining(parentLimit, addUse(treeUsed, this.outstandingReservations(parent.pid)));
+    const budget = reserveBudget(spec.budget, delegation?.budget, left);
+    const unfunded = spent ?? BUDGET_KEYS.find((k) => budget[k] !== undefined && left[k] !== undefined && left[k]! <= 0) ?? null;
+    if (unfunded) return fail(422, "limit_exceeded", `Process ${parent.pid} has no ${unfunded} budget left to give.`, { limit: "budget", dimension: unfunded });
+    return ok({ tools, fs, limits: clampLimits(own, limitsOf(parent)), budget });
+  }
+
+  /** The unused part of the reservations of `pid`'s live children: promised, so not to be promised again. */
+  private outstandingReservations(pid: number): BudgetUse {
+    let sum = zeroUse();
+    for (const child of this.sql.exec<{ budget_limit: string; tree_used: string }>(`SELECT budget_limit, tree_used FROM procs WHERE parent_pid = ? AND state IN ${LIVE_SQL}`, pid)) {
+      sum = addUse(sum, outstanding(JSON.parse(child.budget_limit) as Budget, JSON.parse(child.tree_used) as BudgetUse));
+    }
+    return sum;
+  }
+
+  private startedChildren(pid: number): number {
+    return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM procs WHERE parent_pid = ? AND started = 1 AND state IN ${LIVE_SQL}`, pid).one().n;
   }
 
   private idempotentReplay(key: string | undefined): Process | null {
@@ -392,7 +526,7 @@ export class KernelObject extends DurableObject<Env> {
     return row ? toProcess(row) : null;
   }
 
-  private admissionProblem(spec: AgentSpec, parent: ProcRow | null): { ok: false; error: import("../contracts").Failure } | null {
+  private admissionProblem(spec: AgentSpec, parent: ProcRow | null, delegation: boolean): { ok: false; error: Failure } | null {
     if (this.liveCount() >= this.maxLive()) return fail(429, "too_many_processes", `This tenant already runs ${this.maxLive()} live processes.`);
     if (spec.singleton) {
       const live = this.sql.exec<{ pid: number }>("SELECT pid FROM procs WHERE singleton_of = ?", spec.name).toArray()[0];
@@ -400,8 +534,12 @@ export class KernelObject extends DurableObject<Env> {
     }
     if (parent) {
       // A process's effective limits govern its children.
-      const { maxDepth } = limitsOf(parent);
+      const { maxDepth, maxChildren } = limitsOf(parent);
       if (parent.depth + 1 > maxDepth) return fail(422, "limit_exceeded", `Spawning below process ${parent.pid} would exceed the maximum depth of ${maxDepth}.`, { limit: "maxDepth", maxDepth });
+      // Delegations queue for a free slot; a plain spawn under a full parent is refused.
+      if (!delegation && this.startedChildren(parent.pid) >= maxChildren) {
+        return fail(422, "limit_exceeded", `Process ${parent.pid} already has ${maxChildren} live children.`, { limit: "maxChildren", maxChildren });
+      }
     }
     return null;
   }
@@ -419,17 +557,60 @@ export class KernelObject extends DurableObject<Env> {
     this.sql.exec("UPDATE procs SET warnings = ? WHERE pid = ?", JSON.stringify([...JSON.parse(row.warnings), ...warnings]), pid);
   }
 
-  /** Progress from a process object: keeps the table's view of a live process current. */
-  async report(pid: number, report: ProcessReport): Promise<void> {
-    this.sql.exec(
-      `UPDATE procs SET state = ?, turn_count = ?, usage = ?, budget_used = ?, updated_at = ? WHERE pid = ? AND exit IS NULL`,
-      report.state,
-      report.turnCount,
-      JSON.stringify(report.usage),
-      JSON.stringify(report.budgetUsed),
-      now(),
-      pid,
-    );
+  /**
+   * Progress from a process object: keeps the table's view of a live process current, and charges
+   * its new usage to every ancestor (budgets are tree-wide). Answers what the process's descendants
+   * have used or still hold reserved, which its own budget check adds to its usage.
+   */
+  async report(pid: number, report: ProcessReport): Promise<{ external: BudgetUse; ancestorsLeft: Budget }> {
+    const row = this.row(pid);
+    if (!row) return { external: zeroUse(), ancestorsLeft: {} };
+    this.ctx.storage.transactionSync(() => {
+      this.chargeUsage(row, report.budgetUsed);
+      this.sql.exec(
+        `UPDATE procs SET state = ?, turn_count = ?, usage = ?, updated_at = ? WHERE pid = ? AND exit IS NULL`,
+        report.state,
+        report.turnCount,
+        JSON.stringify(report.usage),
+        now(),
+        pid,
+      );
+    });
+    return this.treeBudget(pid);
+  }
+
+  /** Records a process's own usage and adds what is new to its own and every ancestor's tree usage. */
+  private chargeUsage(row: ProcRow, own: BudgetUse) {
+    const delta = subUse(own, JSON.parse(row.budget_used) as BudgetUse);
+    if (delta.tokens === 0 && delta.toolCalls === 0 && delta.wallMs === 0) return;
+    this.sql.exec("UPDATE procs SET budget_used = ? WHERE pid = ?", JSON.stringify(own), row.pid);
+    for (let at: number | null = row.pid; at !== null; ) {
+      const r: { parent_pid: number | null; tree_used: string } | undefined = this.sql
+        .exec<{ parent_pid: number | null; tree_used: string }>("SELECT parent_pid, tree_used FROM procs WHERE pid = ?", at)
+        .toArray()[0];
+      if (!r) break;
+      this.sql.exec("UPDATE procs SET tree_used = ? WHERE pid = ?", JSON.stringify(addUse(JSON.parse(r.tree_used) as BudgetUse, delta)), at);
+      at = r.parent_pid;
+    }
+  }
+
+  /**
+   * A process's budget as the tree sees it: what its descendants have used (it counts against its
+   * own limit) and the least headroom of any ancestor (when an ancestor's budget is spent, the whole
+   * subtree makes its last call).
+   */
+  private treeBudget(pid: number): { external: BudgetUse; ancestorsLeft: Budget } {
+    const row = this.row(pid)!;
+    const external = subUse(JSON.parse(row.tree_used) as BudgetUse, JSON.parse(row.budget_used) as BudgetUse);
+    const ancestorsLeft: Budget = {};
+    for (let at = row.parent_pid; at !== null; ) {
+      const a = this.row(at);
+      if (!a) break;
+      const left = remaining(JSON.parse(a.budget_limit) as Budget, JSON.parse(a.tree_used) as BudgetUse);
+      for (const k of BUDGET_KEYS) if (left[k] !== undefined) ancestorsLeft[k] = Math.min(ancestorsLeft[k] ?? Infinity, left[k]!);
+      at = a.parent_pid;
+    }
+    return { external, ancestorsLeft };
   }
 
   /** A process exited on its own. Idempotent: the first recorded exit wins. */
@@ -438,8 +619,9 @@ export class KernelObject extends DurableObject<Env> {
     if (!row) return exit;
     if (row.exit) return JSON.parse(row.exit) as ExitStatus;
     this.ctx.storage.transactionSync(() => {
-      this.sql.exec("UPDATE procs SET turn_count = ?, usage = ?, budget_used = ? WHERE pid = ?", report.turnCount, JSON.stringify(report.usage), JSON.stringify(report.budgetUsed), pid);
-      this.markExited(row, exit, result, `process:${pid}`, false);
+      this.chargeUsage(row, report.budgetUsed);
+      this.sql.exec("UPDATE procs SET turn_count = ?, usage = ? WHERE pid = ?", report.turnCount, JSON.stringify(report.usage), pid);
+      this.markExited(this.row(pid)!, exit, result, `process:${pid}`, false);
       // No process outlives its parent: live descendants are terminated.
       for (const d of this.liveDescendants(pid)) {
         this.markExited(d, { code: ExitCode.terminated, reason: "parent exited", at: exit.at }, null, "kernel", true);
@@ -450,9 +632,10 @@ export class KernelObject extends DurableObject<Env> {
   }
 
   /**
-   * The one place a live row becomes a zombie: audit entry, post_terminate order and (when the
-   * kernel decided the exit) the order to stop the process object, all in the caller's transaction.
-   * The `exit IS NULL` guard makes post_terminate fire exactly once per process.
+   * The one place a live row becomes a zombie: audit entry, the task's outcome and its delivery to
+   * the copilot, post_terminate order and (when the kernel decided the exit) the order to stop the
+   * process object, all in the caller's transaction. The `exit IS NULL` guard makes post_terminate
+   * fire, and a task end, exactly once per process.
    */
   private markExited(row: ProcRow, exit: ExitStatus, result: string | null, actor: Actor, stopObject: boolean): boolean {
     const changed =
@@ -464,16 +647,58 @@ export class KernelObject extends DurableObject<Env> {
       event: "terminate",
       pid: row.pid,
       ...(row.parent_pid ? { parentPid: row.parent_pid } : {}),
+      ...(row.task_id ? { taskId: row.task_id } : {}),
       data: { agent: row.agent, code: exit.code, reason: exit.reason },
     });
-    if (stopObject) this.enqueue("terminate", row.pid, exit);
+    // A worker that never started has nothing to stop; its queued start is void.
+    this.sql.exec("DELETE FROM outbox WHERE pid = ? AND kind = 'start' AND held = 1", row.pid);
+    if (stopObject && row.started) this.enqueue("terminate", row.pid, exit);
     if (hooksFor(this.hooks(), "post_terminate").length > 0) {
       const ctx: HookContext = { event: "post_terminate", tenant: this.tenant, pid: row.pid, parentPid: row.parent_pid, agent: row.agent, exit: { code: exit.code, reason: exit.reason } };
       this.enqueue("post_terminate", row.pid, ctx);
     }
+    if (row.task_id) this.endTask(row, exit, result);
+    if (row.parent_pid !== null) this.startQueuedChildren(row.parent_pid);
     const waiting = this.waiters.get(row.pid);
     if (waiting) for (const wake of waiting) wake();
     return true;
+  }
+
+  /** A worker's exit ends its task; the result goes to the copilot from the kernel's next alarm. */
+  private endTask(worker: ProcRow, exit: ExitStatus, result: string | null) {
+    const state = taskOutcome(exit);
+    const message = state === "completed" ? null : exit.reason;
+    const changed = this.sql.exec(
+      `UPDATE tasks SET state = ?, status_message = ?, status_at = ?, result = ? WHERE id = ? AND state NOT IN ('completed','failed','canceled','rejected')`,
+      state,
+      message,
+      exit.at,
+      result,
+      worker.task_id,
+    ).rowsWritten;
+    if (!changed) return;
+    this.audit({ actor: "kernel", event: "task_state", pid: worker.pid, taskId: worker.task_id!, data: { state, ...(message ? { message } : {}) } });
+    const task = this.taskRow(worker.task_id!)!;
+    const copilot = this.row(task.copilot_pid);
+    if (copilot && isLive(copilot.state)) {
+      this.enqueue("deliver", task.copilot_pid, { task: collectedOf(task, JSON.parse(worker.usage) as Usage), delivery: task.delivery }, false, true);
+    }
+  }
+
+  /** Frees queued delegations of `parentPid` into the slots its maxChildren leaves. */
+  private startQueuedChildren(parentPid: number) {
+    const parent = this.row(parentPid);
+    if (!parent || !isLive(parent.state)) return;
+    let free = limitsOf(parent).maxChildren - this.startedChildren(parentPid);
+    if (free <= 0) return;
+    const queued = this.sql
+      .exec<{ pid: number }>(`SELECT pid FROM procs WHERE parent_pid = ? AND started = 0 AND state IN ${LIVE_SQL} ORDER BY pid LIMIT ?`, parentPid, free)
+      .toArray();
+    for (const { pid } of queued) {
+      this.sql.exec("UPDATE procs SET started = 1 WHERE pid = ?", pid);
+      this.sql.exec("UPDATE outbox SET held = 0, next_at = ? WHERE pid = ? AND kind = 'start'", Date.now(), pid);
+      free--;
+    }
   }
 
   private liveDescendants(pid: number): ProcRow[] {
@@ -490,9 +715,9 @@ export class KernelObject extends DurableObject<Env> {
     const row = this.row(pid);
     if (!row) return fail(404, "process_not_found", `No process ${pid}.`);
     const result: KillResult = { killed: [], alreadyExited: [] };
-    const code = signalCode(request.signal);
-    const at = now();
     this.ctx.storage.transactionSync(() => {
+      const code = signalCode(request.signal);
+      const at = now();
       const targets = [row, ...(request.cascade ? this.liveDescendants(pid) : [])];
       for (const target of targets) {
         const reason = target.pid === pid ? (request.reason ?? `killed by ${request.signal}`) : `killed by ${request.signal}: ancestor ${pid} was killed`;
@@ -536,6 +761,59 @@ export class KernelObject extends DurableObject<Env> {
     const exit = JSON.parse(row.exit) as ExitStatus;
     const warnings = JSON.parse(row.warnings) as Warning[];
     return ok({ pid, exited: true, code: exit.code, reason: exit.reason, at: exit.at, result: row.result, ...(warnings.length ? { warnings } : {}) });
+  }
+
+  // ======================= tasks =======================
+
+  private taskRow(id: string): TaskRow | null {
+    return this.sql.exec<TaskRow>("SELECT * FROM tasks WHERE id = ?", id).toArray()[0] ?? null;
+  }
+
+  async getTask(id: string, v1 = false): Promise<Outcome<Task>> {
+    const row = this.taskRow(id);
+    return row ? ok(toTask(row, v1)) : fail(404, "task_not_found", "No such task.");
+  }
+
+  async listTasks(copilotPid: number | undefined, v1 = false): Promise<Task[]> {
+    const rows =
+      copilotPid === undefined
+        ? this.sql.exec<TaskRow>("SELECT * FROM tasks ORDER BY created_at, worker_pid").toArray()
+        : this.sql.exec<TaskRow>("SELECT * FROM tasks WHERE copilot_pid = ? ORDER BY worker_pid", copilotPid).toArray();
+    return rows.map((r) => toTask(r, v1));
+  }
+
+  /** Cancels a task: its worker and the worker's descendants end with `delegation cancelled`; siblings go on. */
+  async cancelTask(id: string, opts: { copilotPid?: number; actor: Actor }): Promise<Outcome<{ taskId: string; state: TaskState }>> {
+    const task = this.taskRow(id);
+    if (!task || (opts.copilotPid !== undefined && task.copilot_pid !== opts.copilotPid)) return fail(404, "task_not_found", "No such task.");
+    if (isTerminalTask(task.state)) return fail(409, "task_not_cancelable", `Task ${id} has already ended (${task.state}).`, { state: task.state });
+    this.ctx.storage.transactionSync(() => this.cancelWorker(task, opts.actor));
+    await this.drainOutbox();
+    return ok({ taskId: id, state: this.taskRow(id)!.state });
+  }
+
+  /** `POST /v1/procs/:pid/cancel-all`: every unfinished task of a copilot. */
+  async cancelAll(copilotPid: number, actor: Actor): Promise<Outcome<{ canceled: string[] }>> {
+    if (!this.row(copilotPid)) return fail(404, "process_not_found", `No process ${copilotPid}.`);
+    const canceled: string[] = [];
+    this.ctx.storage.transactionSync(() => {
+      const open = this.sql.exec<TaskRow>("SELECT * FROM tasks WHERE copilot_pid = ? AND state NOT IN ('completed','failed','canceled','rejected') ORDER BY worker_pid", copilotPid).toArray();
+      for (const task of open) {
+        this.cancelWorker(task, actor);
+        canceled.push(task.id);
+      }
+    });
+    await this.drainOutbox();
+    return ok({ canceled });
+  }
+
+  private cancelWorker(task: TaskRow, actor: Actor) {
+    const at = now();
+    this.audit({ actor, event: "cancel", pid: task.worker_pid, taskId: task.id, data: { copilotPid: task.copilot_pid } });
+    const worker = this.row(task.worker_pid)!;
+    for (const target of [worker, ...this.liveDescendants(worker.pid)]) {
+      this.markExited(target, { code: ExitCode.terminated, reason: "delegation cancelled", at }, null, actor, true);
+    }
   }
 
   // ======================= dispatch hooks =======================
@@ -626,17 +904,34 @@ export class KernelObject extends DurableObject<Env> {
 
   // ======================= outbox =======================
 
-  private enqueue(kind: OutboxKind, pid: number, payload: unknown) {
-    this.sql.exec("INSERT INTO outbox (kind, pid, payload, next_at) VALUES (?, ?, ?, ?)", kind, pid, JSON.stringify(payload), Date.now());
+  /**
+   * `held`: a start waiting for a maxChildren slot. `viaAlarm`: delivered only from the kernel's
+   * alarm, a fresh event, never inside the call that produced it (results reach a copilot that
+   * way, so a delivery is never nested in the copilot's own outbound call).
+   */
+  private enqueue(kind: OutboxKind, pid: number, payload: unknown, held = false, viaAlarm = false) {
+    this.sql.exec(
+      "INSERT INTO outbox (kind, pid, payload, next_at, held, via_alarm) VALUES (?, ?, ?, ?, ?, ?)",
+      kind,
+      pid,
+      JSON.stringify(payload),
+      Date.now(),
+      held ? 1 : 0,
+      viaAlarm ? 1 : 0,
+    );
   }
 
   /**
-   * Delivers what the kernel promised other objects (start, terminate) and webhooks
+   * Delivers what the kernel promised other objects (start, terminate, task results) and webhooks
    * (post_terminate): at least once, retried from the alarm with backoff until it lands.
    */
-  private async drainOutbox(onlyPid?: number): Promise<void> {
+  private async drainOutbox(onlyPid?: number, fromAlarm = false): Promise<void> {
     const due = this.sql
-      .exec<OutboxRow>(`SELECT * FROM outbox WHERE next_at <= ?${onlyPid !== undefined ? " AND pid = ?" : ""} ORDER BY id LIMIT 200`, Date.now(), ...(onlyPid !== undefined ? [onlyPid] : []))
+      .exec<OutboxRow>(
+        `SELECT * FROM outbox WHERE held = 0 AND next_at <= ?${fromAlarm ? "" : " AND via_alarm = 0"}${onlyPid !== undefined ? " AND pid = ?" : ""} ORDER BY id LIMIT 500`,
+        Date.now(),
+        ...(onlyPid !== undefined ? [onlyPid] : []),
+      )
       .toArray()
       .filter((r) => !this.delivering.has(r.id));
     for (const r of due) this.delivering.add(r.id);
@@ -656,7 +951,7 @@ export class KernelObject extends DurableObject<Env> {
         }
       }),
     );
-    const next = this.sql.exec<{ t: number | null }>("SELECT min(next_at) AS t FROM outbox").one().t;
+    const next = this.sql.exec<{ t: number | null }>("SELECT min(next_at) AS t FROM outbox WHERE held = 0").one().t;
     if (next !== null) await this.armOutboxAlarm(next);
   }
 
@@ -671,7 +966,12 @@ export class KernelObject extends DurableObject<Env> {
       case "start": {
         const { config, start } = payload as { config: ProcessConfig; start: ProcessStart };
         const state = await processOf(this.env, this.tenant, entry.pid).start(config, start);
-        this.sql.exec("UPDATE procs SET state = ?, updated_at = ? WHERE pid = ? AND state = 'created'", state, now(), entry.pid);
+        this.ctx.storage.transactionSync(() => {
+          this.sql.exec("UPDATE procs SET state = ?, updated_at = ? WHERE pid = ? AND state = 'created'", state, now(), entry.pid);
+          if (config.taskId && this.sql.exec("UPDATE tasks SET state = 'working', status_at = ? WHERE id = ? AND state = 'submitted'", now(), config.taskId).rowsWritten > 0) {
+            this.audit({ actor: "kernel", event: "task_state", pid: entry.pid, taskId: config.taskId, data: { state: "working" } });
+          }
+        });
         return;
       }
       case "terminate":
@@ -682,11 +982,16 @@ export class KernelObject extends DurableObject<Env> {
         if (warnings.length) this.addWarnings(entry.pid, warnings);
         return;
       }
+      case "deliver": {
+        const { task, delivery } = payload as { task: CollectedTask; delivery: DeliveryPolicy };
+        await processOf(this.env, this.tenant, entry.pid).deliverTask(task, delivery);
+        return;
+      }
     }
   }
 
   override async alarm(): Promise<void> {
-    await this.drainOutbox();
+    await this.drainOutbox(undefined, true);
   }
 }
 
@@ -708,7 +1013,7 @@ function toProcess(r: ProcRow): Process {
     usage: JSON.parse(r.usage),
     tools: JSON.parse(r.tools),
     fs: JSON.parse(r.fs),
-    budget: { limit: JSON.parse(r.budget_limit), used: JSON.parse(r.budget_used) },
+    budget: { limit: JSON.parse(r.budget_limit), used: JSON.parse(r.tree_used) },
     depth: r.depth,
     createdAt: r.created_at,
     updatedAt: r.updated_at,

@@ -4,7 +4,11 @@ import {
   ExitCode,
   fail,
   ok,
+  zeroUsage,
   type AgentSpec,
+  type BudgetUse,
+  type CollectedTask,
+  type DeliveryPolicy,
   type Budget,
   type ExitStatus,
   type FsScope,
@@ -17,7 +21,9 @@ import {
   type ToolResult,
   type Warning,
 } from "../contracts";
-import { isFsTool } from "../contracts/tools";
+import { isFsTool, TASK_TOOL_ARGS } from "../contracts/tools";
+import { isTerminalTask, type CollectInput, type CollectResult, type DelegateInput, type DelegateResult, type TaskState } from "../contracts/tasks";
+import { collectResult, collectSatisfied } from "../agent/collect";
 import { trimContext } from "../agent/context";
 import { errorResult, okResult, pathsOf, precheck, withTimeout } from "../agent/dispatch";
 import {
@@ -26,6 +32,8 @@ import {
   afterToolResults,
   budgetUse,
   fitToBudget,
+  isWaiting,
+  ownUse,
   FINAL_CALL_PROMPT,
   initialLoopState,
   visibleState,
@@ -36,7 +44,7 @@ import {
   type Next,
 } from "../agent/loop";
 import { toolSchemas } from "../agent/tool-schemas";
-import { kernelOf, workspaceOf, type Env } from "../env";
+import { kernelOf, processOf, workspaceOf, type Env } from "../env";
 import { createModel, ModelError, type Model } from "../models";
 
 /** What the kernel hands a process when it starts it; fixed for the process's life. */
@@ -45,6 +53,8 @@ export interface ProcessConfig {
   pid: number;
   parentPid: number | null;
   taskId: string | null;
+  /** How this worker's progress and result reach its copilot (null unless delegated). */
+  delivery: DeliveryPolicy | null;
   depth: number;
   spec: AgentSpec;
   tools: string[];
@@ -68,7 +78,8 @@ export interface ProcessReport {
   state: "running" | "sleeping" | "paused";
   turnCount: number;
   usage: LoopState["usage"];
-  budgetUsed: ReturnType<typeof budgetUse>;
+  /** The process's own usage; the kernel adds descendants' for the tree-wide view. */
+  budgetUsed: BudgetUse;
 }
 
 /**
@@ -88,6 +99,12 @@ export class ProcessObject extends DurableObject<Env> {
   private abort: AbortController | null = null;
   private subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
   private modelInstance: Model | null = null;
+  /** A result landed while a step ran: the step's end must not sleep past it. */
+  private wakeRequested = false;
+  /** HTTP collects holding for results. */
+  private collectWaiters = new Set<() => void>();
+  /** One stub, so progress reaches the copilot in order (calls on one stub are delivered in order). */
+  private copilotStub: ReturnType<typeof processOf> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -96,6 +113,11 @@ export class ProcessObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at TEXT NOT NULL, data TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS inbox (
+        task_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, worker_pid INTEGER NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL,
+        result TEXT, reason TEXT, usage TEXT NOT NULL, delivery TEXT NOT NULL,
+        injected INTEGER NOT NULL DEFAULT 0, collected INTEGER NOT NULL DEFAULT 0
+      );
     `);
   }
 
@@ -225,23 +247,27 @@ export class ProcessObject extends DurableObject<Env> {
       await this.reportExit();
       return;
     }
-    const after = { ...this.state, wallMs: this.state.wallMs + (Date.now() - startedAt) };
-    this.commit(withBudgetCheck(after, this.settings()), [], []);
-    await this.reportProgress();
+    this.commit({ ...this.state, wallMs: this.state.wallMs + (Date.now() - startedAt) }, [], []);
+    const tree = await this.reportProgress();
+    this.commit(withBudgetCheck(tree ? { ...this.state, ...tree } : this.state, this.settings()), [], []);
     await this.scheduleNext();
   }
 
   private async scheduleNext() {
     const loop = this.state;
+    const woken = this.wakeRequested;
+    this.wakeRequested = false;
     if (loop.phase === "exited" || loop.paused || loop.phase === "sleeping") await this.ctx.storage.deleteAlarm();
+    else if (isWaiting(loop)) await this.ctx.storage.setAlarm(woken ? Date.now() : Math.min(...Object.values(loop.waiting!).map((w) => w.deadline)));
     else await this.ctx.storage.setAlarm(loop.retryAt ?? Date.now());
   }
 
   private model(): Model {
-    return (this.modelInstance ??= createModel(this.cfg.spec));
+    return (this.modelInstance ??= createModel(this.cfg.spec, this.env));
   }
 
   private async callModel() {
+    this.injectResults();
     const loop = this.state;
     const messages = this.messages();
     if (loop.finalCall) messages.push({ role: "user", content: FINAL_CALL_PROMPT });
@@ -255,6 +281,7 @@ export class ProcessObject extends DurableObject<Env> {
           messages: context,
           tools: loop.finalCall ? [] : toolSchemas(this.cfg.tools),
           signal: abort.signal,
+          onTextDelta: (delta) => this.publishTransient("model", { call: loop.modelCalls, delta }),
         },
         loop.modelCalls,
       );
@@ -279,7 +306,11 @@ export class ProcessObject extends DurableObject<Env> {
     }
   }
 
-  /** Runs the turn's tool calls that have no persisted result yet; each result is persisted as it lands. */
+  /**
+   * Runs the turn's tool calls that have no persisted result yet; each result is persisted as it
+   * lands. A collect that is not yet satisfied leaves the turn open: the process sleeps until a
+   * result is delivered or the collect's deadline alarm fires, then this runs again.
+   */
   private async dispatchTurn() {
     const loop = this.state;
     const done = new Set(
@@ -292,11 +323,23 @@ export class ProcessObject extends DurableObject<Env> {
       const message: Message = { role: "tool", toolCallId: result.toolCallId, name: result.name, content: result.output, isError: !result.success };
       this.commit(this.state, [message], [["tool_result", result]]);
     };
-    const { run, refused } = fitToBudget(loop.pendingCalls, this.cfg.budget, loop.usage.toolCalls);
+    const external = loop.external?.toolCalls ?? 0;
+    const { run, refused } = fitToBudget(loop.pendingCalls, this.cfg.budget, loop.usage.toolCalls + external, loop.ancestorsLeft?.toolCalls);
     const startedAt = Date.now();
     for (const call of refused) if (!done.has(call.id)) record(errorResult(call, "budget exhausted: no tool calls remain in this process's budget", startedAt));
-    await this.runCalls(run.filter((c) => !done.has(c.id)), record, this.cfg.spec.parallelToolCalls);
+    const waitingBefore = loop.waiting ?? {};
+    const fresh = run.filter((c) => !done.has(c.id) && !waitingBefore[c.id]);
+    await this.runCalls(fresh, record, this.cfg.spec.parallelToolCalls);
     if (this.exitStatus) return;
+    // Collects that already waited are re-evaluated without running their hooks again.
+    for (const call of run.filter((c) => waitingBefore[c.id] && !done.has(c.id))) {
+      const outcome = this.evaluateCollect(call);
+      if (outcome) record(okResult(call, outcome, startedAt));
+    }
+    if (isWaiting(this.state)) {
+      this.commit(this.state, [], []);
+      return;
+    }
     this.commit(afterToolResults(this.state, this.settings(), run.length), [], []);
   }
 
@@ -326,10 +369,14 @@ export class ProcessObject extends DurableObject<Env> {
       ? await kernel.beforeDispatch(this.cfg.pid, allowed.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments, paths: pathsOf(c) })))
       : { vetoes: {}, postHooks: false };
 
-    const runOne = async (call: ToolCall): Promise<ToolResult> => {
+    const runOne = async (call: ToolCall): Promise<ToolResult | null> => {
       const t0 = Date.now();
       const veto = gate.vetoes[call.id];
       if (veto) return errorResult(call, `vetoed by hook ${veto.hook}: ${veto.reason}`, t0);
+      if (call.name === "collect") {
+        const outcome = this.evaluateCollect(call);
+        return outcome === null ? null : okResult(call, outcome, t0);
+      }
       try {
         const output = await withTimeout(this.execute(call), this.cfg.spec.toolTimeoutMs, `tool ${call.name}`);
         if (output.ok) return okResult(call, output.output, t0);
@@ -340,24 +387,25 @@ export class ProcessObject extends DurableObject<Env> {
       }
     };
 
+    const settle = (r: ToolResult | null) => {
+      if (!r) return;
+      results.push(r);
+      onResult(r);
+    };
+    // Collects run after the turn's other calls, so a delegate in the same turn is already known.
+    const first = allowed.filter((c) => c.name !== "collect");
+    const collects = allowed.filter((c) => c.name === "collect");
     if (parallel) {
-      for (let i = 0; i < allowed.length; i += TOOL_STEP_CONCURRENCY) {
-        await Promise.all(
-          allowed.slice(i, i + TOOL_STEP_CONCURRENCY).map(async (call) => {
-            const r = await runOne(call);
-            results.push(r);
-            onResult(r);
-          }),
-        );
+      for (let i = 0; i < first.length; i += TOOL_STEP_CONCURRENCY) {
+        await Promise.all(first.slice(i, i + TOOL_STEP_CONCURRENCY).map(async (call) => settle(await runOne(call))));
       }
     } else {
-      for (const call of allowed) {
+      for (const call of first) {
         if (this.exitStatus) break;
-        const r = await runOne(call);
-        results.push(r);
-        onResult(r);
+        settle(await runOne(call));
       }
     }
+    for (const call of collects) if (!this.exitStatus) settle(await runOne(call));
 
     let warnings: Warning[] = [];
     if (denials.length || gate.postHooks) {
@@ -376,22 +424,190 @@ export class ProcessObject extends DurableObject<Env> {
       const denied = out.code === "permission_denied";
       return { ok: false, message: denied && !out.message.startsWith("permission_denied") ? `permission_denied: ${out.message}` : out.message, denied };
     }
+    switch (call.name) {
+      case "delegate":
+        return this.delegateTool(call);
+      case "cancel_task": {
+        const args = TASK_TOOL_ARGS.cancel_task.safeParse(call.arguments);
+        if (!args.success) return { ok: false, message: `invalid arguments: ${args.error.issues[0]?.message}`, denied: false };
+        const out = await kernelOf(this.env, this.cfg.tenant).cancelTask(args.data.taskId, { copilotPid: this.cfg.pid, actor: `process:${this.cfg.pid}` });
+        return out.ok ? { ok: true, output: JSON.stringify(out.value) } : { ok: false, message: `${out.error.code}: ${out.error.message}`, denied: false };
+      }
+      case "list_tasks":
+        return { ok: true, output: JSON.stringify(this.inbox().map(({ taskId, pid, agent, state }) => ({ taskId, pid, agent, state }))) };
+    }
     return { ok: false, message: `the tool ${call.name} is not available in this process`, denied: false };
+  }
+
+  // ---------- delegation (the copilot side) ----------
+
+  private async delegateTool(call: ToolCall): Promise<{ ok: true; output: string } | { ok: false; message: string; denied: boolean }> {
+    const args = TASK_TOOL_ARGS.delegate.safeParse(call.arguments);
+    if (!args.success) return { ok: false, message: `invalid arguments: ${args.error.issues.map((i) => `${i.path.join(".") || "arguments"}: ${i.message}`).join("; ")}`, denied: false };
+    // The call id is stable across a crash and re-run of this step, so the kernel answers a repeat
+    // with the task it already made instead of spawning a second worker.
+    const out = await this.startDelegation(args.data, `tool:${call.id}`);
+    return out.ok ? { ok: true, output: JSON.stringify({ taskId: out.value.taskId, pid: out.value.pid }) } : { ok: false, message: `${out.error.code}: ${out.error.message}`, denied: false };
+  }
+
+  private async startDelegation(args: DelegateInput, idempotencyKey: string): Promise<Outcome<DelegateResult>> {
+    const out = await kernelOf(this.env, this.cfg.tenant).delegate(this.cfg.pid, args, { idempotencyKey, actor: `process:${this.cfg.pid}` });
+    if (!out.ok) return out;
+    const { task, pid } = out.value;
+    const state = task.status.state as TaskState;
+    const seq = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM inbox").one().n + 1;
+    const inserted = this.sql.exec(
+      "INSERT OR IGNORE INTO inbox (task_id, seq, worker_pid, agent, state, usage, delivery) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      task.id,
+      seq,
+      pid,
+      task.metadata.agent,
+      state,
+      JSON.stringify(zeroUsage()),
+      task.metadata.deliveryPolicy,
+    ).rowsWritten;
+    if (inserted && task.metadata.deliveryPolicy !== "on_demand") this.emit("task", { taskId: task.id, workerPid: pid, agent: task.metadata.agent, state });
+    return ok({ taskId: task.id, pid, state });
+  }
+
+  private inbox(ids?: readonly string[]): CollectedTask[] {
+    const rows = this.sql
+      .exec<{ task_id: string; worker_pid: number; agent: string; state: string; result: string | null; reason: string | null; usage: string }>("SELECT * FROM inbox ORDER BY seq")
+      .toArray()
+      .map((r) => ({ taskId: r.task_id, pid: r.worker_pid, agent: r.agent, state: r.state as TaskState, result: r.result, reason: r.reason, usage: JSON.parse(r.usage) }));
+    if (!ids) return rows;
+    const byId = new Map(rows.map((r) => [r.taskId, r]));
+    return ids.map((id) => byId.get(id)).filter((t): t is CollectedTask => t !== undefined);
+  }
+
+  /** The collect tool: its answer when satisfied or past its deadline, else null (the turn waits). */
+  private evaluateCollect(call: ToolCall): string | null {
+    const parsed = TASK_TOOL_ARGS.collect.safeParse(call.arguments);
+    const loop = this.state;
+    const waiting = { ...(loop.waiting ?? {}) };
+    let entry = waiting[call.id];
+    if (!entry) {
+      if (!parsed.success) return `Error: invalid arguments: ${parsed.error.issues[0]?.message}`;
+      // The default selection is fixed when the collect starts: results of later delegations do not join it.
+      const taskIds = parsed.data.taskIds ?? this.uncollectedIds();
+      const unknown = taskIds.filter((id) => this.inbox([id]).length === 0);
+      if (unknown.length) return `Error: unknown task ${unknown.join(", ")}`;
+      entry = { taskIds, deadline: Date.now() + (parsed.data.timeoutMs ?? DEFAULT_COLLECT_TIMEOUT_MS) };
+    }
+    const args = parsed.success ? parsed.data : { mode: "all" as const, n: undefined };
+    const tasks = this.inbox(entry.taskIds);
+    const satisfied = collectSatisfied(tasks, args.mode, args.n);
+    if (!satisfied && Date.now() < entry.deadline) {
+      if (!waiting[call.id]) {
+        waiting[call.id] = entry;
+        this.commit({ ...loop, waiting }, [], [["state", { state: "sleeping", collect: { taskIds: entry.taskIds, deadline: new Date(entry.deadline).toISOString() } }]]);
+      }
+      return null;
+    }
+    delete waiting[call.id];
+    this.markCollected(tasks);
+    this.commit({ ...this.state, waiting }, [], []);
+    return JSON.stringify(collectResult(tasks, satisfied));
+  }
+
+  private uncollectedIds(): string[] {
+    return this.sql.exec<{ task_id: string }>("SELECT task_id FROM inbox WHERE collected = 0 ORDER BY seq").toArray().map((r) => r.task_id);
+  }
+
+  private markCollected(tasks: readonly CollectedTask[]) {
+    for (const t of tasks) if (isTerminalTask(t.state)) this.sql.exec("UPDATE inbox SET collected = 1 WHERE task_id = ?", t.taskId);
+  }
+
+  /**
+   * Immediate and deferred results join the conversation before the next model call, unless a
+   * collect already returned them; on_demand results only ever reach the model through collect.
+   */
+  private injectResults() {
+    const rows = this.sql
+      .exec<{ task_id: string }>("SELECT task_id FROM inbox WHERE injected = 0 AND collected = 0 AND delivery != 'on_demand' AND state IN ('completed','failed','canceled','rejected') ORDER BY seq")
+      .toArray();
+    if (rows.length === 0) return;
+    const tasks = this.inbox(rows.map((r) => r.task_id));
+    this.ctx.storage.transactionSync(() => {
+      for (const t of tasks) this.sql.exec("UPDATE inbox SET injected = 1 WHERE task_id = ?", t.taskId);
+      this.appendMessages(tasks.map((t) => ({ role: "user" as const, content: describeTaskResult(t) })));
+    });
+  }
+
+  /**
+   * A worker's final result, from the kernel's outbox (at least once): applied once, since a task's
+   * terminal state never changes. Never calls out: it records, and arms the alarm when it must wake.
+   */
+  async deliverTask(task: CollectedTask, delivery: DeliveryPolicy): Promise<void> {
+    if (!this.loaded()) return;
+    const applied = this.sql.exec(
+      `UPDATE inbox SET state = ?, result = ?, reason = ?, usage = ? WHERE task_id = ? AND state NOT IN ('completed','failed','canceled','rejected')`,
+      task.state,
+      task.result,
+      task.reason,
+      JSON.stringify(task.usage),
+      task.taskId,
+    ).rowsWritten;
+    if (!applied) {
+      // A delegation this object never recorded (its delegate call died after the kernel's commit).
+      const seq = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM inbox").one().n + 1;
+      const inserted = this.sql.exec(
+        "INSERT OR IGNORE INTO inbox (task_id, seq, worker_pid, agent, state, result, reason, usage, delivery) VALUES (?,?,?,?,?,?,?,?,?)",
+        task.taskId,
+        seq,
+        task.pid,
+        task.agent,
+        task.state,
+        task.result,
+        task.reason,
+        JSON.stringify(task.usage),
+        delivery,
+      ).rowsWritten;
+      if (!inserted) return;
+    }
+    if (delivery !== "on_demand") this.emit("task", { taskId: task.taskId, workerPid: task.pid, agent: task.agent, state: task.state, result: task.result });
+    for (const wake of this.collectWaiters) wake();
+    if (this.exitStatus) return;
+    const loop = this.state;
+    const wake = isWaiting(loop) || (delivery === "immediate" && loop.phase === "sleeping");
+    if (!wake || loop.paused) return;
+    if (loop.phase === "sleeping") this.commit({ ...loop, phase: "model" }, [], [["state", { state: "running" }]]);
+    if (this.stepping) this.wakeRequested = true;
+    else await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /** Live progress of an immediate-policy worker: pushed to this copilot's event stream. */
+  async taskProgress(taskId: string, workerPid: number, events: { type: string; data: unknown }[]): Promise<void> {
+    if (!this.loaded() || this.exitStatus) return;
+    for (const e of events) this.emit("task", { taskId, workerPid, progress: e });
+  }
+
+  private pushProgress(events: ProcessEvent[]) {
+    const cfg = this.config;
+    if (!cfg || cfg.delivery !== "immediate" || cfg.parentPid === null || !cfg.taskId) return;
+    const progress = events.filter((e) => PROGRESS_EVENTS.has(e.type)).map((e) => ({ type: e.type, data: e.data }));
+    if (progress.length === 0) return;
+    this.copilotStub ??= processOf(this.env, cfg.tenant, cfg.parentPid);
+    this.copilotStub.taskProgress(cfg.taskId, cfg.pid, progress).catch(() => {
+      this.copilotStub = null; // progress is best effort; a broken stub is replaced on the next push
+    });
   }
 
   // ---------- reporting to the kernel ----------
 
   private report(): ProcessReport {
     const state = visibleState(this.state);
-    return { state: state === "exited" ? "running" : state, turnCount: this.state.turnCount, usage: this.state.usage, budgetUsed: budgetUse(this.state) };
+    return { state: state === "exited" ? "running" : state, turnCount: this.state.turnCount, usage: this.state.usage, budgetUsed: ownUse(this.state) };
   }
 
-  private async reportProgress() {
+  /** Answers the tree's view of this process's budget (descendants' usage, ancestors' headroom), when the kernel answered. */
+  private async reportProgress(): Promise<{ external: BudgetUse; ancestorsLeft: Budget } | null> {
     try {
-      await kernelOf(this.env, this.cfg.tenant).report(this.cfg.pid, this.report());
+      return await kernelOf(this.env, this.cfg.tenant).report(this.cfg.pid, this.report());
     } catch (err) {
       // The table catches up at the next report; the process itself is unaffected.
       console.warn(`process ${this.cfg.pid}: progress report failed: ${err instanceof Error ? err.message : String(err)}`);
+      return null;
     }
   }
 
@@ -480,6 +696,40 @@ export class ProcessObject extends DurableObject<Env> {
     return ok(warnings.length ? { ...result, warnings } : result);
   }
 
+  /** `POST /v1/procs/:pid/delegate`: the delegate tool's path, driven by an operator. */
+  async delegate(args: DelegateInput, idempotencyKey?: string): Promise<Outcome<DelegateResult>> {
+    if (!this.loaded()) return this.missing();
+    if (this.exitStatus) return fail(409, "process_not_running", "The process has exited.");
+    return this.startDelegation(args, `http:${idempotencyKey ?? crypto.randomUUID()}`);
+  }
+
+  /** `POST /v1/procs/:pid/collect`: holds until the mode is satisfied or the deadline (at most 60 s) passes. */
+  async collect(args: CollectInput): Promise<Outcome<CollectResult>> {
+    if (!this.loaded()) return this.missing();
+    const taskIds = args.taskIds ?? this.uncollectedIds();
+    const unknown = taskIds.filter((id) => this.inbox([id]).length === 0);
+    if (unknown.length) return fail(404, "task_not_found", `No task ${unknown.join(", ")} of process ${this.cfg.pid}.`, { taskIds: unknown });
+    const deadline = Date.now() + Math.min(args.timeoutMs ?? 60_000, 60_000);
+    for (;;) {
+      const tasks = this.inbox(taskIds);
+      const satisfied = collectSatisfied(tasks, args.mode, args.n);
+      const left = deadline - Date.now();
+      if (satisfied || left <= 0) {
+        this.markCollected(tasks);
+        return ok(collectResult(tasks, satisfied));
+      }
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.collectWaiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, left);
+        this.collectWaiters.add(done);
+      });
+    }
+  }
+
   // ---------- events (SSE) ----------
 
   override async fetch(request: Request): Promise<Response> {
@@ -500,8 +750,21 @@ export class ProcessObject extends DurableObject<Env> {
     });
   }
 
+  /**
+   * Streamed text deltas go to live subscribers only: persisting every token would multiply storage
+   * writes, and the persisted `model` event that follows carries the whole text. They carry no id,
+   * so a Last-Event-ID resume continues from the last persisted event.
+   */
+  private publishTransient(type: ProcessEventType, data: object) {
+    if (this.subscribers.size === 0) return;
+    const chunk = encoder.encode(`event: ${type}\ndata: ${JSON.stringify({ at: new Date().toISOString(), ...data })}\n\n`);
+    for (const w of this.subscribers) w.write(chunk).catch(() => this.subscribers.delete(w));
+  }
+
   private publish(events: ProcessEvent[]) {
-    if (events.length === 0 || this.subscribers.size === 0) return;
+    if (events.length === 0) return;
+    this.pushProgress(events);
+    if (this.subscribers.size === 0) return;
     const chunk = encodeEvents(events);
     for (const w of this.subscribers) {
       w.write(chunk).catch(() => this.subscribers.delete(w));
@@ -510,6 +773,14 @@ export class ProcessObject extends DurableObject<Env> {
 }
 
 const encoder = new TextEncoder();
+const DEFAULT_COLLECT_TIMEOUT_MS = 10 * 60_000;
+/** What an immediate-policy worker pushes to its copilot as it happens. */
+const PROGRESS_EVENTS = new Set<ProcessEventType>(["turn", "tool_call", "tool_result", "state"]);
+
+function describeTaskResult(t: CollectedTask): string {
+  const outcome = t.state === "completed" ? `completed: ${t.result ?? ""}` : `${t.state}${t.reason ? ` (${t.reason})` : ""}${t.result ? `: ${t.result}` : ""}`;
+  return `[task ${t.taskId} from ${t.agent} (pid ${t.pid}) ${outcome}]`;
+}
 function encodeEvents(events: ProcessEvent[]): Uint8Array {
   let text = "";
   for (const e of events) text += `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ seq: e.seq, at: e.at, ...(e.data as object) })}\n\n`;

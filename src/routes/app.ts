@@ -8,6 +8,7 @@ import { authenticate, type AppEnv } from "./context";
 import { fsRoutes } from "./fs";
 import { hookRoutes } from "./hooks";
 import { processRoutes } from "./procs";
+import { taskRoutes } from "./tasks";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -43,6 +44,7 @@ export function createApp() {
   );
   v1.route("/agents", agentRoutes);
   v1.route("/procs", processRoutes);
+  v1.route("/tasks", taskRoutes);
   v1.route("/hooks", hookRoutes);
   v1.route("/audit", auditRoutes);
   v1.route("/fs", fsRoutes);

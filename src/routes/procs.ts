@@ -11,6 +11,7 @@ import {
   unwrap,
   WaitQuery,
 } from "../contracts";
+import { CollectRequest, DelegateRequest } from "../contracts/tasks";
 import { kernelOf, processOf } from "../env";
 import { actorOf, jsonBody, pathParam, queryOf, requireRole, type AppContext, type AppEnv } from "./context";
 
@@ -51,6 +52,15 @@ export const processRoutes = new Hono<AppEnv>()
     const body = await jsonBody(c, DispatchRequest);
     return c.json(unwrap(await proc(c).dispatch(body.tool, body.arguments)));
   })
+  .post("/:pid/delegate", requireRole("operator"), async (c) => {
+    const { idempotencyKey, ...args } = await jsonBody(c, DelegateRequest);
+    return c.json(unwrap(await proc(c).delegate(args, idempotencyKey)), 201);
+  })
+  .post("/:pid/collect", requireRole("operator"), async (c) => {
+    const args = await jsonBody(c, CollectRequest, { optional: true });
+    return c.json(unwrap(await proc(c).collect(args)));
+  })
+  .post("/:pid/cancel-all", requireRole("operator"), async (c) => c.json(unwrap(await kernel(c).cancelAll(pidOf(c), actorOf(c)))))
   .post("/:pid/checkpoint", requireRole("operator"), async (c) => c.json(unwrap(await kernel(c).checkpoint(pidOf(c), actorOf(c)))))
   .get("/:pid/events", async (c) => {
     const headers = new Headers();

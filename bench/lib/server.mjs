@@ -1,0 +1,291 @@
+/**
+ * `wrangler dev` servers for the benchmark: free ports, a fresh temp --persist-to directory each,
+ * a private dev registry, no metrics; every server runs in its own process group and is killed on
+ * any way out (normal end, error, Ctrl-C, SIGTERM, the parent npm going away).
+ *
+ * Also: finding the workerd processes under a server and sampling their resident memory.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sleep } from "./stats.mjs";
+
+export const HOST = "127.0.0.1";
+
+const liveGroups = new Set();
+const scratchDirs = new Set();
+
+/** Kills every server group still running and removes scratch directories. Synchronous. */
+export function cleanUpAll() {
+  for (const pgid of liveGroups) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  liveGroups.clear();
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+  scratchDirs.clear();
+}
+
+let installed = false;
+/** Installs exit, signal and crash handlers that clean up (once per process). */
+export function installCleanup() {
+  if (installed) return;
+  installed = true;
+  process.once("exit", cleanUpAll);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+    process.once(signal, () => {
+      process.stderr.write(`\n[bench] ${signal}: stopping servers\n`);
+      cleanUpAll();
+      process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 1));
+    });
+  }
+  process.on("uncaughtException", (err) => {
+    process.stderr.write(`[bench] uncaught: ${err?.stack ?? err}\n`);
+    cleanUpAll();
+    process.exit(1);
+  });
+  process.on("unhandledRejection", (err) => {
+    process.stderr.write(`[bench] unhandled rejection: ${err?.stack ?? err}\n`);
+    cleanUpAll();
+    process.exit(1);
+  });
+  // `npm run bench` runs us under `sh -c`; if npm is killed, notice being orphaned and stop too.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.emit("SIGTERM", "SIGTERM");
+  }, 1000).unref();
+}
+
+export function scratchDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratchDirs.add(dir);
+  return dir;
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, HOST, () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** One `wrangler dev --local` server. */
+export class DevServer {
+  /**
+   * @param {{ root: string, label: string, config?: string, vars?: Record<string, string>, logLevel?: string }} options
+   */
+  constructor({ root, label, config, vars = {}, logLevel = "warn" }) {
+    this.root = root;
+    this.label = label;
+    this.config = config;
+    this.vars = vars;
+    this.logLevel = logLevel;
+    this.output = [];
+    this.exited = false;
+    this.child = null;
+  }
+
+  async start() {
+    const [port, inspectorPort] = [await freePort(), await freePort()];
+    const scratch = scratchDir(`agent-kernel-bench-${this.label}-`);
+    this.url = `http://${HOST}:${port}`;
+    this.port = port;
+    const wranglerJs = join(this.root, "node_modules", "wrangler", "bin", "wrangler.js");
+    const args = [
+      wranglerJs,
+      "dev",
+      ...(this.config ? ["--config", this.config] : []),
+      "--local",
+      "--ip", HOST,
+      "--port", String(port),
+      "--inspector-port", String(inspectorPort),
+      "--persist-to", join(scratch, "state"),
+      ...Object.entries(this.vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+      "--show-interactive-dev-session=false",
+      "--log-level", this.logLevel,
+    ];
+    this.child = spawn(process.execPath, args, {
+      cwd: this.root,
+      detached: true, // own process group: one kill reaches wrangler's node processes and workerd
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        WRANGLER_SEND_METRICS: "false",
+        WRANGLER_REGISTRY_PATH: join(scratch, "registry"),
+        NO_COLOR: "1",
+        FORCE_COLOR: "0",
+        CI: "1",
+      },
+    });
+    liveGroups.add(this.child.pid);
+    const keep = (chunk) => {
+      this.output.push(String(chunk));
+      if (this.output.length > 400) this.output.splice(0, this.output.length - 400);
+    };
+    this.child.stdout.on("data", keep);
+    this.child.stderr.on("data", keep);
+    this.exitPromise = new Promise((resolve) => {
+      this.child.once("exit", (code, signal) => {
+        this.exited = true;
+        resolve({ code, signal });
+      });
+      this.child.once("error", (err) => {
+        this.output.push(`spawn failed: ${err.message}\n`);
+        this.exited = true;
+        resolve({ code: null, signal: null });
+      });
+    });
+    return this;
+  }
+
+  log(lines = 40) {
+    return this.output.join("").split("\n").slice(-lines).join("\n");
+  }
+
+  async healthy(path) {
+    try {
+      const res = await fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(2_000) });
+      await res.body?.cancel();
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Waits until `path` answers 2xx; returns the boot time in ms. */
+  async ready(path = "/healthz", timeoutMs = 90_000) {
+    const t0 = Date.now();
+    while (!(await this.healthy(path))) {
+      if (this.exited) throw new Error(`${this.label}: wrangler dev exited before it was ready:\n${this.log()}`);
+      if (Date.now() - t0 > timeoutMs) throw new Error(`${this.label}: not ready within ${timeoutMs} ms:\n${this.log()}`);
+      await sleep(100);
+    }
+    return Date.now() - t0;
+  }
+
+  /** SIGTERM to the group, SIGKILL after a grace period. */
+  async stop(graceMs = 3_000) {
+    if (!this.child || this.exited) {
+      if (this.child) liveGroups.delete(this.child.pid);
+      return;
+    }
+    const pgid = this.child.pid;
+    try {
+      process.kill(-pgid, "SIGTERM");
+    } catch {
+      // gone
+    }
+    const done = await Promise.race([this.exitPromise.then(() => true), sleep(graceMs).then(() => false)]);
+    try {
+      process.kill(-pgid, "SIGKILL"); // workerd children may outlive wrangler's exit
+    } catch {
+      // gone
+    }
+    if (!done) await Promise.race([this.exitPromise, sleep(1_000)]);
+    liveGroups.delete(pgid);
+  }
+
+  /**
+   * The workerd processes under this server. wrangler dev runs two: a proxy in front
+   * (`--socket-addr=entry=127.0.0.1:<port>`, the port we talk to) and the one that runs the
+   * Worker and its Durable Objects (the entry socket on port 0, with an inspector).
+   * @returns {{ pid: number, role: "proxy" | "worker" }[]}
+   */
+  workerdProcesses() {
+    if (!this.child) return [];
+    const children = new Map();
+    const comm = new Map();
+    for (const name of readdirSync("/proc")) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+        const close = stat.lastIndexOf(")");
+        const fields = stat.slice(close + 2).split(" ");
+        const ppid = Number(fields[1]);
+        comm.set(Number(name), stat.slice(stat.indexOf("(") + 1, close));
+        if (!children.has(ppid)) children.set(ppid, []);
+        children.get(ppid).push(Number(name));
+      } catch {
+        // raced with an exit
+      }
+    }
+    const out = [];
+    const stack = [this.child.pid];
+    for (let guard = 0; stack.length && guard < 10_000; guard++) {
+      const pid = stack.pop();
+      for (const c of children.get(pid) ?? []) {
+        stack.push(c);
+        if ((comm.get(c) ?? "").startsWith("workerd")) {
+          let cmd = "";
+          try {
+            cmd = readFileSync(`/proc/${c}/cmdline`, "utf8").replaceAll("\0", " ");
+          } catch {
+            // gone
+          }
+          // The proxy listens on our port; the Worker's own workerd has the inspector.
+          const proxy = cmd.includes(`entry=${HOST}:${this.port}`) && !cmd.includes("--inspector-addr");
+          out.push({ pid: c, role: proxy ? "proxy" : "worker" });
+        }
+      }
+    }
+    // A layout without a separate proxy: everything counts as the Worker's.
+    if (!out.some((p) => p.role === "worker")) for (const p of out) p.role = "worker";
+    return out;
+  }
+}
+
+/** VmRSS and VmHWM of a process in MiB, or null when it is gone. */
+export function memoryOf(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+    return { rssMb: kb("VmRSS") / 1024, hwmMb: kb("VmHWM") / 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Samples the resident memory of the server's workerd processes every `intervalMs` until stopped.
+ * `stop()` returns the peak RSS seen of the Worker's workerd, of all workerd processes together,
+ * and the kernel-reported high-water mark (VmHWM, peak since the process started) at the end.
+ */
+export function sampleMemory(server, intervalMs = 25) {
+  const procs = server.workerdProcesses();
+  const worker = procs.filter((p) => p.role === "worker");
+  let peakWorker = 0;
+  let peakAll = 0;
+  let samples = 0;
+  const tick = () => {
+    let all = 0;
+    let w = 0;
+    for (const p of procs) {
+      const m = memoryOf(p.pid);
+      if (!m) continue;
+      all += m.rssMb;
+      if (p.role === "worker") w += m.rssMb;
+    }
+    peakAll = Math.max(peakAll, all);
+    peakWorker = Math.max(peakWorker, w);
+    samples++;
+  };
+  tick();
+  const timer = setInterval(tick, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      tick();
+      const hwm = worker.reduce((s, p) => s + (memoryOf(p.pid)?.hwmMb ?? 0), 0);
+      return { peakWorkerRssMb: peakWorker, peakAllWorkerdRssMb: peakAll, workerHwmMb: hwm, samples, processes: procs };
+    },
+  };
+}

@@ -1,0 +1,682 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: what an agent spawn, a step and a fan-out cost, against the platform's floor.
+ *
+ *   npm run bench                         full run (more repetitions, ~5-8 min)
+ *   npm run bench -- --quick              the short run (< 3 min)
+ *   npm run bench -- --quick --json bench/results/quick.json
+ *   npm run bench -- --help
+ *
+ * Starts the kernel (wrangler.toml) and the bench-only floor worker (bench/floor/wrangler.toml) with
+ * `wrangler dev --local` on workerd, each on a free 127.0.0.1 port with a fresh temp --persist-to
+ * directory, its own AUTH_SECRET through --var, and WRANGLER_SEND_METRICS=false. Drives the kernel
+ * over HTTP with the scripted model at zero latency and prints a table; --json writes one object.
+ * Servers are killed on every way out. Not part of `npm test`; it asserts nothing about timings.
+ *
+ * Clocks: durations measured here use the monotonic clock (performance.now). Times that involve
+ * the server (time to first model call, fan-out phase breakdowns) subtract this side's Date.now()
+ * at request start from the event's `at` (the process object's Date, i.e. the same host's
+ * wall clock, 1 ms resolution; workerd advances Date only across I/O, so an `at` can be a little
+ * early, never late).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { mintToken, randomSecret } from "../scripts/lib/jwt.mjs";
+import { createClient, HttpError, parseSse } from "./lib/http.mjs";
+import { DevServer, installCleanup, cleanUpAll, sampleMemory } from "./lib/server.mjs";
+import { Deadline, DeadlineError, mean, median, mono, percentile, pool, round, sleep } from "./lib/stats.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+// ---------------------------------------------------------------- options
+
+const USAGE = `usage: npm run bench -- [--quick] [--json <file>] [--verbose]
+
+  --quick         short run (finishes within 3 minutes)
+  --json <file>   also write the results as one JSON object to <file>
+  --verbose       print progress details and the servers' log tails on failures`;
+
+function parseArgs(argv) {
+  const opts = { quick: false, json: null, verbose: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--quick") opts.quick = true;
+    else if (a === "--verbose" || a === "-v") opts.verbose = true;
+    else if (a === "--json" || a.startsWith("--json=")) {
+      const v = a === "--json" ? argv[++i] : a.slice("--json=".length);
+      if (!v || v.startsWith("--")) fail("--json needs a file name");
+      opts.json = resolve(process.cwd(), v);
+    } else if (a === "-h" || a === "--help") {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    } else fail(`unknown option ${a}`);
+  }
+  return opts;
+}
+
+function fail(message) {
+  process.stderr.write(`${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+const opts = parseArgs(process.argv.slice(2));
+
+/** Repetitions and budgets. Every loop below is bounded by one of these counts and a deadline. */
+const PROFILE = opts.quick
+  ? {
+      name: "quick",
+      totalMs: 170_000,
+      warmupSpawns: 20,
+      spawns: 300,
+      componentReps: 100,
+      listProcesses: 1000,
+      listReps: 20,
+      auditEntries: 10_000,
+      verifyReps: 3,
+      turns: 200,
+      turnRuns: 1,
+      fanoutReps: { 10: 3, 100: 2, 500: 1 },
+      floorReps: { 10: 10, 100: 10, 500: 5 },
+      alarmChain: 100,
+    }
+  : {
+      name: "full",
+      totalMs: 900_000,
+      warmupSpawns: 50,
+      spawns: 1000,
+      componentReps: 500,
+      listProcesses: 1000,
+      listReps: 100,
+      auditEntries: 10_000,
+      verifyReps: 10,
+      turns: 200,
+      turnRuns: 3,
+      fanoutReps: { 10: 10, 100: 5, 500: 3 },
+      floorReps: { 10: 30, 100: 30, 500: 10 },
+      alarmChain: 300,
+    };
+
+/** Concurrency when creating many things at once (the machine has 2 cores; workerd runs one thread per server). */
+const FILL_CONCURRENCY = 8;
+/** The scripted model accepts at most 64 tool calls per step (src/contracts/agent.ts). */
+const CALLS_PER_STEP = 64;
+const WAIT_SLICE_MS = 60_000; // the wait route's maximum
+
+const say = (line = "") => process.stdout.write(`${line}\n`);
+const info = (line) => process.stderr.write(`[bench] ${line}\n`);
+const debug = (line) => opts.verbose && info(line);
+
+// ---------------------------------------------------------------- machine
+
+function machineInfo() {
+  const cpus = os.cpus();
+  const version = (pkg) => {
+    try {
+      return JSON.parse(readFileSync(join(root, "node_modules", pkg, "package.json"), "utf8")).version;
+    } catch {
+      return null;
+    }
+  };
+  let commit = null;
+  let dirty = null;
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "wrangler.toml"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() !== "";
+  } catch {
+    // not a git checkout
+  }
+  return {
+    nproc: os.availableParallelism?.() ?? cpus.length,
+    cpuModel: cpus[0]?.model?.trim() ?? "unknown",
+    memTotalMb: Math.round(os.totalmem() / 2 ** 20),
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    wrangler: version("wrangler"),
+    workerd: version("workerd") ?? version("wrangler/node_modules/workerd"),
+    commit,
+    srcDirty: dirty,
+  };
+}
+
+// ---------------------------------------------------------------- results
+
+const results = {};
+const extra = {};
+const skipped = {};
+const targets = {
+  spawnP50Ms: { max: 10 },
+  spawnP99Ms: { max: 50 },
+  fanout100Ms: { max: 1500 },
+  fanoutVsFloor: { max: 10, aim: 3 },
+  list1000P50Ms: { max: 50 },
+};
+
+/** Runs one part; a failure or deadline is recorded and the run goes on to the next part. */
+async function part(name, keys, fn) {
+  const t0 = mono();
+  info(`${name} ...`);
+  try {
+    await fn();
+    info(`${name} done in ${((mono() - t0) / 1000).toFixed(1)} s`);
+  } catch (err) {
+    const reason = err instanceof DeadlineError || err instanceof HttpError ? err.message : (err?.stack ?? String(err));
+    info(`${name} FAILED after ${((mono() - t0) / 1000).toFixed(1)} s: ${reason}`);
+    for (const k of keys) if (results[k] === undefined) skipped[k] ??= `${name}: ${reason.split("\n")[0]}`;
+    if (opts.verbose) info(`kernel log tail:\n${kernel?.log(30)}`);
+  }
+}
+
+// ---------------------------------------------------------------- servers
+
+installCleanup();
+const runStarted = Date.now();
+const total = new Deadline(PROFILE.totalMs, "benchmark");
+const machine = machineInfo();
+const secret = randomSecret();
+const tenants = { kernel: "bench-kernel", turns: "bench-turns", probe: "bench-fanout-probe" };
+
+info(`${PROFILE.name} run on ${machine.nproc} × ${machine.cpuModel}, node ${machine.node}; starting servers`);
+const kernel = new DevServer({ root, label: "kernel", vars: { AUTH_SECRET: secret, MAX_LIVE_PROCESSES: "5000" } });
+const floor = new DevServer({ root, label: "floor", config: join("bench", "floor", "wrangler.toml") });
+await Promise.all([kernel.start(), floor.start()]);
+let api;
+let floorApi;
+try {
+  const [kBoot, fBoot] = await Promise.all([kernel.ready("/healthz"), floor.ready("/healthz")]);
+  extra.bootMs = { kernel: kBoot, floor: fBoot };
+  info(`servers up: kernel ${kernel.url} (${kBoot} ms), floor ${floor.url} (${fBoot} ms)`);
+  api = createClient(kernel.url, { maxSockets: 32 });
+  floorApi = createClient(floor.url, { maxSockets: 32 });
+} catch (err) {
+  info(err.message);
+  cleanUpAll();
+  process.exit(1);
+}
+const wholeRunMemory = sampleMemory(kernel, 100);
+
+const as = (tenant, role = "admin") => api.as(mintToken({ tenant, role, ttlSeconds: 24 * 3600, secret }));
+
+async function register(client, name, spec) {
+  await client.json(200, "PUT", `/v1/agents/${name}`, { model: "scripted", ...spec });
+}
+
+/** Holds on the wait route (in ≤ 60 s slices) until the process exits or the deadline passes; reaps it. */
+async function waitExit(client, pid, deadline) {
+  for (let i = 0; i < 1000; i++) {
+    deadline.check();
+    const slice = Math.max(1, Math.min(WAIT_SLICE_MS, deadline.left));
+    const res = await client.json(200, "GET", `/v1/procs/${pid}/wait?timeoutMs=${slice}`, undefined, { timeoutMs: slice + 10_000 });
+    if (res.json.exited) return res.json;
+  }
+  throw new DeadlineError(`process ${pid} did not exit`);
+}
+
+async function eventsOf(client, pid) {
+  const res = await client.json(200, "GET", `/v1/procs/${pid}/events`, undefined, { timeoutMs: 15_000 });
+  return parseSse(res.text);
+}
+
+const atOf = (e) => Date.parse(e.data?.at ?? "");
+
+async function sampleLatency(reps, fn, deadline) {
+  const out = [];
+  for (let i = 0; i < reps && !deadline.passed; i++) out.push(await fn(i));
+  return out;
+}
+
+// ---------------------------------------------------------------- 0. components
+
+await part("components (attribution baselines)", [], async () => {
+  const d = total.sub(20_000, "components");
+  const get = (client, path) => async () => (await client.expectStatus(200, "GET", path)).ms;
+  const n = PROFILE.componentReps;
+  const healthz = await sampleLatency(n, get(api, "/healthz"), d);
+  const floorHealthz = await sampleLatency(n, get(floorApi, "/healthz"), d);
+  const floorRpc = await sampleLatency(n, get(floorApi, "/rpc"), d);
+  const floorWrite = await sampleLatency(n, get(floorApi, "/write"), d);
+  const k = as(tenants.kernel);
+  await register(k, "probe-agent", { script: [{ text: "x" }] });
+  const getAgent = await sampleLatency(n, async () => (await k.json(200, "GET", "/v1/agents/probe-agent")).ms, d);
+  const putAgent = await sampleLatency(Math.min(n, 100), async () => (await k.json(200, "PUT", "/v1/agents/probe-agent", { model: "scripted", script: [{ text: "x" }] })).ms, d);
+  const chain = await floorApi.expectStatus(200, "GET", `/alarms?n=${PROFILE.alarmChain}`, undefined, { timeoutMs: 70_000 });
+  Object.assign(extra, {
+    healthzP50Ms: median(healthz),
+    floorHealthzP50Ms: median(floorHealthz),
+    floorRpcP50Ms: median(floorRpc),
+    floorWriteP50Ms: median(floorWrite),
+    getAgentP50Ms: median(getAgent),
+    putAgentP50Ms: median(putAgent),
+    floorAlarmStepMs: chain.json.totalMs / chain.json.n,
+  });
+});
+
+// ---------------------------------------------------------------- 1. spawn latency
+
+const kernelPids = [];
+await part("spawn latency", ["spawnP50Ms", "spawnP99Ms", "firstModelCallP50Ms"], async () => {
+  const d = total.sub(60_000, "spawn latency");
+  const k = as(tenants.kernel);
+  await register(k, "quick", { script: [{ text: "done" }] });
+  for (let i = 0; i < PROFILE.warmupSpawns; i++) {
+    d.check();
+    kernelPids.push((await k.json(201, "POST", "/v1/procs", { agent: "quick", input: `warm ${i}` })).json.pid);
+  }
+  const samples = [];
+  for (let i = 0; i < PROFILE.spawns; i++) {
+    d.check();
+    const wallStart = Date.now();
+    const res = await k.json(201, "POST", "/v1/procs", { agent: "quick", input: `spawn ${i}` });
+    samples.push({ pid: res.json.pid, ms: res.ms, wallStart });
+    kernelPids.push(res.json.pid);
+  }
+  const ms = samples.map((s) => s.ms);
+  results.spawnP50Ms = median(ms);
+  results.spawnP99Ms = percentile(ms, 99);
+  extra.spawnSamples = ms.length;
+  extra.spawnMaxMs = Math.max(...ms);
+  extra.spawnMeanMs = mean(ms);
+
+  // A read of one row through the same path (auth, one kernel RPC, one SELECT) for attribution.
+  const getProc = await sampleLatency(PROFILE.componentReps, async (i) => (await k.json(200, "GET", `/v1/procs/${samples[i % samples.length].pid}`)).ms, d);
+  extra.getProcessP50Ms = median(getProc);
+
+  // Time to first model call: each process's first persisted `model` event, read after it exited.
+  const firsts = await pool(
+    samples.length,
+    4,
+    async (i) => {
+      const s = samples[i];
+      const status = await waitExit(k, s.pid, d);
+      if (status.code !== 0) throw new Error(`process ${s.pid} exited ${status.code}: ${status.reason}`);
+      const events = await eventsOf(k, s.pid);
+      const model = events.find((e) => e.event === "model");
+      const exit = events.find((e) => e.event === "exit");
+      return { first: model ? atOf(model) - s.wallStart : null, exit: exit ? atOf(exit) - s.wallStart : null };
+    },
+    d,
+  );
+  const first = firsts.map((f) => f.first).filter((v) => v !== null);
+  results.firstModelCallP50Ms = median(first);
+  extra.firstModelCallP99Ms = percentile(first, 99);
+  extra.spawnToExitP50Ms = median(firsts.map((f) => f.exit).filter((v) => v !== null));
+});
+
+// ---------------------------------------------------------------- 2. step throughput
+
+await part("step throughput", ["turnsPerSecond"], async () => {
+  const d = total.sub(45_000, "step throughput");
+  const t = as(tenants.turns);
+  const turns = PROFILE.turns;
+  const step = { toolCalls: [{ name: "list_dir", arguments: { path: "/" } }] };
+  await register(t, "looper", { maxTurns: turns + 10, script: [...Array.from({ length: turns }, () => step), { text: "done" }] });
+  const runs = [];
+  for (let r = 0; r < PROFILE.turnRuns && !d.passed; r++) {
+    const t0 = mono();
+    const wallStart = Date.now();
+    const { json: p } = await t.json(201, "POST", "/v1/procs", { agent: "looper", input: "loop" });
+    const status = await waitExit(t, p.pid, d);
+    const wallMs = mono() - t0;
+    if (status.code !== 0) throw new Error(`looper exited ${status.code}: ${status.reason}`);
+    const events = await eventsOf(t, p.pid);
+    const proc = (await t.json(200, "GET", `/v1/procs/${p.pid}`)).json;
+    if (proc.turnCount !== turns) throw new Error(`looper ran ${proc.turnCount} turns, expected ${turns}`);
+    runs.push({ wallMs, wallStart, events });
+  }
+  const best = runs.map((r) => r.wallMs);
+  results.turnsPerSecond = turns / (median(best) / 1000);
+  extra.turnLoopMs = median(best);
+  // Where a turn's time goes, from the process's own events (server clock): per turn k,
+  //   model(k) → tool_call: from the persisted model response to the tools step starting,
+  //   tool_call → tool_result: dispatch (kernel pre-dispatch RPC + workspace RPC),
+  //   tool_result → model(k+1): from the persisted result to the next model response.
+  const ev = runs.at(-1).events;
+  const models = ev.filter((e) => e.event === "model").map(atOf);
+  const calls = ev.filter((e) => e.event === "tool_call").map(atOf);
+  const toolResults = ev.filter((e) => e.event === "tool_result").map(atOf);
+  const gaps = { modelToToolsMs: [], dispatchMs: [], resultToNextModelMs: [], turnMs: [] };
+  for (let k = 0; k < turns && k + 1 < models.length; k++) {
+    gaps.modelToToolsMs.push(calls[k] - models[k]);
+    gaps.dispatchMs.push(toolResults[k] - calls[k]);
+    gaps.resultToNextModelMs.push(models[k + 1] - toolResults[k]);
+    gaps.turnMs.push(models[k + 1] - models[k]);
+  }
+  extra.turnBreakdownP50Ms = Object.fromEntries(Object.entries(gaps).map(([k, v]) => [k, median(v)]));
+  extra.turnMsFirst20 = mean(gaps.turnMs.slice(0, 20));
+  extra.turnMsLast20 = mean(gaps.turnMs.slice(-20));
+  extra.firstModelCallInLoopMs = models.length ? models[0] - runs.at(-1).wallStart : null;
+});
+
+// ---------------------------------------------------------------- 3-4. the floor
+
+await part("floor (bare Durable Object RPC fan-out)", ["floorFanout100Ms"], async () => {
+  const d = total.sub(30_000, "floor");
+  const floorOf = {};
+  for (const [nText, reps] of Object.entries(PROFILE.floorReps)) {
+    const n = Number(nText);
+    await floorApi.expectStatus(200, "GET", `/fanout?n=${n}`, undefined, { timeoutMs: 60_000 }); // warm-up
+    const ms = await sampleLatency(reps, async () => (await floorApi.expectStatus(200, "GET", `/fanout?n=${n}`, undefined, { timeoutMs: 60_000 })).ms, d);
+    floorOf[n] = median(ms);
+  }
+  const store = await sampleLatency(PROFILE.floorReps[100], async () => (await floorApi.expectStatus(200, "GET", `/fanout?n=100&store=1`, undefined, { timeoutMs: 60_000 })).ms, d);
+  results.floorFanout100Ms = floorOf[100];
+  extra.floorFanout10Ms = floorOf[10];
+  extra.floorFanout500Ms = floorOf[500];
+  extra.floorFanout100WithWriteMs = median(store);
+  extra.floorPerWorkerMs = (floorOf[500] - floorOf[10]) / 490;
+});
+
+// ---------------------------------------------------------------- 3. fan-out
+
+/**
+ * Whether the kernel can delegate yet: a copilot granted `delegate`, one delegation over HTTP, one
+ * collect. Returns null when it works, else the reason.
+ */
+async function delegationProblem(d) {
+  const c = as(tenants.probe);
+  await register(c, "bench-worker", { script: [{ text: "done: {{input}}" }] });
+  await register(c, "bench-probe", { mode: "interactive", tools: ["delegate", "collect"], limits: { maxChildren: 4 }, script: [{ text: "ready" }] });
+  const { json: p } = await c.json(201, "POST", "/v1/procs", { agent: "bench-probe", input: "probe" });
+  try {
+    const missing = ["delegate", "collect"].filter((t) => !p.tools.includes(t));
+    if (missing.length) return `the kernel grants no ${missing.join("/")} tool (effective tools: ${p.tools.join(", ") || "none"})`;
+    const del = await c.request("POST", `/v1/procs/${p.pid}/delegate`, { agent: "bench-worker", message: "probe", deliveryPolicy: "on_demand" });
+    if (del.status >= 300 || !del.json?.taskId) {
+      return `POST /v1/procs/:pid/delegate → ${del.status}${del.json?.error ? ` ${del.json.error.code}: ${del.json.error.message}` : ""}`;
+    }
+    const col = await c.request("POST", `/v1/procs/${p.pid}/collect`, { mode: "all", timeoutMs: Math.min(20_000, d.left) }, { timeoutMs: 30_000 });
+    const done = col.json?.completed;
+    if (col.status !== 200 || !Array.isArray(done) || done.length !== 1) {
+      return `POST /v1/procs/:pid/collect → ${col.status} ${col.text.slice(0, 160)}`;
+    }
+    return null;
+  } finally {
+    await c.request("POST", `/v1/procs/${p.pid}/kill`, {}).catch(() => {});
+  }
+}
+
+/** The copilot's script for N workers: delegate in steps of ≤ 64 calls, one collect {mode: all}, a final text. */
+function copilotScript(n) {
+  const steps = [];
+  for (let i = 0; i < n; i += CALLS_PER_STEP) {
+    steps.push({
+      toolCalls: Array.from({ length: Math.min(CALLS_PER_STEP, n - i) }, (_, j) => ({
+        name: "delegate",
+        arguments: { agent: "bench-worker", message: `task ${i + j}`, deliveryPolicy: "on_demand" },
+      })),
+    });
+  }
+  steps.push({ toolCalls: [{ name: "collect", arguments: { mode: "all", timeoutMs: 120_000 } }] });
+  steps.push({ text: "{{lastToolResult}}" });
+  return steps;
+}
+
+/** Counts completed tasks from the copilot's final answer (the collect result), else from the tasks route. */
+async function completedTasks(c, pid, result) {
+  try {
+    const parsed = JSON.parse(result);
+    if (Array.isArray(parsed?.completed)) return { completed: parsed.completed.length, pending: parsed.pending?.length ?? 0, source: "collect result" };
+  } catch {
+    // not JSON: ask the tasks route
+  }
+  const res = await c.request("GET", `/v1/tasks?copilotPid=${pid}`);
+  const tasks = Array.isArray(res.json) ? res.json : (res.json?.tasks ?? []);
+  return { completed: tasks.filter((t) => t.status?.state === "completed").length, pending: tasks.filter((t) => !["completed", "failed", "canceled", "rejected"].includes(t.status?.state)).length, source: "GET /v1/tasks" };
+}
+
+async function fanoutOnce(n, rep, d, memory) {
+  const tenant = `bench-fan${n}-r${rep}`;
+  const c = as(tenant);
+  await register(c, "bench-worker", { script: [{ text: "done: {{input}}" }] });
+  const script = copilotScript(n);
+  await register(c, "bench-copilot", { tools: ["delegate", "collect"], maxTurns: script.length + 5, limits: { maxChildren: n, maxDepth: 2 }, script });
+  const sampler = memory ? sampleMemory(kernel, 25) : null;
+  const wallStart = Date.now();
+  const t0 = mono();
+  let status;
+  let pid;
+  try {
+    pid = (await c.json(201, "POST", "/v1/procs", { agent: "bench-copilot", input: `fan out ${n}` })).json.pid;
+    status = await waitExit(c, pid, d);
+  } finally {
+    const mem = sampler?.stop();
+    if (mem) Object.assign(memory, mem);
+  }
+  const ms = mono() - t0;
+  if (status.code !== 0) throw new Error(`fan-out ${n}: the copilot exited ${status.code}: ${status.reason}`);
+  const tally = await completedTasks(c, pid, status.result ?? "");
+  if (tally.completed !== n) throw new Error(`fan-out ${n}: ${tally.completed} of ${n} tasks completed (${tally.source}), ${tally.pending} pending`);
+  // Phases from the copilot's events (server clock, relative to the spawn request).
+  const ev = await eventsOf(c, pid);
+  const rel = (e) => (e ? atOf(e) - wallStart : null);
+  const delegates = ev.filter((e) => e.event === "tool_result" && e.data?.name === "delegate");
+  const phases = {
+    firstModelMs: rel(ev.find((e) => e.event === "model")),
+    delegatedMs: rel(delegates.at(-1)),
+    collectedMs: rel(ev.find((e) => e.event === "tool_result" && e.data?.name === "collect")),
+    exitMs: rel(ev.find((e) => e.event === "exit")),
+  };
+  return { ms, phases };
+}
+
+await part("fan-out", ["fanout10Ms", "fanout100Ms", "fanout500Ms", "fanoutVsFloor", "peakRssMb"], async () => {
+  const d = total.sub(100_000, "fan-out");
+  const problem = await delegationProblem(d);
+  if (problem) {
+    const reason = `fan-out: delegation not available yet (${problem})`;
+    info(reason);
+    for (const k of ["fanout10Ms", "fanout100Ms", "fanout500Ms", "fanoutVsFloor", "peakRssMb"]) skipped[k] = reason;
+    extra.fanoutSkipped = reason;
+    return;
+  }
+  const memory = {};
+  for (const [nText, reps] of Object.entries(PROFILE.fanoutReps)) {
+    const n = Number(nText);
+    const runs = [];
+    for (let r = 0; r < reps && !d.passed; r++) runs.push(await fanoutOnce(n, r, d, n === 500 ? memory : null));
+    if (!runs.length) throw new DeadlineError(`fan-out ${n}: no time left`);
+    const ms = runs.map((x) => x.ms);
+    results[`fanout${n}Ms`] = median(ms);
+    extra[`fanout${n}Phases`] = runs[ms.indexOf(percentile(ms, 50))].phases;
+    debug(`fan-out ${n}: ${ms.map((v) => v.toFixed(0)).join(", ")} ms`);
+  }
+  if (results.floorFanout100Ms) results.fanoutVsFloor = results.fanout100Ms / results.floorFanout100Ms;
+  results.peakRssMb = memory.peakWorkerRssMb ?? null;
+  extra.peakRssAllWorkerdMb = memory.peakAllWorkerdRssMb ?? null;
+  extra.perWorkerOverheadMs = (results.fanout500Ms - results.fanout10Ms) / 490;
+});
+
+// ---------------------------------------------------------------- 5. kernel: list
+
+await part("list 1000 processes", ["list1000P50Ms"], async () => {
+  const d = total.sub(60_000, "list");
+  const k = as(tenants.kernel);
+  const have = kernelPids.length;
+  const need = Math.max(0, PROFILE.listProcesses - have);
+  const t0 = mono();
+  const fill = await pool(need, FILL_CONCURRENCY, async (i) => (await k.json(201, "POST", "/v1/procs", { agent: "quick", input: `fill ${i}` })), d);
+  if (need > 0) {
+    extra.spawnConcurrentP50Ms = median(fill.map((r) => r.ms));
+    extra.spawnConcurrentP99Ms = percentile(fill.map((r) => r.ms), 99);
+    extra.spawnsPerSecond = need / ((mono() - t0) / 1000);
+    extra.spawnConcurrency = FILL_CONCURRENCY;
+  }
+  // Let every process finish before measuring, so background steps do not run during the reads.
+  let rows = [];
+  for (let i = 0; i < 600; i++) {
+    d.check();
+    rows = (await k.json(200, "GET", "/v1/procs", undefined, { timeoutMs: 30_000 })).json.processes;
+    if (rows.every((p) => !["created", "running", "sleeping", "paused"].includes(p.state))) break;
+    await sleep(200);
+  }
+  if (rows.length < PROFILE.listProcesses) throw new Error(`only ${rows.length} processes in the table`);
+  let bytes = 0;
+  const ms = await sampleLatency(
+    PROFILE.listReps,
+    async () => {
+      const res = await k.json(200, "GET", "/v1/procs", undefined, { timeoutMs: 30_000 });
+      if (res.json.processes.length !== rows.length) throw new Error(`list returned ${res.json.processes.length} rows, expected ${rows.length}`);
+      bytes = res.text.length;
+      return res.ms;
+    },
+    d,
+  );
+  results.list1000P50Ms = median(ms);
+  extra.list1000P99Ms = percentile(ms, 99);
+  extra.listRows = rows.length;
+  extra.listBytes = bytes;
+  const filtered = await sampleLatency(PROFILE.listReps, async () => (await k.json(200, "GET", "/v1/procs?state=running")).ms, d);
+  extra.listFilteredEmptyP50Ms = median(filtered);
+});
+
+// ---------------------------------------------------------------- 5. kernel: audit verify
+
+await part("audit verify over 10,000 entries", ["auditVerify10kMs"], async () => {
+  const d = total.sub(60_000, "audit");
+  const k = as(tenants.kernel);
+  let entries = (await k.json(200, "GET", "/v1/audit/verify", undefined, { timeoutMs: 60_000 })).json.entries;
+  const need = Math.max(0, PROFILE.auditEntries - entries);
+  // Each PUT /v1/agents writes one audit entry (agent_registered).
+  const t0 = mono();
+  const puts = await pool(need, FILL_CONCURRENCY, async (i) => (await k.json(200, "PUT", `/v1/agents/filler-${i % 64}`, { model: "scripted", script: [{ text: "x" }] })).ms, d);
+  if (need) extra.auditFillPerSecond = need / ((mono() - t0) / 1000);
+  extra.putAgentConcurrentP50Ms = need ? median(puts) : null;
+  const ms = await sampleLatency(
+    PROFILE.verifyReps,
+    async () => {
+      const res = await k.json(200, "GET", "/v1/audit/verify", undefined, { timeoutMs: 60_000 });
+      if (!res.json.ok) throw new Error(`the audit chain does not verify: ${res.text.slice(0, 200)}`);
+      entries = res.json.entries;
+      return res.ms;
+    },
+    d,
+  );
+  if (entries < PROFILE.auditEntries) throw new Error(`only ${entries} audit entries`);
+  results.auditVerify10kMs = median(ms);
+  extra.auditEntries = entries;
+  extra.auditVerifyUsPerEntry = (median(ms) * 1000) / entries;
+});
+
+// ---------------------------------------------------------------- report
+
+const whole = wholeRunMemory.stop();
+extra.peakRssWholeRunMb = whole.peakWorkerRssMb;
+extra.workerHwmMb = whole.workerHwmMb;
+await Promise.all([kernel.stop(), floor.stop()]);
+api.close();
+floorApi.close();
+cleanUpAll();
+
+const REQUIRED = [
+  "spawnP50Ms",
+  "spawnP99Ms",
+  "firstModelCallP50Ms",
+  "turnsPerSecond",
+  "fanout10Ms",
+  "fanout100Ms",
+  "fanout500Ms",
+  "floorFanout100Ms",
+  "fanoutVsFloor",
+  "list1000P50Ms",
+  "auditVerify10kMs",
+  "peakRssMb",
+];
+const out = {};
+for (const k of REQUIRED) out[k] = round(results[k] ?? null, k === "fanoutVsFloor" ? 2 : 1);
+const durationS = round((Date.now() - runStarted) / 1000, 1);
+const json = {
+  ...out,
+  perWorkerOverheadMs: round(extra.perWorkerOverheadMs ?? null, 2),
+  skipped,
+  extra: Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, typeof v === "number" ? round(v, 2) : v && typeof v === "object" && !Array.isArray(v) ? roundAll(v) : v])),
+  definitions: {
+    spawn: "POST /v1/procs → 201, client wall time (monotonic), sequential requests over one keep-alive socket, after warm-up spawns; each spawned process runs one text step and exits in the background",
+    firstModelCall: "the first persisted `model` event's `at` (process object's Date) minus this side's Date.now() just before the spawn request; same host clock",
+    turnsPerSecond: "turns / wall time from the spawn request to the wait route reporting exit, one process running N list_dir turns then a text",
+    fanout: "wall time from POST /v1/procs of the copilot to the wait route reporting its exit; copilot script = delegate steps of ≤ 64 calls (on_demand), one collect {mode: all}, a final text; each worker one text step",
+    perWorkerOverheadMs: "(fanout500Ms − fanout10Ms) / 490",
+    floor: "GET /fanout?n=N on bench/floor: a fresh Durable Object calls N fresh Durable Objects over RPC (no storage) and awaits them all; client wall time",
+    fanoutVsFloor: "fanout100Ms / floorFanout100Ms",
+    list1000: "GET /v1/procs with 1000 rows (all exited), client wall time",
+    auditVerify10k: "GET /v1/audit/verify over ≥ 10,000 entries, client wall time",
+    peakRssMb: "peak VmRSS of the workerd process that runs the Worker (not wrangler's proxy workerd), sampled every 25 ms during the N = 500 fan-out",
+    percentiles: "nearest rank over the samples of this run",
+  },
+  machine,
+  date: new Date(runStarted).toISOString(),
+  profile: PROFILE.name,
+  durationS,
+};
+
+function roundAll(o) {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === "number" ? round(v, 2) : v]));
+}
+
+// ---------- table
+
+const fmt = (v, unit = "ms", digits = 1) => (v === null || v === undefined ? "—" : `${round(v, digits)} ${unit}`.trim());
+const status = (key) => {
+  const t = targets[key];
+  const v = results[key];
+  if (!t || v === undefined || v === null) return "";
+  return v <= t.max ? "ok" : "MISSED";
+};
+const rows = [
+  ["spawn p50", fmt(results.spawnP50Ms), "≤ 10 ms", status("spawnP50Ms")],
+  ["spawn p99", fmt(results.spawnP99Ms), "≤ 50 ms", status("spawnP99Ms")],
+  ["spawn → first model call p50", fmt(results.firstModelCallP50Ms), "", ""],
+  ["spawn, 8 concurrent: p50 / p99", extra.spawnConcurrentP50Ms ? `${fmt(extra.spawnConcurrentP50Ms)} / ${fmt(extra.spawnConcurrentP99Ms)}` : "—", "", extra.spawnsPerSecond ? `${round(extra.spawnsPerSecond, 0)} spawns/s` : ""],
+  [`step throughput (${PROFILE.turns}-turn tool loop)`, fmt(results.turnsPerSecond, "turns/s"), "", extra.turnLoopMs ? `${fmt(extra.turnLoopMs)} total` : ""],
+  ["fan-out 10", fmt(results.fanout10Ms), "", ""],
+  ["fan-out 100", fmt(results.fanout100Ms), "≤ 1500 ms", status("fanout100Ms")],
+  ["fan-out 500", fmt(results.fanout500Ms), "", ""],
+  ["per-worker overhead", fmt(extra.perWorkerOverheadMs, "ms", 2), "", "(fan-out 500 − fan-out 10) / 490"],
+  ["floor: bare DO RPC fan-out 10 / 100 / 500", `${fmt(extra.floorFanout10Ms)} / ${fmt(results.floorFanout100Ms)} / ${fmt(extra.floorFanout500Ms)}`, "", extra.floorFanout100WithWriteMs ? `100 with a write each: ${fmt(extra.floorFanout100WithWriteMs)}` : ""],
+  ["fan-out 100 / floor", results.fanoutVsFloor ? `${round(results.fanoutVsFloor, 2)}×` : "—", "≤ 10× (aim 3×)", status("fanoutVsFloor")],
+  ["GET /v1/procs, 1000 rows, p50", fmt(results.list1000P50Ms), "≤ 50 ms", status("list1000P50Ms")],
+  [`GET /v1/audit/verify, ${extra.auditEntries ?? "10,000"} entries`, fmt(results.auditVerify10kMs), "", ""],
+  ["peak RSS, workerd, fan-out 500", fmt(results.peakRssMb, "MiB", 0), "", extra.peakRssWholeRunMb ? `whole run: ${fmt(extra.peakRssWholeRunMb, "MiB", 0)}` : ""],
+];
+const baselines = [
+  ["GET /healthz (no auth, no object)", fmt(extra.healthzP50Ms, "ms", 2)],
+  ["GET /v1/procs/:pid (auth + 1 kernel RPC)", fmt(extra.getProcessP50Ms, "ms", 2)],
+  ["PUT /v1/agents/:name (auth + 1 kernel RPC + write)", fmt(extra.putAgentP50Ms, "ms", 2)],
+  ["floor: GET /healthz", fmt(extra.floorHealthzP50Ms, "ms", 2)],
+  ["floor: one DO RPC", fmt(extra.floorRpcP50Ms, "ms", 2)],
+  ["floor: one DO RPC + SQLite write", fmt(extra.floorWriteP50Ms, "ms", 2)],
+  ["floor: one alarm → next alarm", fmt(extra.floorAlarmStepMs, "ms", 2)],
+];
+if (extra.turnBreakdownP50Ms) {
+  const b = extra.turnBreakdownP50Ms;
+  baselines.push(["turn p50: model → tools step / dispatch / result → next model", `${fmt(b.modelToToolsMs)} / ${fmt(b.dispatchMs)} / ${fmt(b.resultToNextModelMs)}`]);
+  baselines.push(["turn mean: first 20 / last 20 turns", `${fmt(extra.turnMsFirst20, "ms", 2)} / ${fmt(extra.turnMsLast20, "ms", 2)}`]);
+}
+
+function table(header, body) {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => String(r[i] ?? "").length)));
+  const line = (cells) => `| ${cells.map((c, i) => String(c ?? "").padEnd(widths[i])).join(" | ")} |`;
+  return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...body.map(line)].join("\n");
+}
+
+say("");
+say(`Agent Kernel benchmark (${PROFILE.name}) — ${json.date}`);
+say(`machine: ${machine.nproc} × ${machine.cpuModel}, ${machine.memTotalMb} MiB, ${machine.platform}; node ${machine.node}, wrangler ${machine.wrangler}, workerd ${machine.workerd}; commit ${machine.commit ?? "?"}${machine.srcDirty ? " (+ uncommitted src changes)" : ""}`);
+say(`local workerd via wrangler dev (through its proxy workerd), scripted model at zero latency; medians unless noted; run took ${durationS} s`);
+say("");
+say(table(["measure", "result", "target", "note"], rows));
+say("");
+say(table(["baseline (p50)", "result"], baselines));
+const skippedLines = [...new Set(Object.values(skipped))];
+if (skippedLines.length) {
+  say("");
+  for (const s of skippedLines) say(`skipped: ${s}`);
+}
+if (opts.json) {
+  mkdirSync(dirname(opts.json), { recursive: true });
+  writeFileSync(opts.json, `${JSON.stringify(json, null, 2)}\n`);
+  say("");
+  say(`wrote ${opts.json}`);
+}
+process.exit(0);

@@ -1,0 +1,72 @@
+import { z } from "zod";
+import { Budget } from "./agent";
+import { Metadata, Usage } from "./common";
+import { CollectArgs, DelegateArgs, DeliveryPolicy } from "./tools";
+
+export { DeliveryPolicy };
+export type DeliveryPolicy = z.infer<typeof DeliveryPolicy>;
+
+/** A2A 0.3 task states. */
+export const TaskState = z.enum(["submitted", "working", "input-required", "completed", "failed", "canceled", "rejected"]);
+export type TaskState = z.infer<typeof TaskState>;
+export const TERMINAL_TASK_STATES: readonly TaskState[] = ["completed", "failed", "canceled", "rejected"];
+export const isTerminalTask = (s: TaskState) => TERMINAL_TASK_STATES.includes(s);
+
+/** `?a2a=v1`: the A2A 1.0 names of the same states. */
+export const a2aV1State = (s: TaskState) => `TASK_STATE_${s.toUpperCase().replace("-", "_")}`;
+
+export const TaskArtifact = z.object({
+  artifactId: z.string(),
+  parts: z.array(z.object({ kind: z.literal("text"), text: z.string() })),
+});
+
+export const Task = z.object({
+  kind: z.literal("task"),
+  id: z.string(),
+  contextId: z.string(),
+  status: z.object({ state: z.string(), timestamp: z.string(), message: z.string().optional() }),
+  artifacts: z.array(TaskArtifact),
+  metadata: z.object({
+    copilotPid: z.number().int(),
+    workerPid: z.number().int(),
+    agent: z.string(),
+    deliveryPolicy: DeliveryPolicy,
+    budget: Budget,
+    requested: z.record(z.string(), z.unknown()),
+    granted: z.record(z.string(), z.unknown()),
+    user: Metadata,
+  }),
+});
+export type Task = z.infer<typeof Task>;
+
+/** Body of `POST /v1/procs/:pid/delegate`: the delegate tool's arguments, plus an optional idempotency key. */
+export const DelegateRequest = DelegateArgs.extend({ idempotencyKey: z.string().min(1).max(256).optional() });
+export type DelegateRequest = z.infer<typeof DelegateRequest>;
+export type DelegateInput = z.infer<typeof DelegateArgs>;
+export const DelegateResult = z.object({ taskId: z.string(), pid: z.number().int(), state: TaskState });
+export type DelegateResult = z.infer<typeof DelegateResult>;
+
+export const CollectRequest = CollectArgs.extend({ timeoutMs: z.number().int().nonnegative().max(60_000).optional() });
+export type CollectInput = z.infer<typeof CollectArgs>;
+
+export const CollectedTask = z.object({
+  taskId: z.string(),
+  pid: z.number().int(),
+  agent: z.string(),
+  state: TaskState,
+  result: z.string().nullable(),
+  reason: z.string().nullable(),
+  usage: Usage,
+});
+export type CollectedTask = z.infer<typeof CollectedTask>;
+export const CollectResult = z.object({
+  completed: z.array(CollectedTask),
+  failed: z.array(CollectedTask),
+  canceled: z.array(CollectedTask),
+  pending: z.array(CollectedTask),
+  satisfied: z.boolean(),
+});
+export type CollectResult = z.infer<typeof CollectResult>;
+
+export const TaskListQuery = z.strictObject({ copilotPid: z.coerce.number().int().positive().optional(), a2a: z.literal("v1").optional() });
+export const TaskQuery = z.strictObject({ a2a: z.literal("v1").optional() });

@@ -1,0 +1,35 @@
+import { Hono } from "hono";
+import { ApiError, unwrap } from "../contracts";
+import { TaskListQuery, TaskQuery } from "../contracts/tasks";
+import { kernelOf, processOf } from "../env";
+import { actorOf, queryOf, requireRole, type AppContext, type AppEnv } from "./context";
+
+const kernel = (c: AppContext) => kernelOf(c.env, c.get("tenant"));
+const taskId = (c: AppContext) => {
+  const id = c.req.param("id") ?? "";
+  if (!/^[0-9a-f-]{36}$/.test(id)) throw ApiError.of(404, "task_not_found", "No such task.");
+  return id;
+};
+
+export const taskRoutes = new Hono<AppEnv>()
+  .get("/", async (c) => {
+    const { copilotPid, a2a } = queryOf(c, TaskListQuery);
+    return c.json({ tasks: await kernel(c).listTasks(copilotPid, a2a === "v1") });
+  })
+  .get("/:id", async (c) => {
+    const id = taskId(c);
+    const { a2a } = queryOf(c, TaskQuery);
+    return c.json(unwrap(await kernel(c).getTask(id, a2a === "v1")));
+  })
+  .get("/:id/events", async (c) => {
+    const task = unwrap(await kernel(c).getTask(taskId(c)));
+    const headers = new Headers();
+    const last = c.req.header("last-event-id");
+    if (last) headers.set("last-event-id", last);
+    // The task's progress is its worker's event stream.
+    return processOf(c.env, c.get("tenant"), task.metadata.workerPid).fetch(new Request("https://process/events", { headers, signal: c.req.raw.signal }));
+  })
+  .post("/:id/cancel", requireRole("operator"), async (c) => {
+    const id = taskId(c);
+    return c.json(unwrap(await kernel(c).cancelTask(id, { actor: actorOf(c) })));
+  });
