@@ -6,7 +6,7 @@
  * Also: finding the workerd processes under a server and sampling their resident memory.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -255,17 +255,22 @@ export function memoryOf(pid) {
 }
 
 /**
- * Samples the resident memory of the server's workerd processes every `intervalMs` until stopped.
- * `stop()` returns the peak RSS seen of the Worker's workerd, of all workerd processes together,
- * and the kernel-reported high-water mark (VmHWM, peak since the process started) at the end.
+ * Samples the resident memory of the server's workerd processes every `intervalMs` until stopped
+ * (re-finding them every second, in case wrangler restarts one). `stop()` returns the peak RSS seen
+ * of the Worker's workerd, of all workerd processes together, and the kernel-reported high-water mark
+ * (VmHWM, the peak since the process started) at the end.
  */
 export function sampleMemory(server, intervalMs = 25) {
-  const procs = server.workerdProcesses();
-  const worker = procs.filter((p) => p.role === "worker");
+  let procs = server.workerdProcesses();
+  let found = Date.now();
   let peakWorker = 0;
   let peakAll = 0;
   let samples = 0;
   const tick = () => {
+    if (Date.now() - found > 1000) {
+      procs = server.workerdProcesses();
+      found = Date.now();
+    }
     let all = 0;
     let w = 0;
     for (const p of procs) {
@@ -284,8 +289,77 @@ export function sampleMemory(server, intervalMs = 25) {
     stop() {
       clearInterval(timer);
       tick();
-      const hwm = worker.reduce((s, p) => s + (memoryOf(p.pid)?.hwmMb ?? 0), 0);
+      const hwm = procs.filter((p) => p.role === "worker").reduce((s, p) => s + (memoryOf(p.pid)?.hwmMb ?? 0), 0);
       return { peakWorkerRssMb: peakWorker, peakAllWorkerdRssMb: peakAll, workerHwmMb: hwm, samples, processes: procs };
     },
   };
+}
+
+/** CPU seconds (user + system) used so far by the processes of the given process groups. */
+export function cpuSecondsOfGroups(pgids) {
+  const want = new Set(pgids);
+  const tick = 100; // USER_HZ on Linux
+  let total = 0;
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // fields[0] is state (field 3); pgrp is field 5, utime 14, stime 15
+      if (!want.has(Number(fields[2]))) continue;
+      total += (Number(fields[11]) + Number(fields[12])) / tick;
+    } catch {
+      // raced with an exit
+    }
+  }
+  return total;
+}
+
+/** Busy CPU seconds of the whole machine so far (all cores), from /proc/stat. */
+export function machineBusySeconds() {
+  try {
+    const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = cpu;
+    return (user + nice + system + irq + softirq + steal) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The TCP port the Worker's own workerd serves on, behind wrangler's proxy, or null. Found from the
+ * process's listening sockets and confirmed with GET `probePath`: used only to measure what the
+ * proxy hop costs, never to drive the benchmark.
+ */
+export async function directPortOf(server, probePath = "/healthz") {
+  const worker = server.workerdProcesses().find((p) => p.role === "worker");
+  if (!worker) return null;
+  try {
+    const inodes = new Set();
+    for (const fd of readdirSync(`/proc/${worker.pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${worker.pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]);
+      } catch {
+        // closed meanwhile
+      }
+    }
+    const ports = [];
+    for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[3] === "0A" && inodes.has(f[9])) ports.push(Number.parseInt(f[1].split(":")[1], 16));
+    }
+    for (const port of ports) {
+      try {
+        const res = await fetch(`http://${HOST}:${port}${probePath}`, { signal: AbortSignal.timeout(1000) });
+        const text = await res.text();
+        if (res.ok && text.includes('"ok":true')) return port;
+      } catch {
+        // not this one
+      }
+    }
+  } catch {
+    // no /proc access
+  }
+  return null;
 }

@@ -118,8 +118,9 @@ function bodyDetail(err: APICallError): string {
  */
 export function toModelError(provider: string, err: unknown, secrets: readonly string[]): ModelError {
   if (err instanceof ModelError) return err;
-  const make = (status: number | null, detail: string, retryAfter: number | null = null) => {
-    const parts = [status === null ? "" : statusLine(status), clip(detail)].filter(Boolean);
+  // `said`: the provider answered with this HTTP status (else the status is ours, and not shown as theirs).
+  const make = (status: number | null, detail: string, retryAfter: number | null = null, said = false) => {
+    const parts = [said && status !== null ? statusLine(status) : "", clip(detail)].filter(Boolean);
     return new ModelError(redact(`${provider}: ${parts.join(": ") || "request failed"}`, secrets), status, retryAfter);
   };
 
@@ -130,14 +131,21 @@ export function toModelError(provider: string, err: unknown, secrets: readonly s
       return err.isRetryable ? make(502, `connection failed: ${err.message}`) : make(null, err.message);
     }
     if (status >= 200 && status < 300) return make(502, `invalid response: ${err.message}${err.cause ? `: ${messageOf(err.cause)}` : ""}`);
-    return make(status, bodyDetail(err), retryAfterMs(err.responseHeaders));
+    return make(status, bodyDetail(err), retryAfterMs(err.responseHeaders), true);
   }
   if (JSONParseError.isInstance(err) || TypeValidationError.isInstance(err) || InvalidResponseDataError.isInstance(err)) {
     return make(502, `invalid response: ${err.message}`);
   }
   if (err instanceof TypeError && /network|fetch|connect|socket/i.test(err.message)) return make(502, `connection failed: ${err.message}`);
-  // An error object sent inside a stream: its type tells how it would have been answered over HTTP.
-  const type = streamErrorType(err);
-  if (type !== null) return make(STREAM_ERROR_STATUS[type]!, messageOf(err));
+  // A stream whose first event the provider package could not read (it says so in a plain Error).
+  if (err instanceof Error && /stream error/i.test(err.message) && /expected/i.test(err.message)) return make(502, `invalid response: ${err.message}`);
+  // An error event inside a stream (`{type: "overloaded_error", message}`): the provider package's
+  // status for it, else the status its type stands for over HTTP.
+  if (err && typeof err === "object" && !(err instanceof Error)) {
+    const o = err as Record<string, unknown>;
+    const type = streamErrorType(err);
+    const status = typeof o.statusCode === "number" ? o.statusCode : type !== null ? STREAM_ERROR_STATUS[type]! : null;
+    if (status !== null) return make(status, `${type ?? (typeof o.type === "string" ? o.type : "stream error")}: ${messageOf(err)}`);
+  }
   return make(null, messageOf(err));
 }

@@ -99,9 +99,9 @@ function lastToolResult(wire: Wire, body: any): string | null {
 
 const offersTools = (body: any) => Array.isArray(body?.tools) && body.tools.length > 0;
 
-type Behaviour = (ctx: { wire: Wire; provider: ProviderKey; body: any; count: number; ex: Exchange; gate: Promise<void> }) => Promise<Reply>;
+type Behaviour = (ctx: { wire: Wire; provider: ProviderKey; model: string; body: any; count: number; ex: Exchange; gate: Promise<void> }) => Promise<Reply>;
 type Reply =
-  | { kind: "answer"; answer: Answer; delayMs?: number; gate?: Promise<void> }
+  | { kind: "answer"; answer: Answer; delayMs?: number; gate?: Promise<void>; spacingMs?: number }
   | { kind: "error"; status: number; headers?: Record<string, string>; body: string }
   | { kind: "raw"; contentType: string; body: string }
   | { kind: "hang" };
@@ -132,6 +132,12 @@ const BEHAVIOURS: Record<string, Behaviour> = {
   },
   // Streams a text in pieces.
   text: async ({ provider }) => text(`Hello from the fake ${provider}.`, undefined, ["Hello", " from", " the fake", ` ${provider}.`]),
+  // Eight pieces 100 ms apart: a stream that takes longer than a short MODEL_TIMEOUT_MS but never stalls that long.
+  drip: async () => ({
+    kind: "answer",
+    spacingMs: 100,
+    answer: { text: "12345678", chunks: ["1", "2", "3", "4", "5", "6", "7", "8"], toolCalls: [], usage: { input: 3, output: 8 } },
+  }),
   // As `text`, but only once the test lets it go (POST /release), so it can subscribe to the events first.
   "gated-text": async ({ provider, gate }) => ({
     kind: "answer",
@@ -154,6 +160,27 @@ const BEHAVIOURS: Record<string, Behaviour> = {
   // 200 with valid JSON that lacks the protocol's fields.
   "missing-fields": async ({ body }) =>
     body?.stream ? { kind: "raw", contentType: "text/event-stream", body: 'data: {"unexpected": true}\n\n' } : { kind: "raw", contentType: "application/json", body: '{"unexpected": true}' },
+  // Streams a little text, then an error event inside the stream (the HTTP status was already 200).
+  "midstream-error": async ({ wire, model }) => ({
+    kind: "raw",
+    contentType: "text/event-stream",
+    body:
+      wire === "chat"
+        ? [
+            { id: "chatcmpl-e", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: { role: "assistant", content: "partial" }, finish_reason: null }] },
+            { error: { message: "The server had an error while processing your request.", type: "server_error", param: null, code: null } },
+          ]
+            .map((o) => `data: ${JSON.stringify(o)}\n\n`)
+            .join("")
+        : [
+            ["message_start", { message: { id: "msg_e", type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } } }],
+            ["content_block_start", { index: 0, content_block: { type: "text", text: "" } }],
+            ["content_block_delta", { index: 0, delta: { type: "text_delta", text: "partial" } }],
+            ["error", { error: { type: "overloaded_error", message: "Overloaded" } }],
+          ]
+            .map(([type, data]) => `event: ${type}\ndata: ${JSON.stringify({ type, ...(data as object) })}\n\n`)
+            .join(""),
+  }),
   // Never answers; the log shows when the client closes the connection.
   hang: async () => ({ kind: "hang" }),
   // The first request answers after 6 s (past MODEL_TIMEOUT_MS); later ones at once.
@@ -322,7 +349,7 @@ export class FakeProviders {
     if (sent !== expected && prefix !== "echo-key") return fail(401, wire === "chat" ? "invalid_request_error" : "authentication_error", "invalid x-api-key or bearer token");
     if (!prefix) return fail(404, "not_found_error", `The model \`${model}\` does not exist`);
 
-    const reply = await BEHAVIOURS[prefix]!({ wire, provider, body, count: entries.length - 1, ex, gate: this.gate(key).promise });
+    const reply = await BEHAVIOURS[prefix]!({ wire, provider, model, body, count: entries.length - 1, ex, gate: this.gate(key).promise });
     if (reply.kind === "hang") {
       await ex.gone;
       return;
@@ -351,7 +378,7 @@ export class FakeProviders {
       if (ex.closed()) return;
       ex.write(event);
       // Spaced out, so the deltas reach the worker as separate reads.
-      await sleep(15);
+      await sleep(reply.spacingMs ?? 15, ex.gone);
     }
     ex.end();
   }

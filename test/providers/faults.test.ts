@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { client, freshTenant } from "../support/http";
 import { register, spawn, waitExit, type Client } from "../support/agents";
-import { fakeLog, modelId, untilLog, type ProviderKey } from "./helpers";
+import { fakeLog, modelId, procRows, untilLog, type ProviderKey } from "./helpers";
 
 async function run(api: Client, agent: string, model: string) {
   await register(api, agent, { model });
@@ -85,7 +85,7 @@ describe("persistent failures", () => {
     // The tenant's kernel and the processes' rows are intact.
     const list = await api.get("/v1/procs");
     expect(list.status).toBe(200);
-    expect(list.body.map((p: any) => [p.pid, p.state, p.exit.code])).toEqual(runs.map((r) => [r.pid, "stopped", 1]));
+    expect(procRows(list.body).map((p) => [p.pid, p.state, p.exit?.code])).toEqual(runs.map((r) => [r.pid, "stopped", 1]));
   });
 });
 

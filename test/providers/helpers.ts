@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import type { Process } from "../../src/contracts";
 import type { Client } from "../support/agents";
 import type { LogEntry, ProviderKey } from "./fake-providers";
 
@@ -54,7 +55,7 @@ export async function readEvents(res: Response, stop: (e: SseEvent) => boolean, 
       if (left <= 0) throw new Error(`events: no stop event within ${timeoutMs} ms: ${JSON.stringify(out.map((e) => e.event))}`);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`events: no stop event within ${timeoutMs} ms`)), left)));
-      const { done, value } = await Promise.race([reader.read(), timeout]).finally(() => clearTimeout(timer));
+      const { done, value } = await Promise.race([reader.read(), timeout]).finally(() => timer !== undefined && clearTimeout(timer));
       if (done) return out;
       buffer += value;
       let cut: number;
@@ -94,3 +95,6 @@ export async function everythingVisible(api: Client, pid: number): Promise<strin
   ]);
   return parts.join("\n");
 }
+
+/** The rows of `GET /v1/procs`, whether it answers a bare array or `{processes: [...]}`. */
+export const procRows = (body: unknown): Process[] => (Array.isArray(body) ? body : ((body as { processes?: Process[] })?.processes ?? []));

@@ -36,3 +36,21 @@ export function client(tenant: string, role: Role = "admin") {
 let counter = 0;
 /** A fresh tenant per test keeps tests independent without resetting storage. */
 export const freshTenant = (prefix = "t") => `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+
+/** Reads a live SSE stream until `done(textSoFar)` holds (or `timeoutMs` passes), then closes it. */
+export async function readStream(res: Response, done: (text: string) => boolean, timeoutMs = 10_000): Promise<string> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (!done(text) && Date.now() < deadline) {
+      const next = await Promise.race([reader.read(), new Promise<null>((r) => setTimeout(() => r(null), Math.max(1, deadline - Date.now())))]);
+      if (next === null || next.done) break;
+      text += decoder.decode(next.value, { stream: true });
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return text;
+}
