@@ -13,14 +13,16 @@ export function remaining(limit: Budget, spent: BudgetUse): Budget {
 }
 
 /**
- * A child's budget: per dimension the smallest of its agent's own budget, what the delegation asked
- * for and what its parent has left. A dimension none of them sets stays unlimited.
+ * A child's reservation: in each dimension its agent's own budget or the delegation sets, the
+ * smallest of those and what its parent has left to promise. A dimension neither sets is not
+ * reserved: the child shares its ancestors' headroom there, and stops when an ancestor runs out.
  */
 export function reserveBudget(own: Budget, requested: Budget | undefined, parentLeft: Budget): Budget {
   const out: Budget = {};
   for (const k of BUDGET_KEYS) {
+    if (own[k] === undefined && requested?.[k] === undefined) continue;
     const caps = [own[k], requested?.[k], parentLeft[k]].filter((v): v is number => v !== undefined);
-    if (caps.length) out[k] = Math.min(...caps);
+    out[k] = Math.min(...caps);
   }
   return out;
 }

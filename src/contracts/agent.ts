@@ -14,7 +14,7 @@ const stepExtras = {
 /** One scripted model call (SPEC §4). Exactly one of text, toolCalls or error. */
 export const ScriptStep = z.union([
   z.strictObject({ text: z.string(), ...stepExtras }),
-  z.strictObject({ toolCalls: z.array(ToolCallRequest).min(1).max(64), ...stepExtras }),
+  z.strictObject({ toolCalls: z.array(ToolCallRequest).min(1).max(1000), ...stepExtras }),
   z.strictObject({
     error: z.strictObject({ status: z.union([z.literal(429), z.literal(500), z.literal(503)]), message: z.string() }),
     ...stepExtras,

@@ -1,4 +1,4 @@
-import { APICallError, InvalidResponseDataError, JSONParseError, TypeValidationError } from "ai";
+import { APICallError, InvalidResponseDataError, JSONParseError, StreamProviderError, TypeValidationError } from "ai";
 import { ModelError } from "./model";
 
 /**
@@ -133,14 +133,20 @@ export function toModelError(provider: string, err: unknown, secrets: readonly s
     if (status >= 200 && status < 300) return make(502, `invalid response: ${err.message}${err.cause ? `: ${messageOf(err.cause)}` : ""}`);
     return make(status, bodyDetail(err), retryAfterMs(err.responseHeaders), true);
   }
+  // An error event inside a stream that had already answered 200 (`{"error": {...}}`, `event: error`):
+  // the status the provider package gives it, else the one its type stands for over HTTP.
+  if (StreamProviderError.isInstance(err)) {
+    const type = typeof err.type === "string" ? err.type : null;
+    const status = err.statusCode ?? (type !== null ? STREAM_ERROR_STATUS[type] : undefined) ?? (err.isRetryable ? 502 : null);
+    return make(status, type ? `${type}: ${err.message}` : err.message);
+  }
   if (JSONParseError.isInstance(err) || TypeValidationError.isInstance(err) || InvalidResponseDataError.isInstance(err)) {
     return make(502, `invalid response: ${err.message}`);
   }
   if (err instanceof TypeError && /network|fetch|connect|socket/i.test(err.message)) return make(502, `connection failed: ${err.message}`);
   // A stream whose first event the provider package could not read (it says so in a plain Error).
   if (err instanceof Error && /stream error/i.test(err.message) && /expected/i.test(err.message)) return make(502, `invalid response: ${err.message}`);
-  // An error event inside a stream (`{type: "overloaded_error", message}`): the provider package's
-  // status for it, else the status its type stands for over HTTP.
+  // The same as a plain object, should a provider package pass one through unnormalised.
   if (err && typeof err === "object" && !(err instanceof Error)) {
     const o = err as Record<string, unknown>;
     const type = streamErrorType(err);
