@@ -248,7 +248,9 @@ export function memoryOf(pid) {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
-    return { rssMb: kb("VmRSS") / 1024, hwmMb: kb("VmHWM") / 1024 };
+    const rss = kb("VmRSS");
+    if (!Number.isFinite(rss)) return null; // a zombie has no memory lines
+    return { rssMb: rss / 1024, hwmMb: (Number.isFinite(kb("VmHWM")) ? kb("VmHWM") : rss) / 1024 };
   } catch {
     return null;
   }

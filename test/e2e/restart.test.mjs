@@ -254,14 +254,30 @@ function assertConversation(messages, input, script, finalText) {
   }
 }
 
-/** Each persisted model response appears once; each tool result event once. */
+/**
+ * Each persisted model response appears once and in order; each tool result once; and no tool call
+ * was dispatched again after its result was persisted (a `tool_call` event is written before each
+ * dispatch, the `tool_result` event in the same transaction as the result message).
+ */
 function assertEvents(events, script) {
   const modelCalls = events.filter((e) => e.type === "model" && !("error" in e.data)).map((e) => e.data.call);
   assert.deepEqual(modelCalls, script.map((_, i) => i), "every model step was persisted once, in order");
   const results = events.filter((e) => e.type === "tool_result").map((e) => e.data.toolCallId);
   assert.equal(new Set(results).size, results.length, `no tool result was recorded twice: ${results}`);
+  const resultSeq = new Map(events.filter((e) => e.type === "tool_result").map((e) => [e.data.toolCallId, e.data.seq]));
+  for (const e of events.filter((e) => e.type === "tool_call")) {
+    const persistedAt = resultSeq.get(e.data.id);
+    assert.ok(persistedAt !== undefined && e.data.seq < persistedAt, `tool call ${e.data.id} was dispatched (event ${e.data.seq}) after its result was persisted (event ${persistedAt})`);
+  }
   assert.equal(events.filter((e) => e.type === "exit").length, 1, "one exit event");
 }
+
+/** Call ids dispatched more than once (before and after the crash), in dispatch order. */
+const redispatched = (events) => {
+  const seen = new Map();
+  for (const e of events.filter((e) => e.type === "tool_call")) seen.set(e.data.id, (seen.get(e.data.id) ?? 0) + 1);
+  return [...seen].filter(([, n]) => n > 1).map(([id]) => id);
+};
 
 async function assertAudit(api, pids) {
   const verify = await api.expect(200, "GET", "/v1/audit/verify");
@@ -337,20 +353,21 @@ describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 11
     await api.expect(200, "PUT", "/v1/fs/steps/ledger.txt", "<end>");
     const proc = await api.expect(201, "POST", "/v1/procs", { agent: "stepper", input });
 
-    const atKill = await until(
-      () => api.expect(200, "GET", `/v1/procs/${proc.pid}`),
-      (p) => p.turnCount >= STEPS / 2 || p.exit !== null,
+    // Half-way: the results of turn 3 are persisted, so the process is between tool steps (inside the
+    // next 400 ms model call) and no tool is in flight: every tool must run exactly once.
+    const half = STEPS / 2 - 1;
+    await until(
+      () => api.expect(200, "GET", `/v1/procs/${proc.pid}/messages`),
+      ({ messages }) => messages.filter((m) => m.role === "tool" && m.toolCallId.startsWith(`call_${half}_`)).length === 2,
       20_000,
       "half the steps",
     );
     const crashAt = Date.now();
     await server.crash();
-    assert.equal(atKill.exit, null, "the process was still running when the server was killed");
-    assert.ok(atKill.turnCount < STEPS, `killed mid-run (turnCount ${atKill.turnCount})`);
     await boot();
 
     const status = await api.expect(200, "GET", `/v1/procs/${proc.pid}/wait?timeoutMs=${RESUME_TIMEOUT_MS}`, undefined, { timeoutMs: RESUME_TIMEOUT_MS + 10_000 });
-    timings.push(`test 1: killed at turn ${atKill.turnCount}, exited ${Date.now() - crashAt} ms after the kill`);
+    timings.push(`test 1: exited ${Date.now() - crashAt} ms after the kill`);
     assert.equal(status.exited, true, `the process exited after the restart: ${JSON.stringify(status)}`);
     assert.equal(status.code, 0, `exit 0: ${JSON.stringify(status)}`);
 
@@ -423,5 +440,56 @@ describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 11
     assertEvents(events, script);
     assert.equal((await api.call("GET", "/v1/fs/slow/before.txt")).text, "written before the crash");
     await assertAudit(api, [proc.pid]);
+  });
+
+  test("a SIGKILL in the middle of a turn's tool calls: no persisted call runs again, at most the one in flight", async () => {
+    // 3 turns of 64 sequential edits (~4 ms each): the kill lands inside turn 2's tool calls. The
+    // workspace and the process are separate objects, so a call whose file write committed but
+    // whose result did not may run again (SPEC §5 only forbids re-running a *persisted* result).
+    const TURNS = 3;
+    const CALLS = 64;
+    const line = (t, c) => `t${t}c${c}`;
+    const script = [
+      ...Array.from({ length: TURNS }, (_, t) => ({
+        toolCalls: Array.from({ length: CALLS }, (_, c) => ({ name: "edit_file", arguments: { path: "/burst/ledger.txt", oldText: "<end>", newText: `${line(t, c)}\n<end>` } })),
+      })),
+      { text: "burst done" },
+    ];
+    await api.expect(200, "PUT", "/v1/agents/burst", { model: "scripted", parallelToolCalls: false, script });
+    await api.expect(200, "PUT", "/v1/fs/burst/ledger.txt", "<end>");
+    const proc = await api.expect(201, "POST", "/v1/procs", { agent: "burst", input: "go" });
+
+    const atKill = await until(
+      () => api.expect(200, "GET", `/v1/procs/${proc.pid}`),
+      (p) => p.turnCount >= 2 || p.exit !== null,
+      20_000,
+      "the second turn",
+    );
+    const crashAt = Date.now();
+    await crashAndRestart();
+    assert.equal(atKill.exit, null, "still running when killed");
+
+    const status = await api.expect(200, "GET", `/v1/procs/${proc.pid}/wait?timeoutMs=${RESUME_TIMEOUT_MS}`, undefined, { timeoutMs: RESUME_TIMEOUT_MS + 10_000 });
+    assert.equal(status.exited, true, `the process exited after the restart: ${JSON.stringify(status)}`);
+    assert.equal(status.code, 0, `exit 0: ${JSON.stringify(status)}`);
+    assert.equal(status.result, "burst done");
+
+    const { messages } = await api.expect(200, "GET", `/v1/procs/${proc.pid}/messages`);
+    assertConversation(messages, "go", script, "burst done");
+    const events = await eventsOf(api, proc.pid);
+    debug("test 3 events", events, server);
+    assertEvents(events, script);
+
+    // The ledger: every call's line, in order; at most one extra, and only for the call that was in
+    // flight at the kill (the first one dispatched again after the restart).
+    const ledger = (await api.call("GET", "/v1/fs/burst/ledger.txt")).text.split("\n");
+    assert.equal(ledger.pop(), "<end>");
+    const again = redispatched(events);
+    const inFlight = again[0] ? line(...again[0].slice("call_".length).split("_").map(Number)) : null;
+    const once = ledger.filter((l, i) => !(l === inFlight && ledger[i - 1] === inFlight));
+    assert.deepEqual(once, Array.from({ length: TURNS * CALLS }, (_, i) => line(Math.floor(i / CALLS), i % CALLS)), "every call ran, once, in order");
+    const ranTwice = ledger.length - once.length;
+    assert.ok(ranTwice <= 1, `at most the in-flight call ran twice (${ranTwice})`);
+    timings.push(`test 3: killed in turn ${atKill.turnCount}, ${again.length} calls re-dispatched, in-flight call ${inFlight ?? "none"} ran ${ranTwice ? "twice" : "once"}, exited ${Date.now() - crashAt} ms after the kill`);
   });
 });
