@@ -316,6 +316,17 @@ describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 11
     await boot();
   }
 
+  /** A test body whose failure message carries the server's recent output (why it died, if it did). */
+  const withServerLog = (body) => async () => {
+    try {
+      await body();
+    } catch (err) {
+      const state = server?.exited ? "wrangler had exited" : "wrangler was running";
+      if (err instanceof Error) err.message += `\n--- ${state}; its last output ---\n${server?.log(80) ?? "(none)"}`;
+      throw err;
+    }
+  };
+
   before(async () => {
     port = await freePort();
     inspectorPort = await freePort();
@@ -335,7 +346,7 @@ describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 11
     }
   });
 
-  test("a SIGKILL between tool steps: every tool and model step runs exactly once, then it completes", async () => {
+  test("a SIGKILL between tool steps: every tool and model step runs exactly once, then it completes", withServerLog(async () => {
     const STEPS = 6;
     const input = "crash-test";
     const script = [
@@ -397,9 +408,9 @@ describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 11
     assert.equal(row.turnCount, STEPS);
     assert.equal(row.usage.toolCalls, STEPS * 2);
     await assertAudit(api, [proc.pid]);
-  });
+  }));
 
-  test("a SIGKILL while the process sleeps on a slow model call: it resumes and completes", async () => {
+  test("a SIGKILL while the process sleeps on a slow model call: it resumes and completes", withServerLog(async () => {
     const input = "slow-model";
     const script = [
       { toolCalls: [{ name: "write_file", arguments: { path: "/slow/before.txt", content: "written before the crash" } }] },
@@ -440,9 +451,9 @@ describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 11
     assertEvents(events, script);
     assert.equal((await api.call("GET", "/v1/fs/slow/before.txt")).text, "written before the crash");
     await assertAudit(api, [proc.pid]);
-  });
+  }));
 
-  test("a SIGKILL in the middle of a turn's tool calls: no persisted call runs again, at most the one in flight", async () => {
+  test("a SIGKILL in the middle of a turn's tool calls: no persisted call runs again, at most the one in flight", withServerLog(async () => {
     // 3 turns of 64 sequential edits (~4 ms each): the kill lands inside turn 2's tool calls. The
     // workspace and the process are separate objects, so a call whose file write committed but
     // whose result did not may run again (SPEC §5 only forbids re-running a *persisted* result).
@@ -491,5 +502,5 @@ describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 11
     const ranTwice = ledger.length - once.length;
     assert.ok(ranTwice <= 1, `at most the in-flight call ran twice (${ranTwice})`);
     timings.push(`test 3: killed in turn ${atKill.turnCount}, ${again.length} calls re-dispatched, in-flight call ${inFlight ?? "none"} ran ${ranTwice ? "twice" : "once"}, exited ${Date.now() - crashAt} ms after the kill`);
-  });
+  }));
 });

@@ -2,19 +2,8 @@ import { describe, expect, it } from "vitest";
 import { clampLimits, clipScopes, covers, effectiveTools, expandTools, fsAllows } from "../../src/agent/capabilities";
 import type { FsMode, FsScope } from "../../src/contracts";
 import { ALL_TOOL_NAMES } from "../../src/contracts/tools";
+import { rng } from "../support/rng";
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  return { next, int, pick: <T>(xs: readonly T[]) => xs[int(xs.length)]! };
-}
 
 const FS_DEFAULT = ["read_file", "write_file", "edit_file", "list_dir", "glob", "grep"];
 

@@ -1,19 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { messageTokens, trimContext } from "../../src/agent/context";
 import type { Message } from "../../src/contracts";
+import { rng } from "../support/rng";
 
-/** Deterministic PRNG (mulberry32) so a failing property prints a reproducible seed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]! };
-}
 
 const text = (n: number) => "x".repeat(n);
 const user = (content: string): Message => ({ role: "user", content });
