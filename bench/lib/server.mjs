@@ -121,6 +121,10 @@ export class DevServer {
         ...process.env,
         WRANGLER_SEND_METRICS: "false",
         WRANGLER_REGISTRY_PATH: join(scratch, "registry"),
+        // wrangler dev records a trace of every invocation (request, RPC, alarm) into a local SQLite
+        // store for its dashboard, fsync included, and attaches streaming tail workers: a dev-only
+        // cost of several ms per call that is not the runtime's. Off unless asked for.
+        X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false",
         NO_COLOR: "1",
         FORCE_COLOR: "0",
         CI: "1",

@@ -42,7 +42,10 @@ import {
 import { addUse, BUDGET_KEYS, outstanding, remaining, reserveBudget, spentDimension, subUse, zeroUse } from "../agent/budget";
 import { clampLimits, clipScopes, effectiveTools, expandTools } from "../agent/capabilities";
 import { collectedOf, taskOutcome, toTask, type TaskRow } from "../kernel/tasks";
-import { canonicalJson, GENESIS_HASH, sealEntry, sha256hex, verifyChain } from "../kernel/audit-chain";
+import { canonicalJson, sha256hex } from "../kernel/audit-chain";
+import { AuditLog } from "../kernel/audit-log";
+import { CheckpointStore } from "../kernel/checkpoints";
+import { Outbox, type OutboxEntry, type OutboxKind } from "../kernel/outbox";
 import { hooksFor, runPostHooks, runPreHooks } from "../kernel/hook-chain";
 import { processOf, type Env } from "../env";
 import { checkModelConfig } from "../models";
@@ -76,24 +79,10 @@ interface ProcRow {
   [key: string]: SqlStorageValue;
 }
 
-type OutboxKind = "start" | "terminate" | "post_terminate" | "deliver";
-interface OutboxRow {
-  id: number;
-  kind: OutboxKind;
-  pid: number;
-  payload: string;
-  attempts: number;
-  next_at: number;
-  held: number;
-  via_alarm: number;
-  [key: string]: SqlStorageValue;
-}
-
 /** Who asked: "api:<role>" for HTTP callers, "process:<pid>" for agents, "kernel" for itself. */
 export type Actor = string;
 
 const LIVE_SQL = "('created','running','sleeping','paused')";
-const CHUNK_BYTES = 1_000_000;
 
 const now = () => new Date().toISOString();
 
@@ -107,9 +96,16 @@ export class KernelObject extends DurableObject<Env> {
   private readonly delivering = new Set<number>();
   private hookCache: HookSpec[] | null = null;
 
+  private readonly auditLog: AuditLog;
+  private readonly outbox: Outbox;
+  private readonly checkpoints: CheckpointStore;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.auditLog = new AuditLog(this.sql);
+    this.outbox = new Outbox(this.sql);
+    this.checkpoints = new CheckpointStore(this.sql);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS agents (name TEXT PRIMARY KEY, spec TEXT NOT NULL, updated_at TEXT NOT NULL);
@@ -125,22 +121,12 @@ export class KernelObject extends DurableObject<Env> {
       CREATE UNIQUE INDEX IF NOT EXISTS procs_singleton ON procs (singleton_of);
       CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, pid INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS hooks (name TEXT PRIMARY KEY, position INTEGER NOT NULL, spec TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS audit (
-        seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, event TEXT NOT NULL, pid INTEGER,
-        parent_pid INTEGER, task_id TEXT, data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, pid INTEGER NOT NULL, payload TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 0, via_alarm INTEGER NOT NULL DEFAULT 0
-      );
       CREATE TABLE IF NOT EXISTS tasks (
         id TEXT PRIMARY KEY, copilot_pid INTEGER NOT NULL, worker_pid INTEGER NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL,
         status_message TEXT, status_at TEXT NOT NULL, result TEXT, delivery TEXT NOT NULL, budget TEXT NOT NULL,
         requested TEXT NOT NULL, granted TEXT NOT NULL, metadata TEXT NOT NULL, created_at TEXT NOT NULL, idem_key TEXT
       );
       CREATE INDEX IF NOT EXISTS tasks_copilot ON tasks (copilot_pid);
-      CREATE TABLE IF NOT EXISTS checkpoints (id TEXT PRIMARY KEY, pid INTEGER NOT NULL, agent TEXT NOT NULL, created_at TEXT NOT NULL, chunks INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS checkpoint_chunks (id TEXT NOT NULL, idx INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (id, idx));
     `);
   }
 
@@ -150,59 +136,16 @@ export class KernelObject extends DurableObject<Env> {
 
   // ======================= audit =======================
 
-  /** Appends to the hash chain. Synchronous, so it joins the caller's transaction. */
   private audit(draft: AuditDraft): AuditEntry {
-    const head = this.sql.exec<{ seq: number; hash: string }>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").toArray()[0];
-    const entry = sealEntry(draft, (head?.seq ?? 0) + 1, now(), head?.hash ?? GENESIS_HASH);
-    this.sql.exec(
-      "INSERT INTO audit (seq, at, actor, event, pid, parent_pid, task_id, data, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
-      entry.seq,
-      entry.at,
-      entry.actor,
-      entry.event,
-      entry.pid ?? null,
-      entry.parentPid ?? null,
-      entry.taskId ?? null,
-      JSON.stringify(entry.data),
-      entry.prevHash,
-      entry.hash,
-    );
-    return entry;
-  }
-
-  private auditRows(afterSeq: number, limit: number): AuditEntry[] {
-    return this.sql
-      .exec<{ seq: number; at: string; actor: string; event: string; pid: number | null; parent_pid: number | null; task_id: string | null; data: string; prev_hash: string; hash: string }>(
-        "SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
-        afterSeq,
-        limit,
-      )
-      .toArray()
-      .map((r) => {
-        const e: AuditEntry = { seq: r.seq, at: r.at, actor: r.actor, event: r.event as AuditEntry["event"], data: JSON.parse(r.data), prevHash: r.prev_hash, hash: r.hash };
-        if (r.pid !== null) e.pid = r.pid;
-        if (r.parent_pid !== null) e.parentPid = r.parent_pid;
-        if (r.task_id !== null) e.taskId = r.task_id;
-        return e;
-      });
+    return this.auditLog.append(draft);
   }
 
   async listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
-    return this.auditRows(afterSeq, limit);
+    return this.auditLog.page(afterSeq, limit);
   }
 
   async verifyAudit(): Promise<AuditVerify> {
-    const self = this;
-    function* all() {
-      let after = 0;
-      for (;;) {
-        const page = self.auditRows(after, 2000);
-        yield* page;
-        if (page.length < 2000) return;
-        after = page.at(-1)!.seq;
-      }
-    }
-    return verifyChain(all());
+    return this.auditLog.verify();
   }
 
   // ======================= agents =======================
@@ -651,7 +594,7 @@ export class KernelObject extends DurableObject<Env> {
       data: { agent: row.agent, code: exit.code, reason: exit.reason },
     });
     // A worker that never started has nothing to stop; its queued start is void.
-    this.sql.exec("DELETE FROM outbox WHERE pid = ? AND kind = 'start' AND held = 1", row.pid);
+    this.outbox.dropHeldStart(row.pid);
     if (stopObject && row.started) this.enqueue("terminate", row.pid, exit);
     if (hooksFor(this.hooks(), "post_terminate").length > 0) {
       const ctx: HookContext = { event: "post_terminate", tenant: this.tenant, pid: row.pid, parentPid: row.parent_pid, agent: row.agent, exit: { code: exit.code, reason: exit.reason } };
@@ -696,7 +639,7 @@ export class KernelObject extends DurableObject<Env> {
       .toArray();
     for (const { pid } of queued) {
       this.sql.exec("UPDATE procs SET started = 1 WHERE pid = ?", pid);
-      this.sql.exec("UPDATE outbox SET held = 0, next_at = ? WHERE pid = ? AND kind = 'start'", Date.now(), pid);
+      this.outbox.release(pid);
       free--;
     }
   }
@@ -876,11 +819,7 @@ export class KernelObject extends DurableObject<Env> {
     const text = canonicalJson(snap.value);
     const id = sha256hex(text);
     this.ctx.storage.transactionSync(() => {
-      if (this.sql.exec("SELECT 1 FROM checkpoints WHERE id = ?", id).toArray().length === 0) {
-        const chunks = Math.max(1, Math.ceil(text.length / CHUNK_BYTES));
-        for (let i = 0; i < chunks; i++) this.sql.exec("INSERT INTO checkpoint_chunks (id, idx, data) VALUES (?, ?, ?)", id, i, text.slice(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
-        this.sql.exec("INSERT INTO checkpoints (id, pid, agent, created_at, chunks) VALUES (?, ?, ?, ?, ?)", id, pid, row.agent, now(), chunks);
-      }
+      this.checkpoints.save(id, pid, row.agent, text);
       this.sql.exec("UPDATE procs SET state = 'paused', updated_at = ? WHERE pid = ? AND exit IS NULL", now(), pid);
       this.audit({ actor, event: "checkpoint", pid, data: { checkpointId: id } });
     });
@@ -888,37 +827,20 @@ export class KernelObject extends DurableObject<Env> {
   }
 
   async restore(checkpointId: string, actor: Actor): Promise<Outcome<Process>> {
-    const meta = this.sql.exec<{ pid: number; agent: string }>("SELECT pid, agent FROM checkpoints WHERE id = ?", checkpointId).toArray()[0];
-    if (!meta) return fail(404, "not_found", "No such checkpoint.");
-    const text = this.sql
-      .exec<{ data: string }>("SELECT data FROM checkpoint_chunks WHERE id = ? ORDER BY idx", checkpointId)
-      .toArray()
-      .map((r) => r.data)
-      .join("");
+    const saved = this.checkpoints.load(checkpointId);
+    if (!saved) return fail(404, "not_found", "No such checkpoint.");
+    const { pid: fromPid, text } = saved;
     const snapshot = JSON.parse(text) as ProcessSnapshot;
     const input = snapshot.messages.find((m) => m.role === "user")?.content ?? "";
-    const spawned = await this.spawn({ agent: snapshot.agent, input, metadata: { restoredFrom: checkpointId, checkpointPid: meta.pid } }, actor, snapshot);
-    if (spawned.ok) this.audit({ actor, event: "restore", pid: spawned.value.pid, data: { checkpointId, fromPid: meta.pid } });
+    const spawned = await this.spawn({ agent: snapshot.agent, input, metadata: { restoredFrom: checkpointId, checkpointPid: fromPid } }, actor, snapshot);
+    if (spawned.ok) this.audit({ actor, event: "restore", pid: spawned.value.pid, data: { checkpointId, fromPid } });
     return spawned;
   }
 
   // ======================= outbox =======================
 
-  /**
-   * `held`: a start waiting for a maxChildren slot. `viaAlarm`: delivered only from the kernel's
-   * alarm, a fresh event, never inside the call that produced it (results reach a copilot that
-   * way, so a delivery is never nested in the copilot's own outbound call).
-   */
   private enqueue(kind: OutboxKind, pid: number, payload: unknown, held = false, viaAlarm = false) {
-    this.sql.exec(
-      "INSERT INTO outbox (kind, pid, payload, next_at, held, via_alarm) VALUES (?, ?, ?, ?, ?, ?)",
-      kind,
-      pid,
-      JSON.stringify(payload),
-      Date.now(),
-      held ? 1 : 0,
-      viaAlarm ? 1 : 0,
-    );
+    this.outbox.add(kind, pid, payload, { held, viaAlarm });
   }
 
   /**
@@ -926,14 +848,7 @@ export class KernelObject extends DurableObject<Env> {
    * (post_terminate): at least once, retried from the alarm with backoff until it lands.
    */
   private async drainOutbox(onlyPid?: number, fromAlarm = false): Promise<void> {
-    const due = this.sql
-      .exec<OutboxRow>(
-        `SELECT * FROM outbox WHERE held = 0 AND next_at <= ?${fromAlarm ? "" : " AND via_alarm = 0"}${onlyPid !== undefined ? " AND pid = ?" : ""} ORDER BY id LIMIT 500`,
-        Date.now(),
-        ...(onlyPid !== undefined ? [onlyPid] : []),
-      )
-      .toArray()
-      .filter((r) => !this.delivering.has(r.id));
+    const due = this.outbox.due({ ...(onlyPid !== undefined ? { onlyPid } : {}), fromAlarm }).filter((r) => !this.delivering.has(r.id));
     for (const r of due) this.delivering.add(r.id);
     // The next attempt is armed before any delivery runs, so a crash mid-delivery is retried.
     if (due.length) await this.armOutboxAlarm(Date.now() + 5_000);
@@ -941,17 +856,16 @@ export class KernelObject extends DurableObject<Env> {
       due.map(async (entry) => {
         try {
           await this.deliver(entry);
-          this.sql.exec("DELETE FROM outbox WHERE id = ?", entry.id);
+          this.outbox.delivered(entry.id);
         } catch (err) {
-          const attempts = entry.attempts + 1;
-          console.warn(`kernel ${this.tenant}: ${entry.kind} for ${entry.pid} failed (attempt ${attempts}): ${err instanceof Error ? err.message : String(err)}`);
-          this.sql.exec("UPDATE outbox SET attempts = ?, next_at = ? WHERE id = ?", attempts, Date.now() + Math.min(60_000, 500 * 2 ** attempts), entry.id);
+          console.warn(`kernel ${this.tenant}: ${entry.kind} for ${entry.pid} failed (attempt ${entry.attempts + 1}): ${err instanceof Error ? err.message : String(err)}`);
+          this.outbox.retryLater(entry);
         } finally {
           this.delivering.delete(entry.id);
         }
       }),
     );
-    const next = this.sql.exec<{ t: number | null }>("SELECT min(next_at) AS t FROM outbox WHERE held = 0").one().t;
+    const next = this.outbox.nextDue();
     if (next !== null) await this.armOutboxAlarm(next);
   }
 
@@ -960,7 +874,7 @@ export class KernelObject extends DurableObject<Env> {
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
-  private async deliver(entry: OutboxRow): Promise<void> {
+  private async deliver(entry: OutboxEntry): Promise<void> {
     const payload = JSON.parse(entry.payload);
     switch (entry.kind) {
       case "start": {

@@ -488,7 +488,7 @@ describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 11
     const { messages } = await api.expect(200, "GET", `/v1/procs/${proc.pid}/messages`);
     assertConversation(messages, "go", script, "burst done");
     const events = await eventsOf(api, proc.pid);
-    debug("test 3 events", events, server);
+    debug(`test 3 (crash at ${new Date(crashAt).toISOString()}) events`, events, server);
     assertEvents(events, script);
 
     // The ledger: every call's line, in order; at most one extra, and only for the call that was in
