@@ -4,7 +4,6 @@ import {
   ExitCode,
   fail,
   ok,
-  zeroUsage,
   type AgentSpec,
   type BudgetUse,
   type CollectedTask,
@@ -30,7 +29,6 @@ import {
   afterModelError,
   afterModelResponse,
   afterToolResults,
-  budgetUse,
   fitToBudget,
   isWaiting,
   ownUse,
@@ -45,6 +43,8 @@ import {
 } from "../agent/loop";
 import { toolSchemas } from "../agent/tool-schemas";
 import { kernelOf, processOf, workspaceOf, type Env } from "../env";
+import { EventLog } from "../process/event-log";
+import { Inbox } from "../process/inbox";
 import { createModel, ModelError, type Model } from "../models";
 
 /** What the kernel hands a process when it starts it; fixed for the process's life. */
@@ -97,7 +97,8 @@ export class ProcessObject extends DurableObject<Env> {
   private exitStatus: ExitStatus | null = null;
   private stepping = false;
   private abort: AbortController | null = null;
-  private subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+  private readonly events: EventLog;
+  private readonly inbox: Inbox;
   private modelInstance: Model | null = null;
   /** A result landed while a step ran: the step's end must not sleep past it. */
   private wakeRequested = false;
@@ -109,15 +110,11 @@ export class ProcessObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.events = new EventLog(this.sql);
+    this.inbox = new Inbox(this.sql);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at TEXT NOT NULL, data TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS inbox (
-        task_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, worker_pid INTEGER NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL,
-        result TEXT, reason TEXT, usage TEXT NOT NULL, delivery TEXT NOT NULL,
-        injected INTEGER NOT NULL DEFAULT 0, collected INTEGER NOT NULL DEFAULT 0
-      );
     `);
   }
 
@@ -159,18 +156,13 @@ export class ProcessObject extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       this.write("loop", loop);
       this.appendMessages(append);
-      for (const [type, data] of events) written.push(this.insertEvent(type, data));
+      for (const [type, data] of events) written.push(this.events.insert(type, data));
     });
     this.loop = loop;
     this.publish(written);
   }
-  private insertEvent(type: ProcessEventType, data: unknown): ProcessEvent {
-    const at = new Date().toISOString();
-    const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (type, at, data) VALUES (?, ?, ?) RETURNING seq", type, at, JSON.stringify(data)).one().seq;
-    return { seq, type, at, data };
-  }
   private emit(type: ProcessEventType, data: unknown) {
-    this.publish([this.insertEvent(type, data)]);
+    this.publish([this.events.insert(type, data)]);
   }
 
   // ---------- lifecycle RPC (called by the kernel) ----------
@@ -212,8 +204,7 @@ export class ProcessObject extends DurableObject<Env> {
       ["state", { state: "exited" }],
       ["exit", { ...exit, result }],
     ]);
-    for (const w of this.subscribers) void w.close().catch(() => {});
-    this.subscribers.clear();
+    this.events.close();
   }
 
   // ---------- the loop ----------
@@ -281,7 +272,7 @@ export class ProcessObject extends DurableObject<Env> {
           messages: context,
           tools: loop.finalCall ? [] : toolSchemas(this.cfg.tools),
           signal: abort.signal,
-          onTextDelta: (delta) => this.publishTransient("model", { call: loop.modelCalls, delta }),
+          onTextDelta: (delta) => this.events.publishTransient("model", { call: loop.modelCalls, delta }),
         },
         loop.modelCalls,
       );
@@ -434,7 +425,7 @@ export class ProcessObject extends DurableObject<Env> {
         return out.ok ? { ok: true, output: JSON.stringify(out.value) } : { ok: false, message: `${out.error.code}: ${out.error.message}`, denied: false };
       }
       case "list_tasks":
-        return { ok: true, output: JSON.stringify(this.inbox().map(({ taskId, pid, agent, state }) => ({ taskId, pid, agent, state }))) };
+        return { ok: true, output: JSON.stringify(this.inbox.list().map(({ taskId, pid, agent, state }) => ({ taskId, pid, agent, state }))) };
     }
     return { ok: false, message: `the tool ${call.name} is not available in this process`, denied: false };
   }
@@ -455,29 +446,14 @@ export class ProcessObject extends DurableObject<Env> {
     if (!out.ok) return out;
     const { task, pid } = out.value;
     const state = task.status.state as TaskState;
-    const seq = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM inbox").one().n + 1;
-    const inserted = this.sql.exec(
-      "INSERT OR IGNORE INTO inbox (task_id, seq, worker_pid, agent, state, usage, delivery) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      task.id,
-      seq,
-      pid,
-      task.metadata.agent,
-      state,
-      JSON.stringify(zeroUsage()),
-      task.metadata.deliveryPolicy,
-    ).rowsWritten;
-    if (inserted && task.metadata.deliveryPolicy !== "on_demand") this.emit("task", { taskId: task.id, workerPid: pid, agent: task.metadata.agent, state });
+    const delivery = task.metadata.deliveryPolicy;
+    // A retried delegation may find its task already ended. Its result comes only with the kernel's
+    // delivery, so until then the inbox knows it as working.
+    const known = isTerminalTask(state) ? "working" : state;
+    if (this.inbox.record({ taskId: task.id, pid, agent: task.metadata.agent, state: known }, delivery) && delivery !== "on_demand") {
+      this.emit("task", { taskId: task.id, workerPid: pid, agent: task.metadata.agent, state });
+    }
     return ok({ taskId: task.id, pid, state });
-  }
-
-  private inbox(ids?: readonly string[]): CollectedTask[] {
-    const rows = this.sql
-      .exec<{ task_id: string; worker_pid: number; agent: string; state: string; result: string | null; reason: string | null; usage: string }>("SELECT * FROM inbox ORDER BY seq")
-      .toArray()
-      .map((r) => ({ taskId: r.task_id, pid: r.worker_pid, agent: r.agent, state: r.state as TaskState, result: r.result, reason: r.reason, usage: JSON.parse(r.usage) }));
-    if (!ids) return rows;
-    const byId = new Map(rows.map((r) => [r.taskId, r]));
-    return ids.map((id) => byId.get(id)).filter((t): t is CollectedTask => t !== undefined);
   }
 
   /** The collect tool: its answer when satisfied or past its deadline, else null (the turn waits). */
@@ -489,13 +465,13 @@ export class ProcessObject extends DurableObject<Env> {
     if (!entry) {
       if (!parsed.success) return `Error: invalid arguments: ${parsed.error.issues[0]?.message}`;
       // The default selection is fixed when the collect starts: results of later delegations do not join it.
-      const taskIds = parsed.data.taskIds ?? this.uncollectedIds();
-      const unknown = taskIds.filter((id) => this.inbox([id]).length === 0);
+      const taskIds = parsed.data.taskIds ?? this.inbox.uncollectedIds();
+      const unknown = this.inbox.unknown(taskIds);
       if (unknown.length) return `Error: unknown task ${unknown.join(", ")}`;
       entry = { taskIds, deadline: Date.now() + (parsed.data.timeoutMs ?? DEFAULT_COLLECT_TIMEOUT_MS) };
     }
     const args = parsed.success ? parsed.data : { mode: "all" as const, n: undefined };
-    const tasks = this.inbox(entry.taskIds);
+    const tasks = this.inbox.list(entry.taskIds);
     const satisfied = collectSatisfied(tasks, args.mode, args.n);
     if (!satisfied && Date.now() < entry.deadline) {
       if (!waiting[call.id]) {
@@ -505,31 +481,15 @@ export class ProcessObject extends DurableObject<Env> {
       return null;
     }
     delete waiting[call.id];
-    this.markCollected(tasks);
+    this.inbox.markCollected(tasks);
     this.commit({ ...this.state, waiting }, [], []);
     return JSON.stringify(collectResult(tasks, satisfied));
   }
 
-  private uncollectedIds(): string[] {
-    return this.sql.exec<{ task_id: string }>("SELECT task_id FROM inbox WHERE collected = 0 ORDER BY seq").toArray().map((r) => r.task_id);
-  }
-
-  private markCollected(tasks: readonly CollectedTask[]) {
-    for (const t of tasks) if (isTerminalTask(t.state)) this.sql.exec("UPDATE inbox SET collected = 1 WHERE task_id = ?", t.taskId);
-  }
-
-  /**
-   * Immediate and deferred results join the conversation before the next model call, unless a
-   * collect already returned them; on_demand results only ever reach the model through collect.
-   */
+  /** Ended immediate and deferred tasks join the conversation before the next model call. */
   private injectResults() {
-    const rows = this.sql
-      .exec<{ task_id: string }>("SELECT task_id FROM inbox WHERE injected = 0 AND collected = 0 AND delivery != 'on_demand' AND state IN ('completed','failed','canceled','rejected') ORDER BY seq")
-      .toArray();
-    if (rows.length === 0) return;
-    const tasks = this.inbox(rows.map((r) => r.task_id));
     this.ctx.storage.transactionSync(() => {
-      for (const t of tasks) this.sql.exec("UPDATE inbox SET injected = 1 WHERE task_id = ?", t.taskId);
+      const tasks = this.inbox.takeForConversation();
       this.appendMessages(tasks.map((t) => ({ role: "user" as const, content: describeTaskResult(t) })));
     });
   }
@@ -540,31 +500,8 @@ export class ProcessObject extends DurableObject<Env> {
    */
   async deliverTask(task: CollectedTask, delivery: DeliveryPolicy): Promise<void> {
     if (!this.loaded()) return;
-    const applied = this.sql.exec(
-      `UPDATE inbox SET state = ?, result = ?, reason = ?, usage = ? WHERE task_id = ? AND state NOT IN ('completed','failed','canceled','rejected')`,
-      task.state,
-      task.result,
-      task.reason,
-      JSON.stringify(task.usage),
-      task.taskId,
-    ).rowsWritten;
-    if (!applied) {
-      // A delegation this object never recorded (its delegate call died after the kernel's commit).
-      const seq = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM inbox").one().n + 1;
-      const inserted = this.sql.exec(
-        "INSERT OR IGNORE INTO inbox (task_id, seq, worker_pid, agent, state, result, reason, usage, delivery) VALUES (?,?,?,?,?,?,?,?,?)",
-        task.taskId,
-        seq,
-        task.pid,
-        task.agent,
-        task.state,
-        task.result,
-        task.reason,
-        JSON.stringify(task.usage),
-        delivery,
-      ).rowsWritten;
-      if (!inserted) return;
-    }
+    // A delegation this object never recorded (its delegate call died after the kernel's commit) is recorded now.
+    if (!this.inbox.applyResult(task) && !this.inbox.record(task, delivery)) return;
     if (delivery !== "on_demand") this.emit("task", { taskId: task.taskId, workerPid: task.pid, agent: task.agent, state: task.state, result: task.result });
     for (const wake of this.collectWaiters) wake();
     if (this.exitStatus) return;
@@ -706,16 +643,16 @@ export class ProcessObject extends DurableObject<Env> {
   /** `POST /v1/procs/:pid/collect`: holds until the mode is satisfied or the deadline (at most 60 s) passes. */
   async collect(args: CollectInput): Promise<Outcome<CollectResult>> {
     if (!this.loaded()) return this.missing();
-    const taskIds = args.taskIds ?? this.uncollectedIds();
-    const unknown = taskIds.filter((id) => this.inbox([id]).length === 0);
+    const taskIds = args.taskIds ?? this.inbox.uncollectedIds();
+    const unknown = this.inbox.unknown(taskIds);
     if (unknown.length) return fail(404, "task_not_found", `No task ${unknown.join(", ")} of process ${this.cfg.pid}.`, { taskIds: unknown });
     const deadline = Date.now() + Math.min(args.timeoutMs ?? 60_000, 60_000);
     for (;;) {
-      const tasks = this.inbox(taskIds);
+      const tasks = this.inbox.list(taskIds);
       const satisfied = collectSatisfied(tasks, args.mode, args.n);
       const left = deadline - Date.now();
       if (satisfied || left <= 0) {
-        this.markCollected(tasks);
+        this.inbox.markCollected(tasks);
         return ok(collectResult(tasks, satisfied));
       }
       await new Promise<void>((resolve) => {
@@ -735,44 +672,16 @@ export class ProcessObject extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     if (!this.loaded()) return Response.json({ error: { code: "process_not_found", message: "No such process." } }, { status: 404 });
     const after = Number.parseInt(request.headers.get("last-event-id") ?? "0", 10);
-    const from = Number.isFinite(after) && after > 0 ? after : 0;
-    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-    const writer = writable.getWriter();
-    const backlog = this.sql
-      .exec<{ seq: number; type: string; at: string; data: string }>("SELECT seq, type, at, data FROM events WHERE seq > ? ORDER BY seq", from)
-      .toArray()
-      .map((r) => ({ seq: r.seq, type: r.type as ProcessEventType, at: r.at, data: JSON.parse(r.data) as unknown }));
-    void writer.write(encodeEvents(backlog));
-    if (this.exitStatus) void writer.close();
-    else this.subscribers.add(writer);
-    return new Response(readable, {
-      headers: { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" },
-    });
-  }
-
-  /**
-   * Streamed text deltas go to live subscribers only: persisting every token would multiply storage
-   * writes, and the persisted `model` event that follows carries the whole text. They carry no id,
-   * so a Last-Event-ID resume continues from the last persisted event.
-   */
-  private publishTransient(type: ProcessEventType, data: object) {
-    if (this.subscribers.size === 0) return;
-    const chunk = encoder.encode(`event: ${type}\ndata: ${JSON.stringify({ at: new Date().toISOString(), ...data })}\n\n`);
-    for (const w of this.subscribers) w.write(chunk).catch(() => this.subscribers.delete(w));
+    return this.events.stream(Number.isFinite(after) && after > 0 ? after : 0, this.exitStatus !== null);
   }
 
   private publish(events: ProcessEvent[]) {
     if (events.length === 0) return;
     this.pushProgress(events);
-    if (this.subscribers.size === 0) return;
-    const chunk = encodeEvents(events);
-    for (const w of this.subscribers) {
-      w.write(chunk).catch(() => this.subscribers.delete(w));
-    }
+    this.events.publish(events);
   }
 }
 
-const encoder = new TextEncoder();
 const DEFAULT_COLLECT_TIMEOUT_MS = 10 * 60_000;
 /** What an immediate-policy worker pushes to its copilot as it happens. */
 const PROGRESS_EVENTS = new Set<ProcessEventType>(["turn", "tool_call", "tool_result", "state"]);
@@ -780,11 +689,6 @@ const PROGRESS_EVENTS = new Set<ProcessEventType>(["turn", "tool_call", "tool_re
 function describeTaskResult(t: CollectedTask): string {
   const outcome = t.state === "completed" ? `completed: ${t.result ?? ""}` : `${t.state}${t.reason ? ` (${t.reason})` : ""}${t.result ? `: ${t.result}` : ""}`;
   return `[task ${t.taskId} from ${t.agent} (pid ${t.pid}) ${outcome}]`;
-}
-function encodeEvents(events: ProcessEvent[]): Uint8Array {
-  let text = "";
-  for (const e of events) text += `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ seq: e.seq, at: e.at, ...(e.data as object) })}\n\n`;
-  return encoder.encode(text);
 }
 
 export { ExitCode };

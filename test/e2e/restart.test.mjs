@@ -192,7 +192,8 @@ function apiFor(server, token) {
     assert.equal(res.status, status, `${method} ${path} → ${res.status} ${res.text.slice(0, 500)}`);
     return res.body;
   };
-  return { call, expect };
+  const raw = (method, path, signal) => fetch(`${server().url}${path}`, { method, headers: { authorization: `Bearer ${token}` }, signal });
+  return { call, expect, raw };
 }
 
 /** Polls `probe` until `check` passes, at most `timeoutMs`. */
@@ -203,6 +204,25 @@ async function until(probe, check, timeoutMs, what) {
     if (check(value)) return value;
     if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not reached within ${timeoutMs} ms (last: ${JSON.stringify(value)})`);
     await sleep(25);
+  }
+}
+
+/** Follows the process's live event stream until `match` (a substring) appears, at most `timeoutMs`. */
+async function waitForEventText(api, pid, match, timeoutMs) {
+  const res = await api.raw("GET", `/v1/procs/${pid}/events`, AbortSignal.timeout(timeoutMs));
+  assert.equal(res.status, 200);
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the event stream of ${pid} ended before ${match} appeared`);
+      text += decoder.decode(value, { stream: true });
+      if (text.includes(match)) return;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
   }
 }
 
@@ -381,6 +401,7 @@ describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 11
     timings.push(`test 1: exited ${Date.now() - crashAt} ms after the kill`);
     assert.equal(status.exited, true, `the process exited after the restart: ${JSON.stringify(status)}`);
     assert.equal(status.code, 0, `exit 0: ${JSON.stringify(status)}`);
+    assert.ok(Date.parse(status.at) > crashAt, `the process was still running at the kill (exited ${status.at})`);
 
     // Files: each written once, with the right content; the ledger has each step exactly once.
     const listed = await api.expect(200, "GET", "/v1/fs?glob=/steps/**");
@@ -442,6 +463,7 @@ describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 11
     timings.push(`test 2: exited ${Date.now() - crashAt} ms after the kill`);
     assert.equal(status.exited, true, `the process exited after the restart: ${JSON.stringify(status)}`);
     assert.equal(status.code, 0, `exit 0: ${JSON.stringify(status)}`);
+    assert.ok(Date.parse(status.at) > crashAt, `the process was still running at the kill (exited ${status.at})`);
     assert.equal(status.result, "survived: wrote 24 bytes to /slow/before.txt");
 
     const { messages } = await api.expect(200, "GET", `/v1/procs/${proc.pid}/messages`);
@@ -454,10 +476,11 @@ describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 11
   }));
 
   test("a SIGKILL in the middle of a turn's tool calls: no persisted call runs again, at most the one in flight", withServerLog(async () => {
-    // 3 turns of 64 sequential edits (~4 ms each): the kill lands inside turn 2's tool calls. The
+    // 10 turns of 64 sequential edits (~3 ms each), almost all of the run spent in tool calls: the
+    // kill lands inside some turn's tool calls, after at least the first turn. The
     // workspace and the process are separate objects, so a call whose file write committed but
     // whose result did not may run again (SPEC §5 only forbids re-running a *persisted* result).
-    const TURNS = 3;
+    const TURNS = 10;
     const CALLS = 64;
     const line = (t, c) => `t${t}c${c}`;
     const script = [
@@ -470,19 +493,15 @@ describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 11
     await api.expect(200, "PUT", "/v1/fs/burst/ledger.txt", "<end>");
     const proc = await api.expect(201, "POST", "/v1/procs", { agent: "burst", input: "go" });
 
-    const atKill = await until(
-      () => api.expect(200, "GET", `/v1/procs/${proc.pid}`),
-      (p) => p.turnCount >= 2 || p.exit !== null,
-      20_000,
-      "the second turn",
-    );
+    // Kill as soon as the live event stream shows a result of turn 2 persisted.
+    await waitForEventText(api, proc.pid, `"toolCallId":"call_1_8"`, 20_000);
     const crashAt = Date.now();
     await crashAndRestart();
-    assert.equal(atKill.exit, null, "still running when killed");
 
     const status = await api.expect(200, "GET", `/v1/procs/${proc.pid}/wait?timeoutMs=${RESUME_TIMEOUT_MS}`, undefined, { timeoutMs: RESUME_TIMEOUT_MS + 10_000 });
     assert.equal(status.exited, true, `the process exited after the restart: ${JSON.stringify(status)}`);
     assert.equal(status.code, 0, `exit 0: ${JSON.stringify(status)}`);
+    assert.ok(Date.parse(status.at) > crashAt, `the process was still running at the kill (exited ${status.at})`);
     assert.equal(status.result, "burst done");
 
     const { messages } = await api.expect(200, "GET", `/v1/procs/${proc.pid}/messages`);
@@ -501,6 +520,6 @@ describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 11
     assert.deepEqual(once, Array.from({ length: TURNS * CALLS }, (_, i) => line(Math.floor(i / CALLS), i % CALLS)), "every call ran, once, in order");
     const ranTwice = ledger.length - once.length;
     assert.ok(ranTwice <= 1, `at most the in-flight call ran twice (${ranTwice})`);
-    timings.push(`test 3: killed in turn ${atKill.turnCount}, ${again.length} calls re-dispatched, in-flight call ${inFlight ?? "none"} ran ${ranTwice ? "twice" : "once"}, exited ${Date.now() - crashAt} ms after the kill`);
+    timings.push(`test 3: ${again.length} calls re-dispatched, in-flight call ${inFlight ?? "none"} ran ${ranTwice ? "twice" : "once"}, exited ${Date.now() - crashAt} ms after the kill`);
   }));
 });

@@ -58,11 +58,18 @@ describe("durability of a fan-out", () => {
       made++;
       return new Promise<never>(() => {});
     });
+    // Results are held back until the copilot has re-run its turn, so it learns of the already-ended
+    // first task from the kernel's replay before the delivery arrives.
+    const held = () => vi.spyOn(ProcessObject.prototype, "deliverTask").mockRejectedValue(new Error("not yet"));
+    held();
     const p = await spawn(api, "boss");
     await until(async () => made, (n) => n === 1);
     await crash(tenant, p.pid);
     vi.restoreAllMocks();
+    held();
     expect(await runDurableObjectAlarm(env.PROCESS.getByName(`${tenant}/${p.pid}`))).toBe(true);
+    await until(async () => (await api.get(`/v1/procs/${p.pid}`)).body.state, (s) => s === "sleeping");
+    vi.restoreAllMocks();
     const r = collected((await waitExit(api, p.pid)).result);
     expect(r.completed.map((t) => t.result).sort()).toEqual(["done a", "done b", "done c"]);
     expect(await workersOf(api, p.pid)).toHaveLength(3);
