@@ -65,6 +65,7 @@ describe("durability of a fan-out", () => {
     const p = await spawn(api, "boss");
     await until(async () => made, (n) => n === 1);
     await crash(tenant, p.pid);
+    await until(() => tasksOf(api, p.pid), (t) => t.length === 1 && t[0]!.status.state === "completed");
     vi.restoreAllMocks();
     held();
     expect(await runDurableObjectAlarm(env.PROCESS.getByName(`${tenant}/${p.pid}`))).toBe(true);
