@@ -24,6 +24,7 @@ import {
   type AuditVerify,
   type ExitStatus,
   type HookContext,
+  type HookEvent,
   type HookSpec,
   type HookSpecInput,
   type HookView,
@@ -422,9 +423,10 @@ export class KernelObject extends DurableObject<Env> {
     });
     if (runNow) await this.drainOutbox(pid);
 
+    this.addWarnings(pid, warnings, "pre_spawn", false);
     if (hooksFor(hooks, "post_spawn").length > 0) {
       const post = await runPostHooks(hooks, { event: "post_spawn", tenant: this.tenant, pid, agent: spec.name, parentPid: config.parentPid });
-      if (post.length) this.addWarnings(pid, post);
+      this.addWarnings(pid, post, "post_spawn");
       warnings = [...warnings, ...post];
     }
     const process = toProcess(this.row(pid)!);
@@ -494,10 +496,14 @@ export class KernelObject extends DurableObject<Env> {
     return pid;
   }
 
-  private addWarnings(pid: number, warnings: Warning[]) {
-    const row = this.row(pid);
-    if (!row) return;
-    this.sql.exec("UPDATE procs SET warnings = ? WHERE pid = ?", JSON.stringify([...JSON.parse(row.warnings), ...warnings]), pid);
+  /** A hook that failed or could not be asked: kept on the process row (`wait` shows it) and in the audit log. */
+  private addWarnings(pid: number, warnings: Warning[], event: HookEvent, onRow = true) {
+    if (warnings.length === 0) return;
+    this.ctx.storage.transactionSync(() => {
+      for (const w of warnings) this.audit({ actor: "kernel", event: "hook_warning", pid, data: { hook: w.component, hookEvent: event, message: w.message } });
+      const row = onRow ? this.row(pid) : null;
+      if (row) this.sql.exec("UPDATE procs SET warnings = ? WHERE pid = ?", JSON.stringify([...JSON.parse(row.warnings), ...warnings]), pid);
+    });
   }
 
   /**
@@ -805,6 +811,7 @@ export class KernelObject extends DurableObject<Env> {
         ),
       )
     ).flat();
+    this.addWarnings(pid, warnings, "post_dispatch", false);
     return warnings;
   }
 
@@ -892,8 +899,7 @@ export class KernelObject extends DurableObject<Env> {
         await processOf(this.env, this.tenant, entry.pid).terminate(payload as ExitStatus);
         return;
       case "post_terminate": {
-        const warnings = await runPostHooks(this.hooks(), payload as HookContext);
-        if (warnings.length) this.addWarnings(entry.pid, warnings);
+        this.addWarnings(entry.pid, await runPostHooks(this.hooks(), payload as HookContext), "post_terminate");
         return;
       }
       case "deliver": {

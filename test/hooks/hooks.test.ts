@@ -77,6 +77,8 @@ describe("the hook chain", () => {
     const res = await api.post("/v1/procs", { agent: "any", input: "x" });
     expect(res.status).toBe(201);
     expect(res.body.warnings).toEqual([{ severity: "degraded", component: "flaky", message: expect.stringContaining("500") }]);
+    expect((await auditOf(api)).find((e) => e.event === "hook_warning")).toMatchObject({ pid: res.body.pid, data: { hook: "flaky", hookEvent: "post_spawn" } });
+    expect((await api.get(`/v1/procs/${res.body.pid}/wait?timeoutMs=10000`)).body.warnings).toEqual(res.body.warnings);
     expect(JSON.stringify(res.body)).not.toContain('"k"');
   });
 
