@@ -26,7 +26,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mintToken, randomSecret } from "../scripts/lib/jwt.mjs";
 import { createClient, HttpError, parseSse } from "./lib/http.mjs";
-import { cleanUpAll, cpuSecondsOfGroups, DevServer, directPortOf, installCleanup, machineBusySeconds, sampleMemory } from "./lib/server.mjs";
+import { cleanUpAll, cpuSecondsOfGroups, DevServer, directPortOf, freezeWorker, installCleanup, machineBusySeconds, sampleMemory } from "./lib/server.mjs";
 import { Deadline, DeadlineError, mean, median, mono, percentile, pool, round, sleep } from "./lib/stats.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -41,15 +41,18 @@ const USAGE = `usage: npm run bench -- [--quick] [--json <file>] [--verbose] [--
   --verbose        print progress details and the servers' log tails on failures
   --only <parts>   run only these parts, comma-separated: ${PARTS.join(", ")}
                    (list and audit reuse the spawn part's processes when it ran)
+  --live           run wrangler dev on src/ directly (it rebuilds and reloads on edits) instead of
+                   on a bundle made once at the start
 
   TMPDIR=/dev/shm npm run bench   keeps Durable Object storage in memory instead of on disk`;
 
 function parseArgs(argv) {
-  const opts = { quick: false, json: null, verbose: false, only: null };
+  const opts = { quick: false, json: null, verbose: false, only: null, live: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--quick") opts.quick = true;
     else if (a === "--verbose" || a === "-v") opts.verbose = true;
+    else if (a === "--live") opts.live = true;
     else if (a === "--json" || a.startsWith("--json=")) {
       const v = a === "--json" ? argv[++i] : a.slice("--json=".length);
       if (!v || v.startsWith("--")) fail("--json needs a file name");
@@ -79,7 +82,8 @@ const opts = parseArgs(process.argv.slice(2));
 const PROFILE = opts.quick
   ? {
       name: "quick",
-      totalMs: 160_000,
+      totalMs: 155_000,
+      watchdogGraceMs: 12_000,
       warmupSpawns: 20,
       spawns: 300,
       isolatedSpawns: 60,
@@ -93,11 +97,12 @@ const PROFILE = opts.quick
       turnRuns: 1,
       fanoutReps: { 10: 3, 100: 3, 500: 1 },
       floorReps: { 10: 6, 100: 6, 500: 2 },
-      alarmChain: 100,
+      alarmChain: 50,
     }
   : {
       name: "full",
       totalMs: 900_000,
+      watchdogGraceMs: 60_000,
       warmupSpawns: 50,
       spawns: 1000,
       isolatedSpawns: 300,
@@ -111,7 +116,7 @@ const PROFILE = opts.quick
       turnRuns: 3,
       fanoutReps: { 10: 10, 100: 7, 500: 3 },
       floorReps: { 10: 20, 100: 14, 500: 6 },
-      alarmChain: 300,
+      alarmChain: 200,
     };
 
 /** Concurrency when creating many things at once (the machine has 2 cores; workerd runs one thread per server). */
@@ -202,9 +207,26 @@ const machine = machineInfo();
 const secret = randomSecret();
 const tenants = { kernel: "bench-kernel", turns: "bench-turns", probe: "bench-fanout-probe" };
 
-info(`${PROFILE.name} run on ${machine.nproc} × ${machine.cpuModel}, node ${machine.node}; starting servers`);
-const kernel = new DevServer({ root, label: "kernel", vars: { AUTH_SECRET: secret, MAX_LIVE_PROCESSES: "5000" } });
-const floor = new DevServer({ root, label: "floor", config: join("bench", "floor", "wrangler.toml") });
+info(`${PROFILE.name} run on ${machine.nproc} × ${machine.cpuModel}, node ${machine.node}; bundling and starting servers`);
+const FLOOR_CONFIG = join("bench", "floor", "wrangler.toml");
+let kernelConfig;
+let floorConfig;
+if (opts.live) {
+  kernelConfig = undefined;
+  floorConfig = FLOOR_CONFIG;
+} else {
+  try {
+    kernelConfig = freezeWorker({ root, label: "kernel" }) ?? undefined;
+    floorConfig = freezeWorker({ root, config: FLOOR_CONFIG, label: "floor" }) ?? FLOOR_CONFIG;
+  } catch (err) {
+    info(`bundling the Worker failed (does src/ build? try npm run typecheck):\n${String(err?.stderr ?? err?.message ?? err).slice(-2000)}`);
+    cleanUpAll();
+    process.exit(1);
+  }
+}
+machine.frozenBundle = kernelConfig !== undefined;
+const kernel = new DevServer({ root, label: "kernel", config: kernelConfig, vars: { AUTH_SECRET: secret, MAX_LIVE_PROCESSES: "5000" } });
+const floor = new DevServer({ root, label: "floor", config: floorConfig });
 await Promise.all([kernel.start(), floor.start()]);
 let api;
 let floorApi;
@@ -223,6 +245,12 @@ const wholeRunMemory = sampleMemory(kernel, 100);
 // How busy the machine was with other work during the run (2 cores are easily shared).
 const groups = () => [kernel.child.pid, floor.child.pid];
 const cpuAtStart = { machine: machineBusySeconds(), ours: cpuSecondsOfGroups(groups()), self: process.cpuUsage(), at: mono(), load: os.loadavg() };
+// A hung request cannot hold the run past its budget: the watchdog reports what there is and stops.
+const watchdog = setTimeout(() => {
+  info("watchdog: the run overran its budget; reporting what was measured");
+  void finish("stopped by the watchdog: the run overran its budget");
+}, Math.max(5_000, total.left + PROFILE.watchdogGraceMs));
+watchdog.unref();
 
 const as = (tenant, role = "admin") => api.as(mintToken({ tenant, role, ttlSeconds: 24 * 3600, secret }));
 
@@ -278,8 +306,17 @@ await part("components", "components (attribution baselines)", [], async () => {
   await measure("getAgentP50Ms", n, async () => (await k.json(200, "GET", "/v1/agents/probe-agent")).ms);
   await measure("putAgentP50Ms", Math.min(n, 100), async () => (await k.json(200, "PUT", "/v1/agents/probe-agent", { model: "scripted", script: [{ text: "x" }] })).ms);
   try {
-    const chain = await floorApi.expectStatus(200, "GET", `/alarms?n=${PROFILE.alarmChain}`, undefined, { timeoutMs: 70_000 });
-    extra.floorAlarmStepMs = chain.json.totalMs / chain.json.n;
+    const { id } = (await floorApi.expectStatus(200, "GET", `/alarms?n=${PROFILE.alarmChain}`)).json;
+    const chainDeadline = d.sub(10_000, "alarm chain");
+    for (let i = 0; i < 1000; i++) {
+      chainDeadline.check();
+      const st = (await floorApi.expectStatus(200, "GET", `/alarms/status?id=${id}`)).json;
+      if (st.done) {
+        extra.floorAlarmStepMs = st.totalMs / PROFILE.alarmChain;
+        break;
+      }
+      await sleep(20);
+    }
   } catch (err) {
     errors.floorAlarmStepMs = err?.message ?? String(err);
   }
@@ -295,6 +332,7 @@ await part("components", "components (attribution baselines)", [], async () => {
         viaProxy.push((await api.expectStatus(200, "GET", "/healthz")).ms);
         straight.push((await directApi.expectStatus(200, "GET", "/healthz")).ms);
       }
+      if (!straight.length) throw new DeadlineError("no time left");
       extra.healthzDirectP50Ms = median(straight);
       extra.proxyHopMs = median(viaProxy) - median(straight);
     } catch (err) {
@@ -657,6 +695,14 @@ await part("audit", "audit verify over 10,000 entries", ["auditVerify10kMs"], as
 
 // ---------------------------------------------------------------- report
 
+await finish(null);
+
+/** Stops the servers, prints the table and writes the JSON. Runs once (normal end or watchdog). */
+async function finish(abortNote) {
+  if (finish.started) return;
+  finish.started = true;
+  clearTimeout(watchdog);
+  if (abortNote) skipped.run = abortNote;
 {
   const elapsedS = (mono() - cpuAtStart.at) / 1000;
   const machineBusy = machineBusySeconds();
@@ -675,7 +721,8 @@ await part("audit", "audit verify over 10,000 entries", ["auditVerify10kMs"], as
 const whole = wholeRunMemory.stop();
 extra.peakRssWholeRunMb = whole.peakWorkerRssMb;
 extra.workerHwmMb = whole.workerHwmMb;
-await Promise.all([kernel.stop(), floor.stop()]);
+if (abortNote) cleanUpAll();
+else await Promise.all([kernel.stop(), floor.stop()]);
 api.close();
 floorApi.close();
 cleanUpAll();
@@ -720,6 +767,7 @@ const json = {
     percentiles: "nearest rank over the samples of this run",
   },
   machine,
+  setup: { persistDir: os.tmpdir(), localObservability: process.env.X_LOCAL_OBSERVABILITY ?? "false", frozenBundle: machine.frozenBundle, maxLiveProcesses: 5000 },
   date: new Date(runStarted).toISOString(),
   profile: PROFILE.name,
   durationS,
@@ -784,7 +832,8 @@ function table(header, body) {
 say("");
 say(`Agent Kernel benchmark (${PROFILE.name}) — ${json.date}`);
 say(`machine: ${machine.nproc} × ${machine.cpuModel}, ${machine.memTotalMb} MiB, ${machine.platform}; node ${machine.node}, wrangler ${machine.wrangler}, workerd ${machine.workerd}; commit ${machine.commit ?? "?"}${machine.srcDirty ? " (+ uncommitted src changes)" : ""}`);
-say(`local workerd via wrangler dev (through its proxy workerd), persisted to ${os.tmpdir()}, scripted model at zero latency; medians unless noted; run took ${durationS} s`);
+say(`local workerd via wrangler dev${machine.frozenBundle ? " (on a bundle of src/ made at the start)" : " (live on src/)"}, through its proxy workerd; storage persisted under ${os.tmpdir()}; wrangler's local observability ${process.env.X_LOCAL_OBSERVABILITY ?? "false"}; scripted model at zero latency`);
+say(`medians unless noted; percentiles by nearest rank; run took ${durationS} s`);
 if (extra.otherCpuCores !== undefined) {
   say(`other work on the machine during the run: ${round(extra.otherCpuCores, 2)} of ${machine.nproc} cores busy (the benchmark and its servers: ${round(extra.benchCpuCores, 2)}); load average ${extra.loadAvgStart.join(" ")} → ${extra.loadAvgEnd.join(" ")}`);
   if (extra.otherCpuCores > 0.25) say("  (the machine was shared: numbers are pessimistic; rerun on a quiet machine for clean figures)");
@@ -804,4 +853,5 @@ if (opts.json) {
   say("");
   say(`wrote ${opts.json}`);
 }
-process.exit(0);
+process.exit(abortNote ? 1 : 0);
+}

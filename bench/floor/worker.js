@@ -9,8 +9,9 @@
  *   GET /rpc                     one RPC to an existing object
  *   GET /write                   one RPC to an object that writes one SQLite row (the response waits
  *                                for the write to be durable: the output gate)
- *   GET /alarms?n=50             a fresh object runs n alarms back to back, each arming the next at
- *                                Date.now(): the cost of one "step per alarm"
+ *   GET /alarms?n=50             a fresh object starts n alarms back to back, each arming the next at
+ *                                Date.now() (the cost of one "step per alarm"); answers {id}, and
+ *   GET /alarms/status?id=<id>   answers {done, totalMs} from the object's own clock
  *
  * Plain JavaScript (no build step, and outside the TypeScript projects on purpose: tsconfig.node.json
  * covers bench/ with Node types, which this Workers module does not use).
@@ -19,7 +20,6 @@ import { DurableObject } from "cloudflare:workers";
 
 const MAX_FANOUT = 5_000;
 const MAX_ALARMS = 1_000;
-const ALARM_CHAIN_TIMEOUT_MS = 60_000;
 
 export class Fanner extends DurableObject {
   /** Calls `n` fresh leaves (named from `run`) and awaits them all. */
@@ -31,25 +31,28 @@ export class Fanner extends DurableObject {
     return { n, ok: sum === (n * (n - 1)) / 2, innerMs: Date.now() - t0 };
   }
 
-  /** Runs `n` alarms in a row, each armed by the previous one; answers when the last has run. */
-  async alarmChain(n) {
-    this.remaining = n;
-    const t0 = Date.now();
-    const done = new Promise((resolve, reject) => {
-      this.finished = resolve;
-      setTimeout(() => reject(new Error(`alarm chain of ${n} did not finish in ${ALARM_CHAIN_TIMEOUT_MS} ms`)), ALARM_CHAIN_TIMEOUT_MS);
-    });
+  /** Starts a chain of `n` alarms, each armed by the previous one at Date.now(); poll chainStatus(). */
+  async startChain(n) {
+    const sql = this.ctx.storage.sql;
+    sql.exec("CREATE TABLE IF NOT EXISTS chain (k TEXT PRIMARY KEY, v INTEGER NOT NULL)");
+    sql.exec("INSERT OR REPLACE INTO chain (k, v) VALUES ('left', ?), ('started', ?), ('ended', 0)", n, Date.now());
     await this.ctx.storage.setAlarm(Date.now());
-    await done;
-    return { n, totalMs: Date.now() - t0 };
+  }
+
+  /** {done, totalMs}: from the chain's start to its last alarm, on this object's clock. */
+  async chainStatus() {
+    const row = (k) => this.ctx.storage.sql.exec("SELECT v FROM chain WHERE k = ?", k).one().v;
+    const ended = row("ended");
+    return { done: ended > 0, totalMs: ended > 0 ? ended - row("started") : null, left: row("left") };
   }
 
   async alarm() {
-    this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS steps (n INTEGER PRIMARY KEY)");
-    this.ctx.storage.sql.exec("INSERT INTO steps (n) VALUES (?)", this.remaining ?? 0);
-    this.remaining = (this.remaining ?? 0) - 1;
-    if (this.remaining > 0) await this.ctx.storage.setAlarm(Date.now());
-    else this.finished?.();
+    const sql = this.ctx.storage.sql;
+    const left = sql.exec("UPDATE chain SET v = v - 1 WHERE k = 'left' RETURNING v").one().v;
+    // +1: an alarm set from inside alarm() at exactly the running alarm's own time (Date.now() is frozen
+    // during the event and has 1 ms resolution) can be lost by workerd's scheduler.
+    if (left > 0) await this.ctx.storage.setAlarm(Date.now() + 1);
+    else sql.exec("UPDATE chain SET v = ? WHERE k = 'ended'", Date.now());
   }
 }
 
@@ -98,8 +101,16 @@ export default {
       case "/write":
         return Response.json({ ok: (await env.LEAF.getByName("writer").write()) === 1 });
       case "/alarms": {
+        // Starts a chain on a fresh object and answers its name; poll /alarms/status?id=<name>.
         const n = intParam(url, "n", 50, MAX_ALARMS);
-        return Response.json(await env.FANNER.getByName(crypto.randomUUID()).alarmChain(n));
+        const id = crypto.randomUUID();
+        await env.FANNER.getByName(id).startChain(n);
+        return Response.json({ id, n });
+      }
+      case "/alarms/status": {
+        const id = url.searchParams.get("id") ?? "";
+        if (!/^[0-9a-f-]{36}$/.test(id)) return Response.json({ error: "id required" }, { status: 400 });
+        return Response.json(await env.FANNER.getByName(id).chainStatus());
       }
       default:
         return Response.json({ error: "no such route" }, { status: 404 });

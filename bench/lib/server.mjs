@@ -5,8 +5,8 @@
  *
  * Also: finding the workerd processes under a server and sampling their resident memory.
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -76,6 +76,33 @@ export function freePort() {
       probe.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Bundles the Worker of `config` once (`wrangler deploy --dry-run --outdir`, the same esbuild build
+ * `wrangler dev` runs) and writes a copy of the config whose `main` is that bundle, with
+ * `no_bundle = true`. A server started from it runs one fixed version of the code: edits made to src/
+ * while the benchmark runs cannot reload the Worker (and reset its objects) halfway through.
+ * Returns the copy's path, or null when the config cannot be rewritten (the caller then runs live).
+ */
+export function freezeWorker({ root, config = "wrangler.toml", label }) {
+  const dir = scratchDir(`agent-kernel-bench-${label}-bundle-`);
+  const source = join(root, config);
+  const text = readFileSync(source, "utf8");
+  if (!/^main\s*=.*$/m.test(text)) return null;
+  const out = join(dir, "out");
+  execFileSync(process.execPath, [join(root, "node_modules", "wrangler", "bin", "wrangler.js"), "deploy", "--dry-run", "--outdir", out, "--config", config], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" },
+    timeout: 120_000,
+  });
+  const entry = readdirSync(out).find((f) => /\.(m?js)$/.test(f));
+  if (!entry) return null;
+  const frozen = text.replace(/^main\s*=.*$/m, `main = ${JSON.stringify(join(out, entry))}\nno_bundle = true`);
+  const path = join(dir, "wrangler.toml");
+  writeFileSync(path, `# Frozen copy of ${source} for the benchmark: main is its bundle.\n${frozen}`);
+  return path;
 }
 
 /** One `wrangler dev --local` server. */
@@ -335,7 +362,8 @@ export function machineBusySeconds() {
 /**
  * The TCP port the Worker's own workerd serves on, behind wrangler's proxy, or null. Found from the
  * process's listening sockets and confirmed with GET `probePath`: used only to measure what the
- * proxy hop costs, never to drive the benchmark.
+ * proxy hop costs, never to drive the benchmark. (Probing its capnp debug port this way makes workerd
+ * log a harmless "RPC connection broken" warning for that one connection.)
  */
 export async function directPortOf(server, probePath = "/healthz") {
   const worker = server.workerdProcesses().find((p) => p.role === "worker");

@@ -342,13 +342,13 @@ export class ProcessObject extends DurableObject<Env> {
     const results: ToolResult[] = [];
     if (calls.length === 0) return { results, warnings: [] };
     const startedAt = Date.now();
-    for (const call of calls) this.emit("tool_call", call);
 
     const denials: { call: ToolCall; reason: string }[] = [];
     const allowed: ToolCall[] = [];
     for (const call of calls) {
       const problem = precheck(call, this.cfg.tools);
       if (problem) {
+        this.emit("tool_call", call);
         if (problem.startsWith("permission_denied")) denials.push({ call, reason: problem });
         const r = errorResult(call, problem, startedAt);
         results.push(r);
@@ -360,8 +360,10 @@ export class ProcessObject extends DurableObject<Env> {
       ? await kernel.beforeDispatch(this.cfg.pid, allowed.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments, paths: pathsOf(c) })))
       : { vetoes: {}, postHooks: false };
 
+    // A tool_call event marks the moment a call starts, so each appears once unless a crash interrupted it.
     const runOne = async (call: ToolCall): Promise<ToolResult | null> => {
       const t0 = Date.now();
+      this.emit("tool_call", call);
       const veto = gate.vetoes[call.id];
       if (veto) return errorResult(call, `vetoed by hook ${veto.hook}: ${veto.reason}`, t0);
       if (call.name === "collect") {
@@ -410,7 +412,7 @@ export class ProcessObject extends DurableObject<Env> {
 
   private async execute(call: ToolCall): Promise<{ ok: true; output: string } | { ok: false; message: string; denied: boolean }> {
     if (isFsTool(call.name)) {
-      const out = await workspaceOf(this.env, this.cfg.tenant).runTool(call.name, call.arguments, this.cfg.fs);
+      const out = await workspaceOf(this.env, this.cfg.tenant).runTool(call.name, call.arguments, this.cfg.fs, `${this.cfg.pid}:${call.id}`);
       if (out.ok) return { ok: true, output: out.output };
       const denied = out.code === "permission_denied";
       return { ok: false, message: denied && !out.message.startsWith("permission_denied") ? `permission_denied: ${out.message}` : out.message, denied };

@@ -57,18 +57,41 @@ class SqlFileStore implements FileStore {
   }
 }
 
+/** How long the outcome of a tool call is kept to answer a re-run of the same call. */
+const CALL_MEMORY_MS = 24 * 60 * 60 * 1000;
+
 /** One tenant's files (SPEC §6): a thin shell over the pure file logic in src/workspace. */
 export class WorkspaceObject extends DurableObject<Env> {
   private readonly store: FileStore;
+  private readonly sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new SqlFileStore(ctx.storage.sql);
+    this.sql = ctx.storage.sql;
+    this.store = new SqlFileStore(this.sql);
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, outcome TEXT NOT NULL, at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS calls_at ON calls (at);
+    `);
   }
 
-  /** One file-tool call from an agent process, checked against that process's fs scopes. */
-  runTool(name: string, args: unknown, scopes: FsScope[]): FsToolOutcome {
-    return runFsTool(this.store, name, args, scopes);
+  /**
+   * One file-tool call from an agent process, checked against that process's fs scopes. With a
+   * `callKey` (the process's pid and tool call id) the outcome is stored in the same transaction as
+   * the file change, so a call re-run after its process crashed answers the stored outcome instead of
+   * writing again: each file-tool call takes effect exactly once.
+   */
+  runTool(name: string, args: unknown, scopes: FsScope[], callKey?: string): FsToolOutcome {
+    if (!callKey) return runFsTool(this.store, name, args, scopes);
+    return this.ctx.storage.transactionSync(() => {
+      const seen = this.sql.exec<{ outcome: string }>("SELECT outcome FROM calls WHERE key = ?", callKey).toArray()[0];
+      if (seen) return JSON.parse(seen.outcome) as FsToolOutcome;
+      const outcome = runFsTool(this.store, name, args, scopes);
+      const now = Date.now();
+      this.sql.exec("INSERT INTO calls (key, outcome, at) VALUES (?, ?, ?)", callKey, JSON.stringify(outcome), now);
+      this.sql.exec("DELETE FROM calls WHERE at < ?", now - CALL_MEMORY_MS);
+      return outcome;
+    });
   }
 
   readFile(path: string): Outcome<{ path: string; content: string }> {

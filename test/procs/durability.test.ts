@@ -99,6 +99,29 @@ describe("durability: a process evicted at any point of a step resumes from its 
     expectOneResultPerCall(await conversation(api, p.pid));
   });
 
+  it("a file tool that took effect before the crash is not applied again when its call re-runs", async () => {
+    const tenant = freshTenant();
+    const api = client(tenant);
+    await api.call("PUT", "/v1/fs/counter.txt", "a", { "content-type": "text/plain" });
+    await register(api, "a", { script: [{ toolCalls: [{ name: "edit_file", arguments: { path: "/counter.txt", oldText: "a", newText: "aa" } }] }, { text: "{{lastToolResult}}" }] });
+    const real = WorkspaceObject.prototype.runTool;
+    // The workspace applies the edit, but its answer never reaches the process.
+    const runTool = vi.spyOn(WorkspaceObject.prototype, "runTool").mockImplementationOnce(
+      asRunTool(function (...args) {
+        real.apply(this, args);
+        return forever();
+      }),
+    );
+    const p = await spawn(api, "a");
+    await until(async () => runTool.mock.calls.length, (n) => n === 1);
+    const after = await crashAndRecover(tenant, p.pid);
+    const status = await waitExit(api, p.pid);
+    expect(after.runTool).toHaveBeenCalledTimes(1);
+    // Re-applied, the edit would fail ("a" now occurs twice) or double the text; it answers its first outcome.
+    expect(status).toMatchObject({ code: 0, result: expect.not.stringContaining("Error") });
+    expect(await (await api.call("GET", "/v1/fs/counter.txt")).text()).toBe("aa");
+  });
+
   it("between steps (paused, evicted, resumed): nothing is repeated", async () => {
     const tenant = freshTenant();
     const api = client(tenant);
