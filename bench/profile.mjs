@@ -233,6 +233,14 @@ try {
   }
   const byFile = new Map();
   const byFn = new Map();
+  const byCaller = new Map();
+  const parentOf = new Map();
+  const nodeById = new Map(profile.nodes.map((nd) => [nd.id, nd]));
+  for (const nd of profile.nodes) for (const c of nd.children ?? []) parentOf.set(c, nd.id);
+  const fileOf = (f) => {
+    const src = lookup && f.url.endsWith(".js") ? lookup(f.lineNumber, f.columnNumber) : null;
+    return src ? src.replace(/^(\.\.\/)+/, "").replace(/^.*node_modules\//, "node_modules/") : f.url.replace(/^.*\//, "");
+  };
   let idle = 0;
   for (const node of profile.nodes) {
     const ms = (hits.get(node.id) ?? 0) * perSample;
@@ -244,13 +252,18 @@ try {
       file = "(idle)";
     } else if (["(program)", "(garbage collector)", "(root)"].includes(f.functionName)) file = f.functionName;
     else if (!f.url) file = "(native)";
-    else {
-      const src = lookup && f.url.endsWith(".js") ? lookup(f.lineNumber, f.columnNumber) : null;
-      file = src ? src.replace(/^(\.\.\/)+/, "").replace(/^.*node_modules\//, "node_modules/") : f.url.replace(/^.*\//, "");
-    }
+    else file = fileOf(f);
     byFile.set(file, (byFile.get(file) ?? 0) + ms);
     const fnKey = `${f.functionName || "(anonymous)"}  ${file}`;
     byFn.set(fnKey, (byFn.get(fnKey) ?? 0) + ms);
+    if (file === "(native)") {
+      // Native work (SQLite statements, storage, RPC dispatch) charged to the JS function that called it.
+      let at = parentOf.get(node.id);
+      for (let guard = 0; at !== undefined && guard < 200 && !nodeById.get(at).callFrame.url; guard++) at = parentOf.get(at);
+      const caller = at !== undefined ? nodeById.get(at).callFrame : null;
+      const key = `${f.functionName || "(anonymous)"} ← ${caller ? `${caller.functionName || "(anonymous)"}  ${fileOf(caller)}` : "?"}`;
+      byCaller.set(key, (byCaller.get(key) ?? 0) + ms);
+    }
   }
   const busy = total / 1000 - idle;
   const rows = (m) => [...m.entries()].sort((a, b) => b[1] - a[1]);
@@ -264,9 +277,12 @@ try {
   out.push("");
   out.push("self time by function:");
   for (const [fn, ms] of rows(byFn).filter(([k]) => !k.startsWith("(idle)")).slice(0, top)) out.push(line(ms, fn));
+  out.push("");
+  out.push("native self time by calling JS function:");
+  for (const [fn, ms] of rows(byCaller).slice(0, top)) out.push(line(ms, fn));
   process.stdout.write(`${out.join("\n")}\n`);
   if (jsonOut) {
-    writeFileSync(jsonOut, `${JSON.stringify({ scenario, n, wallMs, profiledMs: total / 1000, busyMs: busy, byFile: Object.fromEntries(rows(byFile)), byFunction: Object.fromEntries(rows(byFn).slice(0, 200)) }, null, 2)}\n`);
+    writeFileSync(jsonOut, `${JSON.stringify({ scenario, n, wallMs, profiledMs: total / 1000, busyMs: busy, byFile: Object.fromEntries(rows(byFile)), byFunction: Object.fromEntries(rows(byFn).slice(0, 200)), nativeByCaller: Object.fromEntries(rows(byCaller).slice(0, 200)) }, null, 2)}\n`);
     info(`wrote ${relative(process.cwd(), jsonOut)}`);
   }
 } finally {

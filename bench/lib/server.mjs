@@ -49,7 +49,7 @@ export function installCleanup() {
     cleanUpAll();
     process.exit(1);
   });
-  process.on("unhandledRejection", (err) => {
+  process.on("unhandledRejection", (/** @type {any} */ err) => {
     process.stderr.write(`[bench] unhandled rejection: ${err?.stack ?? err}\n`);
     cleanUpAll();
     process.exit(1);
@@ -72,7 +72,7 @@ export function freePort() {
     const probe = createServer();
     probe.once("error", reject);
     probe.listen(0, HOST, () => {
-      const { port } = probe.address();
+      const { port } = /** @type {import("node:net").AddressInfo} */ (probe.address());
       probe.close(() => resolve(port));
     });
   });

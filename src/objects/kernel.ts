@@ -45,6 +45,7 @@ import { clampLimits, clipScopes, effectiveTools, expandTools } from "../agent/c
 import { collectedOf, taskOutcome, toTask, type TaskRow } from "../kernel/tasks";
 import { canonicalJson, sha256hex } from "../kernel/audit-chain";
 import { AuditLog } from "../kernel/audit-log";
+import { alarmTime } from "../lib/alarm";
 import { CheckpointStore } from "../kernel/checkpoints";
 import { Outbox, type OutboxEntry, type OutboxKind } from "../kernel/outbox";
 import { hooksFor, runPostHooks, runPreHooks } from "../kernel/hook-chain";
@@ -876,9 +877,11 @@ export class KernelObject extends DurableObject<Env> {
     if (next !== null) await this.armOutboxAlarm(next);
   }
 
+  /** Arms the alarm for `at` unless an earlier one is pending; an overdue one is taken as lost. */
   private async armOutboxAlarm(at: number) {
+    const when = alarmTime(at);
     const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    if (current === null || current > when || current <= Date.now()) await this.ctx.storage.setAlarm(when);
   }
 
   private async deliver(entry: OutboxEntry): Promise<void> {

@@ -43,6 +43,7 @@ import {
 } from "../agent/loop";
 import { toolSchemas } from "../agent/tool-schemas";
 import { kernelOf, processOf, workspaceOf, type Env } from "../env";
+import { alarmTime } from "../lib/alarm";
 import { EventLog } from "../process/event-log";
 import { Inbox } from "../process/inbox";
 import { createModel, ModelError, type Model } from "../models";
@@ -180,7 +181,7 @@ export class ProcessObject extends DurableObject<Env> {
     this.config = config;
     this.loop = loop;
     this.emit("state", { state: visibleState(loop) });
-    if (loop.phase !== "sleeping") await this.ctx.storage.setAlarm(Date.now());
+    if (loop.phase !== "sleeping") await this.armAlarm(Date.now());
     return this.report().state;
   }
 
@@ -212,7 +213,7 @@ export class ProcessObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     if (!this.loaded()) return;
     if (this.stepping) {
-      await this.ctx.storage.setAlarm(Date.now() + DEADMAN_MS);
+      await this.armAlarm(Date.now() + DEADMAN_MS);
       return;
     }
     if (this.exitStatus) {
@@ -222,26 +223,35 @@ export class ProcessObject extends DurableObject<Env> {
     const loop = this.state;
     if (loop.paused || loop.phase === "sleeping" || loop.phase === "exited") return;
     if (loop.retryAt && loop.retryAt > Date.now()) {
-      await this.ctx.storage.setAlarm(loop.retryAt);
+      await this.armAlarm(loop.retryAt);
       return;
     }
-    await this.ctx.storage.setAlarm(Date.now() + DEADMAN_MS);
+    await this.armAlarm(Date.now() + DEADMAN_MS);
+    // Until the next alarm is armed, a result delivered meanwhile only leaves a wake request that
+    // scheduleNext honours; arming its own alarm it would be overwritten by scheduleNext's.
     this.stepping = true;
     const startedAt = Date.now();
     try {
-      if (loop.phase === "tools") await this.dispatchTurn();
-      else await this.callModel();
+      // A step is the model's answer and then its turn of tool calls; the answer is persisted first,
+      // so a step cut short resumes with its tools (phase "tools"), never by asking the model again.
+      if (loop.phase === "model") await this.callModel();
+      if (this.state.phase === "tools" && !this.exitStatus && !this.state.paused) await this.dispatchTurn();
+      if (this.exitStatus) {
+        await this.reportExit();
+        return;
+      }
+      // The step's wall time goes into the report; the tree's answer and the budget check land in one commit.
+      this.loop = { ...this.state, wallMs: this.state.wallMs + (Date.now() - startedAt) };
+      const tree = await this.reportProgress();
+      this.commit(withBudgetCheck(tree ? { ...this.state, ...tree } : this.state, this.settings()), [], []);
+      await this.scheduleNext();
     } finally {
       this.stepping = false;
     }
-    if (this.exitStatus) {
-      await this.reportExit();
-      return;
-    }
-    this.commit({ ...this.state, wallMs: this.state.wallMs + (Date.now() - startedAt) }, [], []);
-    const tree = await this.reportProgress();
-    this.commit(withBudgetCheck(tree ? { ...this.state, ...tree } : this.state, this.settings()), [], []);
-    await this.scheduleNext();
+  }
+
+  private armAlarm(at: number) {
+    return this.ctx.storage.setAlarm(alarmTime(at));
   }
 
   private async scheduleNext() {
@@ -249,8 +259,8 @@ export class ProcessObject extends DurableObject<Env> {
     const woken = this.wakeRequested;
     this.wakeRequested = false;
     if (loop.phase === "exited" || loop.paused || loop.phase === "sleeping") await this.ctx.storage.deleteAlarm();
-    else if (isWaiting(loop)) await this.ctx.storage.setAlarm(woken ? Date.now() : Math.min(...Object.values(loop.waiting!).map((w) => w.deadline)));
-    else await this.ctx.storage.setAlarm(loop.retryAt ?? Date.now());
+    else if (isWaiting(loop)) await this.armAlarm(woken ? Date.now() : Math.min(...Object.values(loop.waiting!).map((w) => w.deadline)));
+    else await this.armAlarm(loop.retryAt ?? Date.now());
   }
 
   private model(): Model {
@@ -512,7 +522,7 @@ export class ProcessObject extends DurableObject<Env> {
     if (!wake || loop.paused) return;
     if (loop.phase === "sleeping") this.commit({ ...loop, phase: "model" }, [], [["state", { state: "running" }]]);
     if (this.stepping) this.wakeRequested = true;
-    else await this.ctx.storage.setAlarm(Date.now());
+    else await this.armAlarm(Date.now());
   }
 
   /** Live progress of an immediate-policy worker: pushed to this copilot's event stream. */
@@ -560,7 +570,7 @@ export class ProcessObject extends DurableObject<Env> {
       await this.ctx.storage.deleteAlarm();
     } catch (err) {
       console.warn(`process ${this.cfg.pid}: exit report failed, will retry: ${err instanceof Error ? err.message : String(err)}`);
-      await this.ctx.storage.setAlarm(Date.now() + 1000);
+      await this.armAlarm(Date.now() + 1000);
     }
   }
 
@@ -584,7 +594,7 @@ export class ProcessObject extends DurableObject<Env> {
     if (loop.phase === "sleeping") {
       loop = withBudgetCheck({ ...loop, phase: "model" }, this.settings());
       this.commit(loop, [], loop.paused ? [] : [["state", { state: "running" }]]);
-      if (!loop.paused) await this.ctx.storage.setAlarm(Date.now());
+      if (!loop.paused) await this.armAlarm(Date.now());
       await this.reportProgress();
     }
     return ok({ state: visibleState(loop) });
@@ -608,7 +618,7 @@ export class ProcessObject extends DurableObject<Env> {
     if (this.state.paused) {
       const loop = { ...this.state, paused: false };
       this.commit(loop, [], [["state", { state: visibleState(loop) }]]);
-      if (loop.phase !== "sleeping") await this.ctx.storage.setAlarm(loop.retryAt ?? Date.now());
+      if (loop.phase !== "sleeping") await this.armAlarm(loop.retryAt ?? Date.now());
       await this.reportProgress();
     }
     return ok({ state: visibleState(this.state) });

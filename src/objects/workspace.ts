@@ -57,6 +57,8 @@ class SqlFileStore implements FileStore {
   }
 }
 
+const WRITING_TOOLS = new Set(["write_file", "edit_file", "delete_file"]);
+
 /** How long the outcome of a tool call is kept to answer a re-run of the same call. */
 const CALL_MEMORY_MS = 24 * 60 * 60 * 1000;
 
@@ -82,7 +84,8 @@ export class WorkspaceObject extends DurableObject<Env> {
    * writing again: each file-tool call takes effect exactly once.
    */
   runTool(name: string, args: unknown, scopes: FsScope[], callKey?: string): FsToolOutcome {
-    if (!callKey) return runFsTool(this.store, name, args, scopes);
+    // Reading twice changes nothing: only calls that write are remembered.
+    if (!callKey || !WRITING_TOOLS.has(name)) return runFsTool(this.store, name, args, scopes);
     return this.ctx.storage.transactionSync(() => {
       const seen = this.sql.exec<{ outcome: string }>("SELECT outcome FROM calls WHERE key = ?", callKey).toArray()[0];
       if (seen) return JSON.parse(seen.outcome) as FsToolOutcome;
