@@ -1,82 +1,17 @@
 /**
- * `wrangler dev` servers for the benchmark: free ports, a fresh temp --persist-to directory each,
- * a private dev registry, no metrics; every server runs in its own process group and is killed on
- * any way out (normal end, error, Ctrl-C, SIGTERM, the parent npm going away).
- *
- * Also: finding the workerd processes under a server and sampling their resident memory.
+ * The benchmark's servers: the shared `wrangler dev` harness (scripts/lib/dev-server.mjs) plus a
+ * Worker frozen into one bundle, finding the workerd processes under a server, and sampling their
+ * memory and CPU.
  */
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sleep } from "./stats.mjs";
+import { DevServer as BaseDevServer, HOST, installCleanup as installServerCleanup, scratchDir } from "../../scripts/lib/dev-server.mjs";
 
-export const HOST = "127.0.0.1";
+export { cleanUpAll, freePort, HOST, scratchDir } from "../../scripts/lib/dev-server.mjs";
 
-const liveGroups = new Set();
-const scratchDirs = new Set();
-
-/** Kills every server group still running and removes scratch directories. Synchronous. */
-export function cleanUpAll() {
-  for (const pgid of liveGroups) {
-    try {
-      process.kill(-pgid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-  liveGroups.clear();
-  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
-  scratchDirs.clear();
-}
-
-let installed = false;
-/** Installs exit, signal and crash handlers that clean up (once per process). */
-export function installCleanup() {
-  if (installed) return;
-  installed = true;
-  process.once("exit", cleanUpAll);
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
-    process.once(signal, () => {
-      process.stderr.write(`\n[bench] ${signal}: stopping servers\n`);
-      cleanUpAll();
-      process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 1));
-    });
-  }
-  process.on("uncaughtException", (err) => {
-    process.stderr.write(`[bench] uncaught: ${err?.stack ?? err}\n`);
-    cleanUpAll();
-    process.exit(1);
-  });
-  process.on("unhandledRejection", (/** @type {any} */ err) => {
-    process.stderr.write(`[bench] unhandled rejection: ${err?.stack ?? err}\n`);
-    cleanUpAll();
-    process.exit(1);
-  });
-  // `npm run bench` runs us under `sh -c`; if npm is killed, notice being orphaned and stop too.
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) process.emit("SIGTERM", "SIGTERM");
-  }, 1000).unref();
-}
-
-export function scratchDir(prefix) {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  scratchDirs.add(dir);
-  return dir;
-}
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, HOST, () => {
-      const { port } = /** @type {import("node:net").AddressInfo} */ (probe.address());
-      probe.close(() => resolve(port));
-    });
-  });
-}
+/** Exit, signal and crash handlers that stop every server (once per process). */
+export const installCleanup = () => installServerCleanup("bench");
 
 /**
  * Bundles the Worker of `config` once (`wrangler deploy --dry-run --outdir`, the same esbuild build
@@ -105,124 +40,14 @@ export function freezeWorker({ root, config = "wrangler.toml", label }) {
   return path;
 }
 
-/** One `wrangler dev --local` server. */
-export class DevServer {
-  /**
-   * @param {{ root: string, label: string, config?: string, vars?: Record<string, string>, logLevel?: string }} options
-   */
-  constructor({ root, label, config, vars = {}, logLevel = "warn" }) {
-    this.root = root;
-    this.label = label;
-    this.config = config;
-    this.vars = vars;
-    this.logLevel = logLevel;
-    this.output = [];
-    this.exited = false;
-    this.child = null;
-  }
-
-  async start() {
-    const [port, inspectorPort] = [await freePort(), await freePort()];
-    const scratch = scratchDir(`agent-kernel-bench-${this.label}-`);
-    this.url = `http://${HOST}:${port}`;
-    this.port = port;
-    const wranglerJs = join(this.root, "node_modules", "wrangler", "bin", "wrangler.js");
-    const args = [
-      wranglerJs,
-      "dev",
-      ...(this.config ? ["--config", this.config] : []),
-      "--local",
-      "--ip", HOST,
-      "--port", String(port),
-      "--inspector-port", String(inspectorPort),
-      "--persist-to", join(scratch, "state"),
-      ...Object.entries(this.vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-      "--show-interactive-dev-session=false",
-      "--log-level", this.logLevel,
-    ];
-    this.child = spawn(process.execPath, args, {
-      cwd: this.root,
-      detached: true, // own process group: one kill reaches wrangler's node processes and workerd
-      stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        ...process.env,
-        WRANGLER_SEND_METRICS: "false",
-        WRANGLER_REGISTRY_PATH: join(scratch, "registry"),
-        // wrangler dev records a trace of every invocation (request, RPC, alarm) into a local SQLite
-        // store for its dashboard, fsync included, and attaches streaming tail workers: a dev-only
-        // cost of several ms per call that is not the runtime's. Off unless asked for.
-        X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false",
-        NO_COLOR: "1",
-        FORCE_COLOR: "0",
-        CI: "1",
-      },
-    });
-    liveGroups.add(this.child.pid);
-    const keep = (chunk) => {
-      this.output.push(String(chunk));
-      if (this.output.length > 400) this.output.splice(0, this.output.length - 400);
-    };
-    this.child.stdout.on("data", keep);
-    this.child.stderr.on("data", keep);
-    this.exitPromise = new Promise((resolve) => {
-      this.child.once("exit", (code, signal) => {
-        this.exited = true;
-        resolve({ code, signal });
-      });
-      this.child.once("error", (err) => {
-        this.output.push(`spawn failed: ${err.message}\n`);
-        this.exited = true;
-        resolve({ code: null, signal: null });
-      });
-    });
-    return this;
-  }
-
-  log(lines = 40) {
-    return this.output.join("").split("\n").slice(-lines).join("\n");
-  }
-
-  async healthy(path) {
-    try {
-      const res = await fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(2_000) });
-      await res.body?.cancel();
-      return res.ok;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Waits until `path` answers 2xx; returns the boot time in ms. */
-  async ready(path = "/healthz", timeoutMs = 90_000) {
-    const t0 = Date.now();
-    while (!(await this.healthy(path))) {
-      if (this.exited) throw new Error(`${this.label}: wrangler dev exited before it was ready:\n${this.log()}`);
-      if (Date.now() - t0 > timeoutMs) throw new Error(`${this.label}: not ready within ${timeoutMs} ms:\n${this.log()}`);
-      await sleep(100);
-    }
-    return Date.now() - t0;
-  }
-
-  /** SIGTERM to the group, SIGKILL after a grace period. */
-  async stop(graceMs = 3_000) {
-    if (!this.child || this.exited) {
-      if (this.child) liveGroups.delete(this.child.pid);
-      return;
-    }
-    const pgid = this.child.pid;
-    try {
-      process.kill(-pgid, "SIGTERM");
-    } catch {
-      // gone
-    }
-    const done = await Promise.race([this.exitPromise.then(() => true), sleep(graceMs).then(() => false)]);
-    try {
-      process.kill(-pgid, "SIGKILL"); // workerd children may outlive wrangler's exit
-    } catch {
-      // gone
-    }
-    if (!done) await Promise.race([this.exitPromise, sleep(1_000)]);
-    liveGroups.delete(pgid);
+/** A `wrangler dev --local` server for the benchmark, which can find its workerd processes. */
+export class DevServer extends BaseDevServer {
+  /** @param {{ root: string, label: string, config?: string, vars?: Record<string, string>, logLevel?: string }} options */
+  constructor(options) {
+    // wrangler dev records a trace of every invocation (request, RPC, alarm) into a local SQLite store
+    // for its dashboard, fsync included: a dev-only cost of several ms per call that is not the
+    // runtime's. Off unless asked for.
+    super({ ...options, env: { X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false" } });
   }
 
   /**

@@ -16,168 +16,20 @@
  * repo's .dev.vars and .wrangler/ are never touched, and the scratch directory is removed after.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { DevServer, freePort, installCleanup, releaseScratchDir, scratchConfig, scratchDir } from "../../scripts/lib/dev-server.mjs";
 import { mintToken, randomSecret } from "../../scripts/lib/jwt.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const wranglerJs = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
-const HOST = "127.0.0.1";
 const BOOT_TIMEOUT_MS = 60_000;
 /** After a restart the process resumes on its deadman alarm (5 s after the interrupted step began). */
 const RESUME_TIMEOUT_MS = 45_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// ---------- the server ----------
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, HOST, () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * Process groups of servers still running and scratch directories: cleaned up on any way out,
- * even Ctrl-C or an uncaught error in this file, not only by the after() hook.
- */
-const liveGroups = new Set();
-const scratchDirs = new Set();
-function cleanUp() {
-  for (const pgid of liveGroups) {
-    try {
-      process.kill(-pgid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-  liveGroups.clear();
-  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
-  scratchDirs.clear();
-}
-process.once("exit", cleanUp);
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
-  process.once(signal, () => {
-    cleanUp();
-    process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 1));
-  });
-}
-
-/**
- * The repo's wrangler.toml, copied into `dir` with `main` made absolute. Wrangler keeps its bundles
- * in .wrangler/tmp next to the config and deletes them only on a clean exit, so a SIGKILLed server
- * would leave ~4 MB behind in the repo each time; next to this copy they go with the scratch dir.
- * (It also keeps the repo's .dev.vars out of the picture.)
- */
-function scratchConfig(dir) {
-  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
-  const main = /^main\s*=\s*"([^"]+)"\s*$/m.exec(toml);
-  if (!main) throw new Error('wrangler.toml has no `main = "..."` line for the e2e test to rewrite');
-  const path = join(dir, "wrangler.toml");
-  writeFileSync(path, toml.replace(main[0], `main = ${JSON.stringify(join(root, main[1]))}`));
-  return path;
-}
-
-/**
- * One `wrangler dev` incarnation, in its own process group so that SIGKILL reaches wrangler's
- * Node processes and its workerd children at once, as a machine crash would.
- */
-class DevServer {
-  constructor({ port, inspectorPort, config, persistTo, registry, secret }) {
-    this.url = `http://${HOST}:${port}`;
-    this.output = [];
-    this.exited = false;
-    const args = [
-      wranglerJs,
-      "dev",
-      "--config", config,
-      "--local",
-      "--ip", HOST,
-      "--port", String(port),
-      "--inspector-port", String(inspectorPort),
-      "--persist-to", persistTo,
-      "--var", `AUTH_SECRET:${secret}`,
-      "--show-interactive-dev-session=false",
-      ...(process.env.E2E_DEBUG ? ["--log-level", "debug"] : []),
-    ];
-    this.child = spawn(process.execPath, args, {
-      cwd: root,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      // A private dev registry: a SIGKILLed server leaves its entry behind, and other `wrangler dev`
-      // sessions on this machine should neither see ours nor be seen.
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_REGISTRY_PATH: registry, NO_COLOR: "1", FORCE_COLOR: "0" },
-    });
-    liveGroups.add(this.child.pid);
-    const keep = (chunk) => {
-      this.output.push(String(chunk));
-      if (this.output.length > 400) this.output.splice(0, this.output.length - 400);
-    };
-    this.child.stdout.on("data", keep);
-    this.child.stderr.on("data", keep);
-    this.exitPromise = new Promise((resolve) => {
-      this.child.once("exit", (code, signal) => {
-        this.exited = true;
-        resolve({ code, signal });
-      });
-      this.child.once("error", (err) => {
-        this.output.push(`spawn failed: ${err.message}\n`);
-        this.exited = true;
-        resolve({ code: null, signal: null });
-      });
-    });
-  }
-
-  log(lines = 60) {
-    return this.output.join("").split("\n").slice(-lines).join("\n");
-  }
-
-  async healthy() {
-    try {
-      const res = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(2_000) });
-      await res.body?.cancel();
-      return res.ok;
-    } catch {
-      return false;
-    }
-  }
-
-  async ready(timeoutMs = BOOT_TIMEOUT_MS) {
-    const t0 = Date.now();
-    while (!(await this.healthy())) {
-      if (this.exited) throw new Error(`wrangler dev exited before it was ready:\n${this.log()}`);
-      if (Date.now() - t0 > timeoutMs) throw new Error(`wrangler dev not ready within ${timeoutMs} ms:\n${this.log()}`);
-      await sleep(200);
-    }
-    return Date.now() - t0;
-  }
-
-  /** SIGKILL to the whole group (wrangler, its workerd children, esbuild); resolves once it is gone. */
-  async crash() {
-    // Kill the group even when wrangler itself has exited: workerd may have outlived it.
-    try {
-      if (this.child.pid) process.kill(-this.child.pid, "SIGKILL");
-    } catch (err) {
-      if (err.code !== "ESRCH") throw err;
-    }
-    liveGroups.delete(this.child.pid);
-    let timer;
-    await Promise.race([this.exitPromise, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
-    clearTimeout(timer);
-    // The listening socket belongs to workerd; wait until it is really closed.
-    const t0 = Date.now();
-    while ((await this.healthy()) && Date.now() - t0 < 10_000) await sleep(100);
-  }
-}
+// Servers and scratch directories are cleaned up on any way out, not only by the after() hook.
+installCleanup("e2e");
 
 /** E2E_DEBUG=1 prints each test's event timeline and the restarted server's log. */
 function debug(title, events, server) {
@@ -310,11 +162,10 @@ async function assertAudit(api, pids) {
 // ---------- the tests ----------
 
 describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 170_000 }, () => {
-  const scratch = mkdtempSync(join(tmpdir(), "agent-kernel-e2e-"));
-  scratchDirs.add(scratch);
+  const scratch = scratchDir("agent-kernel-e2e-");
   const persistTo = join(scratch, "state");
   const registry = join(scratch, "registry");
-  const config = scratchConfig(scratch);
+  const config = scratchConfig(root, scratch);
   const secret = randomSecret();
   const token = mintToken({ tenant: "e2e-restart", role: "admin", ttlSeconds: 600, secret });
   let port;
@@ -324,8 +175,18 @@ describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 17
   const timings = [];
 
   async function boot() {
-    server = new DevServer({ port, inspectorPort, config, persistTo, registry, secret });
-    const ms = await server.ready();
+    server = await new DevServer({
+      root,
+      label: "e2e",
+      port,
+      inspectorPort,
+      config,
+      persistTo,
+      registry,
+      vars: { AUTH_SECRET: secret },
+      logLevel: process.env.E2E_DEBUG ? "debug" : "log",
+    }).start();
+    const ms = await server.ready("/healthz", BOOT_TIMEOUT_MS);
     timings.push(`boot ${ms} ms`);
   }
 
@@ -359,8 +220,7 @@ describe("crash recovery across a wrangler dev restart (SIGKILL)", { timeout: 17
     try {
       if (server) await server.crash();
     } finally {
-      rmSync(scratch, { recursive: true, force: true });
-      scratchDirs.delete(scratch);
+      releaseScratchDir(scratch);
       if (timings.length) console.log(`e2e timings: ${timings.join("; ")}`);
     }
   });
