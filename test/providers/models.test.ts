@@ -11,6 +11,7 @@ import { redact, retryAfterMs, toModelError } from "../../src/models/errors";
 import { toArguments, toModelMessages } from "../../src/models/messages";
 import { toolSchemas } from "../../src/agent/tool-schemas";
 import { fakeLog, modelId, untilLog, type ProviderKey } from "./helpers";
+import { rejection } from "../support/promises";
 
 const spec = (model: string) => AgentSpec.parse({ name: "m", model });
 const request = (messages: Message[], over: Partial<ModelRequest> = {}): ModelRequest => ({
@@ -22,14 +23,6 @@ const request = (messages: Message[], over: Partial<ModelRequest> = {}): ModelRe
 });
 const user = (content: string): Message => ({ role: "user", content });
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected the promise to reject");
-}
 
 describe.each<ProviderKey>(["openai", "anthropic", "openai-compatible"])("%s without onTextDelta: one JSON answer", (provider) => {
   it("maps a tool call and the usage back, and the tool result forward with its id", async () => {

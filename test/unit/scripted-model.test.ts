@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Message, ScriptStep } from "../../src/contracts";
 import { ModelError, type ModelRequest } from "../../src/models/model";
 import { ScriptedModel, scriptVariables } from "../../src/models/scripted";
+import { rejection } from "../support/promises";
 
 const request = (messages: Message[], over: Partial<ModelRequest> = {}): ModelRequest => ({
   system: "sys",
@@ -14,14 +15,6 @@ const user = (content: string): Message => ({ role: "user", content });
 const toolMsg = (id: string, content: string): Message => ({ role: "tool", toolCallId: id, name: "read_file", content, isError: false });
 const asst = (...ids: string[]): Message => ({ role: "assistant", content: "", toolCalls: ids.map((id) => ({ id, name: "read_file", arguments: {} })) });
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected the promise to reject");
-}
 
 describe("ScriptedModel", () => {
   it("consumes steps by callIndex", async () => {
