@@ -1,7 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import {
   DEFAULT_SYSTEM_PROMPT,
-  ExitCode,
   fail,
   ok,
   type AgentSpec,
@@ -36,7 +35,6 @@ import {
   initialLoopState,
   visibleState,
   withBudgetCheck,
-  type Exit,
   type LoopSettings,
   type LoopState,
   type Next,
@@ -703,5 +701,3 @@ function describeTaskResult(t: CollectedTask): string {
   return `[task ${t.taskId} from ${t.agent} (pid ${t.pid}) ${outcome}]`;
 }
 
-export { ExitCode };
-export type { Exit };
