@@ -44,6 +44,7 @@ import { addUse, BUDGET_KEYS, outstanding, remaining, reserveBudget, spentDimens
 import { clampLimits, clipScopes, effectiveTools, expandTools } from "../agent/capabilities";
 import { collectedOf, taskOutcome, toTask, type TaskRow } from "../kernel/tasks";
 import { canonicalJson, sha256hex } from "../kernel/audit-chain";
+import { admissionProblem } from "../kernel/admission";
 import { AuditLog } from "../kernel/audit-log";
 import { alarmTime } from "../lib/alarm";
 import { CheckpointStore } from "../kernel/checkpoints";
@@ -472,22 +473,16 @@ export class KernelObject extends DurableObject<Env> {
     return row ? toProcess(row) : null;
   }
 
+  /** The facts admission rules need, read synchronously so the answer holds until the row is written. */
   private admissionProblem(spec: AgentSpec, parent: ProcRow | null, delegation: boolean): { ok: false; error: Failure } | null {
-    if (this.liveCount() >= this.maxLive()) return fail(429, "too_many_processes", `This tenant already runs ${this.maxLive()} live processes.`);
-    if (spec.singleton) {
-      const live = this.sql.exec<{ pid: number }>("SELECT pid FROM procs WHERE singleton_of = ?", spec.name).toArray()[0];
-      if (live) return fail(409, "process_already_running", `The singleton agent ${spec.name} already runs as process ${live.pid}.`, { pid: live.pid });
-    }
-    if (parent) {
-      // A process's effective limits govern its children.
-      const { maxDepth, maxChildren } = limitsOf(parent);
-      if (parent.depth + 1 > maxDepth) return fail(422, "limit_exceeded", `Spawning below process ${parent.pid} would exceed the maximum depth of ${maxDepth}.`, { limit: "maxDepth", maxDepth });
-      // Delegations queue for a free slot; a plain spawn under a full parent is refused.
-      if (!delegation && this.startedChildren(parent.pid) >= maxChildren) {
-        return fail(422, "limit_exceeded", `Process ${parent.pid} already has ${maxChildren} live children.`, { limit: "maxChildren", maxChildren });
-      }
-    }
-    return null;
+    return admissionProblem({
+      agent: spec.name,
+      live: this.liveCount(),
+      maxLive: this.maxLive(),
+      singletonPid: spec.singleton ? (this.sql.exec<{ pid: number }>("SELECT pid FROM procs WHERE singleton_of = ?", spec.name).toArray()[0]?.pid ?? null) : null,
+      parent: parent ? { pid: parent.pid, depth: parent.depth, limits: limitsOf(parent), startedChildren: this.startedChildren(parent.pid) } : null,
+      delegation,
+    });
   }
 
   private nextPid(): number {
