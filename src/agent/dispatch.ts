@@ -1,5 +1,5 @@
-import type { FsScope, ToolCall, ToolResult } from "../contracts";
-import { isFsTool } from "../contracts/tools";
+import type { ToolCall, ToolResult } from "../contracts";
+import { ALL_TOOL_NAMES } from "../contracts/tools";
 import { normalizePath } from "../workspace/paths";
 
 /** The workspace paths a tool call names, normalized, for hook rules and audit entries. */
@@ -36,14 +36,12 @@ export const okResult = (call: ToolCall, output: string, startedAt: number): Too
 /** Why a call may not run at all (before any hook or workspace is asked), or null. */
 export function precheck(call: ToolCall, tools: readonly string[]): string | null {
   if (!tools.includes(call.name)) {
-    return isFsTool(call.name) || ["delegate", "collect", "cancel_task", "list_tasks"].includes(call.name)
+    return ALL_TOOL_NAMES.includes(call.name)
       ? `permission_denied: the tool ${call.name} is not among this process's tools`
       : `unknown tool ${call.name}`;
   }
   return null;
 }
-
-export type ScopeList = readonly FsScope[];
 
 /** Rejects after `ms` so a hung tool becomes an error result the model sees. */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { ApiError, Role, TenantId } from "../contracts";
 import type { Env } from "../env";
 import { verifyJwt } from "../lib/jwt";
+import { processOf } from "../env";
 
 export type AppEnv = { Bindings: Env; Variables: { tenant: string; role: Role } };
 export type AppContext = Context<AppEnv>;
@@ -65,3 +66,11 @@ export function pathParam<S extends z.ZodType>(c: AppContext, name: string, sche
 
 /** The audit log's actor for an HTTP caller. */
 export const actorOf = (c: AppContext) => `api:${c.get("role")}`;
+
+/** A process's SSE stream, resumed after the caller's `Last-Event-ID` and closed when the caller goes. */
+export function processEvents(c: AppContext, pid: number): Promise<Response> {
+  const headers = new Headers();
+  const last = c.req.header("last-event-id");
+  if (last) headers.set("last-event-id", last);
+  return processOf(c.env, c.get("tenant"), pid).fetch(new Request("https://process/events", { headers, signal: c.req.raw.signal }));
+}

@@ -13,7 +13,7 @@ import {
 } from "../contracts";
 import { CollectRequest, DelegateRequest } from "../contracts/tasks";
 import { kernelOf, processOf } from "../env";
-import { actorOf, jsonBody, pathParam, queryOf, requireRole, type AppContext, type AppEnv } from "./context";
+import { actorOf, jsonBody, pathParam, processEvents, queryOf, requireRole, type AppContext, type AppEnv } from "./context";
 
 const notFound = ApiError.of(404, "process_not_found", "No such process.");
 const pidOf = (c: AppContext) => pathParam(c, "pid", Pid.refine((n) => n <= Number.MAX_SAFE_INTEGER), notFound);
@@ -62,9 +62,4 @@ export const processRoutes = new Hono<AppEnv>()
   })
   .post("/:pid/cancel-all", requireRole("operator"), async (c) => c.json(unwrap(await kernel(c).cancelAll(pidOf(c), actorOf(c)))))
   .post("/:pid/checkpoint", requireRole("operator"), async (c) => c.json(unwrap(await kernel(c).checkpoint(pidOf(c), actorOf(c)))))
-  .get("/:pid/events", async (c) => {
-    const headers = new Headers();
-    const last = c.req.header("last-event-id");
-    if (last) headers.set("last-event-id", last);
-    return proc(c).fetch(new Request("https://process/events", { headers, signal: c.req.raw.signal }));
-  });
+  .get("/:pid/events", (c) => processEvents(c, pidOf(c)));

@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { ApiError, unwrap } from "../contracts";
 import { TaskListQuery, TaskQuery } from "../contracts/tasks";
-import { kernelOf, processOf } from "../env";
-import { actorOf, queryOf, requireRole, type AppContext, type AppEnv } from "./context";
+import { kernelOf } from "../env";
+import { actorOf, processEvents, queryOf, requireRole, type AppContext, type AppEnv } from "./context";
 
 const kernel = (c: AppContext) => kernelOf(c.env, c.get("tenant"));
 const taskId = (c: AppContext) => {
@@ -23,11 +23,8 @@ export const taskRoutes = new Hono<AppEnv>()
   })
   .get("/:id/events", async (c) => {
     const task = unwrap(await kernel(c).getTask(taskId(c)));
-    const headers = new Headers();
-    const last = c.req.header("last-event-id");
-    if (last) headers.set("last-event-id", last);
     // The task's progress is its worker's event stream.
-    return processOf(c.env, c.get("tenant"), task.metadata.workerPid).fetch(new Request("https://process/events", { headers, signal: c.req.raw.signal }));
+    return processEvents(c, task.metadata.workerPid);
   })
   .post("/:id/cancel", requireRole("operator"), async (c) => {
     const id = taskId(c);
