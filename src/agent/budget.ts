@@ -3,6 +3,7 @@ import type { Budget, BudgetUse } from "../contracts";
 export const BUDGET_KEYS = ["tokens", "toolCalls", "wallMs"] as const;
 export const zeroUse = (): BudgetUse => ({ tokens: 0, toolCalls: 0, wallMs: 0 });
 export const addUse = (a: BudgetUse, b: BudgetUse): BudgetUse => ({ tokens: a.tokens + b.tokens, toolCalls: a.toolCalls + b.toolCalls, wallMs: a.wallMs + b.wallMs });
+export const maxUse = (a: BudgetUse, b: BudgetUse): BudgetUse => ({ tokens: Math.max(a.tokens, b.tokens), toolCalls: Math.max(a.toolCalls, b.toolCalls), wallMs: Math.max(a.wallMs, b.wallMs) });
 export const subUse = (a: BudgetUse, b: BudgetUse): BudgetUse => ({ tokens: a.tokens - b.tokens, toolCalls: a.toolCalls - b.toolCalls, wallMs: a.wallMs - b.wallMs });
 
 /** What is left of `limit` after `spent` (only the dimensions the limit sets). */

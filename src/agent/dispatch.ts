@@ -2,6 +2,12 @@ import type { ToolCall, ToolResult } from "../contracts";
 import { ALL_TOOL_NAMES } from "../contracts/tools";
 import { normalizePath } from "../workspace/paths";
 
+/**
+ * Tools that wait for other processes inside the agent loop (the turn stays open while they wait):
+ * only the loop can finish them, so they are never dispatched over HTTP.
+ */
+export const LOOP_ONLY_TOOLS: ReadonlySet<string> = new Set(["collect"]);
+
 /** The workspace paths a tool call names, normalized, for hook rules and audit entries. */
 export function pathsOf(call: Pick<ToolCall, "arguments">): string[] {
   const out: string[] = [];

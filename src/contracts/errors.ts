@@ -20,6 +20,7 @@ export const ErrorCode = z.enum([
   "script_required",
   "too_many_processes",
   "model_not_configured",
+  "tool_not_dispatchable",
   "internal",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;

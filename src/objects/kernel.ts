@@ -40,7 +40,7 @@ import {
   type WaitResult,
   type Warning,
 } from "../contracts";
-import { addUse, BUDGET_KEYS, outstanding, remaining, reserveBudget, spentDimension, subUse, zeroUse } from "../agent/budget";
+import { addUse, BUDGET_KEYS, maxUse, outstanding, remaining, reserveBudget, spentDimension, subUse, zeroUse } from "../agent/budget";
 import { clampLimits, clipScopes, effectiveTools, expandTools } from "../agent/capabilities";
 import { collectedOf, taskOutcome, toTask, type TaskRow } from "../kernel/tasks";
 import { canonicalJson, sha256hex } from "../kernel/audit-chain";
@@ -242,6 +242,11 @@ export class KernelObject extends DurableObject<Env> {
     return Number.isFinite(n) && n > 0 ? n : 1000;
   }
 
+  /** Whether the table has this pid: routes ask before they reach a process object. */
+  async hasProcess(pid: number): Promise<boolean> {
+    return this.sql.exec("SELECT 1 FROM procs WHERE pid = ?", pid).toArray().length > 0;
+  }
+
   async getProcess(pid: number): Promise<Outcome<Process>> {
     const row = this.row(pid);
     return row ? ok(toProcess(row)) : fail(404, "process_not_found", `No process ${pid}.`);
@@ -277,12 +282,19 @@ export class KernelObject extends DurableObject<Env> {
    * delegation happens whole or not at all; the idempotency key makes a retried call return the
    * same task.
    */
-  async delegate(copilotPid: number, input: DelegateInput, opts: { idempotencyKey?: string; actor: Actor }): Promise<Outcome<{ task: Task; pid: number }>> {
+  async delegate(
+    copilotPid: number,
+    input: DelegateInput,
+    opts: { idempotencyKey?: string; actor: Actor; copilotUse?: BudgetUse },
+  ): Promise<Outcome<{ task: Task; pid: number }>> {
     const copilot = this.row(copilotPid);
     if (!copilot) return fail(404, "process_not_found", `No process ${copilotPid}.`);
     if (!(JSON.parse(copilot.tools) as string[]).includes("delegate")) {
       return fail(403, "forbidden", `Process ${copilotPid} may not delegate: delegate is not among its tools.`);
     }
+    // The model call that asked for this delegation has used budget the kernel has not heard of yet:
+    // charge it first, so the worker is granted at most what is really left.
+    if (opts.copilotUse && !copilot.exit) this.ctx.storage.transactionSync(() => this.chargeUsage(copilot, opts.copilotUse!));
     const created = await this.create({
       agent: input.agent,
       input: input.message,
@@ -525,8 +537,11 @@ export class KernelObject extends DurableObject<Env> {
   }
 
   /** Records a process's own usage and adds what is new to its own and every ancestor's tree usage. */
-  private chargeUsage(row: ProcRow, own: BudgetUse) {
-    const delta = subUse(own, JSON.parse(row.budget_used) as BudgetUse);
+  private chargeUsage(row: ProcRow, reported: BudgetUse) {
+    // Usage only grows: a report that arrives after a fresher one (a delegation charges mid-step) changes nothing.
+    const before = JSON.parse(row.budget_used) as BudgetUse;
+    const own = maxUse(before, reported);
+    const delta = subUse(own, before);
     if (delta.tokens === 0 && delta.toolCalls === 0 && delta.wallMs === 0) return;
     this.sql.exec("UPDATE procs SET budget_used = ? WHERE pid = ?", JSON.stringify(own), row.pid);
     for (let at: number | null = row.pid; at !== null; ) {
@@ -677,7 +692,7 @@ export class KernelObject extends DurableObject<Env> {
   }
 
   /** wait(2): reaps an exited process; holds until it exits or `timeoutMs` passes. */
-  async wait(pid: number, timeoutMs: number, actor: Actor): Promise<Outcome<WaitResult>> {
+  async wait(pid: number, timeoutMs: number, actor: Actor, opts: { reap: boolean } = { reap: true }): Promise<Outcome<WaitResult>> {
     let row = this.row(pid);
     if (!row) return fail(404, "process_not_found", `No process ${pid}.`);
     if (!row.exit && timeoutMs > 0) {
@@ -696,7 +711,7 @@ export class KernelObject extends DurableObject<Env> {
       row = this.row(pid)!;
     }
     if (!row.exit) return ok({ pid, exited: false, state: row.state });
-    if (row.state === "zombie") {
+    if (row.state === "zombie" && opts.reap) {
       this.ctx.storage.transactionSync(() => {
         if (this.sql.exec("UPDATE procs SET state = 'stopped' WHERE pid = ? AND state = 'zombie'", pid).rowsWritten > 0) {
           this.audit({ actor, event: "reap", pid, data: {} });

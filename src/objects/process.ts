@@ -23,7 +23,7 @@ import { isFsTool, TASK_TOOL_ARGS } from "../contracts/tools";
 import { isTerminalTask, type CollectInput, type CollectResult, type DelegateInput, type DelegateResult, type TaskState } from "../contracts/tasks";
 import { collectResult, collectSatisfied } from "../agent/collect";
 import { trimContext } from "../agent/context";
-import { errorResult, okResult, pathsOf, precheck, withTimeout } from "../agent/dispatch";
+import { errorResult, LOOP_ONLY_TOOLS, okResult, pathsOf, precheck, withTimeout } from "../agent/dispatch";
 import {
   afterModelError,
   afterModelResponse,
@@ -452,7 +452,7 @@ export class ProcessObject extends DurableObject<Env> {
   }
 
   private async startDelegation(args: DelegateInput, idempotencyKey: string): Promise<Outcome<DelegateResult>> {
-    const out = await kernelOf(this.env, this.cfg.tenant).delegate(this.cfg.pid, args, { idempotencyKey, actor: `process:${this.cfg.pid}` });
+    const out = await kernelOf(this.env, this.cfg.tenant).delegate(this.cfg.pid, args, { idempotencyKey, actor: `process:${this.cfg.pid}`, copilotUse: ownUse(this.state) });
     if (!out.ok) return out;
     const { task, pid } = out.value;
     const state = task.status.state as TaskState;
@@ -635,9 +635,21 @@ export class ProcessObject extends DurableObject<Env> {
   async dispatch(tool: string, args: Record<string, unknown>): Promise<Outcome<ToolResult & { warnings?: Warning[] }>> {
     if (!this.loaded()) return this.missing();
     if (this.exitStatus) return fail(409, "process_not_running", "The process has exited.");
+    if (LOOP_ONLY_TOOLS.has(tool)) {
+      return fail(422, "tool_not_dispatchable", `${tool} waits inside the agent loop and cannot be dispatched over HTTP; use POST /v1/procs/:pid/collect instead.`, { tool });
+    }
+    // Budgets are tree-wide: ask the kernel for the tree's current use before deciding.
+    const tree = await this.reportProgress();
+    if (this.exitStatus) return fail(409, "process_not_running", "The process has exited.");
+    const loop = tree ? { ...this.state, ...tree } : this.state;
     const call: ToolCall = { id: `dispatch_${crypto.randomUUID()}`, name: tool, arguments: args };
+    const { refused } = fitToBudget([call], this.cfg.budget, loop.usage.toolCalls + (loop.external?.toolCalls ?? 0), loop.ancestorsLeft?.toolCalls);
+    if (refused.length > 0) {
+      return fail(422, "limit_exceeded", "The process's tool-call budget is exhausted: no tool calls remain.", { limit: "budget", dimension: "toolCalls" });
+    }
+    // Charged before it runs, in the same synchronous stretch as the check: concurrent dispatches cannot all pass it.
+    this.commit({ ...loop, usage: { ...loop.usage, toolCalls: loop.usage.toolCalls + 1 } }, [], []);
     const { results, warnings } = await this.runCalls([call], (r) => this.emit("tool_result", r), false);
-    this.commit({ ...this.state, usage: { ...this.state.usage, toolCalls: this.state.usage.toolCalls + 1 } }, [], []);
     await this.reportProgress();
     const result = results[0]!;
     return ok(warnings.length ? { ...result, warnings } : result);

@@ -25,10 +25,12 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
+export const hasRole = (c: AppContext, needed: Role): boolean => RANK[c.get("role")] >= RANK[needed];
+
 export const requireRole =
   (needed: Role): MiddlewareHandler<AppEnv> =>
   async (c, next) => {
-    if (RANK[c.get("role")] < RANK[needed]) throw ApiError.of(403, "forbidden", `This call needs the ${needed} role.`);
+    if (!hasRole(c, needed)) throw ApiError.of(403, "forbidden", `This call needs the ${needed} role.`);
     await next();
   };
 
