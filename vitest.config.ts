@@ -8,7 +8,8 @@ export default defineConfig({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
         // The model provider settings point at the fake providers (no network); see test/global-setup.ts.
-        bindings: { AUTH_SECRET: "test-secret", HOOK_SERVER_URL: inject("hookServerUrl"), ...inject("providerBindings") },
+        // The hook receiver and fake providers listen on 127.0.0.1, which webhooks may only reach when allowed.
+        bindings: { AUTH_SECRET: "test-secret", ALLOW_PRIVATE_HOSTS: "127.0.0.1,localhost", HOOK_SERVER_URL: inject("hookServerUrl"), ...inject("providerBindings") },
       },
     })),
   ],

@@ -2,7 +2,9 @@
 /**
  * `npm start`: runs the kernel locally on workerd through `wrangler dev`.
  *
- * - creates .dev.vars from .dev.vars.example on first run, with a fresh random AUTH_SECRET;
+ * - creates .dev.vars from .dev.vars.example on first run, with a fresh random AUTH_SECRET and
+ *   ALLOW_PRIVATE_HOSTS=127.0.0.1,localhost (webhooks on this machine); adds that setting to an
+ *   older .dev.vars that has none;
  * - serves on http://127.0.0.1:$PORT (default 8787), keeping Durable Object state in
  *   .wrangler/state so processes, files and the audit log survive restarts;
  * - once GET /healthz answers, prints the URL, how to mint a token and a curl example.
@@ -10,7 +12,7 @@
  * Extra arguments go to wrangler: `npm start -- --log-level debug`.
  */
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +25,8 @@ const wranglerJs = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
 const persistTo = join(root, ".wrangler", "state");
 const host = "127.0.0.1";
 const PLACEHOLDER = "change-me-local-dev-secret";
+/** Local development calls webhooks on this machine; the kernel refuses private hosts unless listed. */
+const LOCAL_PRIVATE_HOSTS = "127.0.0.1,localhost";
 const HEALTH_TIMEOUT_MS = 120_000;
 
 const say = (line = "") => process.stdout.write(`${line}\n`);
@@ -50,14 +54,21 @@ function ensureDevVars() {
   if (!existsSync(devVars)) {
     const template = existsSync(example) ? readFileSync(example, "utf8") : "AUTH_SECRET=\n";
     const secretLine = `AUTH_SECRET=${randomSecret()}`;
-    const text = /^AUTH_SECRET=.*$/m.test(template) ? template.replace(/^AUTH_SECRET=.*$/m, secretLine) : `${secretLine}\n${template}`;
+    let text = /^AUTH_SECRET=.*$/m.test(template) ? template.replace(/^AUTH_SECRET=.*$/m, secretLine) : `${secretLine}\n${template}`;
+    if (!("ALLOW_PRIVATE_HOSTS" in parseDevVars(text))) text += `\nALLOW_PRIVATE_HOSTS=${LOCAL_PRIVATE_HOSTS}\n`;
     writeFileSync(devVars, text, { mode: 0o600, flag: "wx" });
     say(`Created .dev.vars with a fresh random AUTH_SECRET (git ignores it).`);
     return;
   }
-  const secret = parseDevVars(readFileSync(devVars, "utf8")).AUTH_SECRET;
-  if (!secret) die(".dev.vars has no AUTH_SECRET: add one (see .dev.vars.example) or delete .dev.vars to have a fresh one generated.");
-  if (secret === PLACEHOLDER) warn(".dev.vars still has the example's placeholder AUTH_SECRET; fine on this machine, but consider a random one.");
+  const vars = parseDevVars(readFileSync(devVars, "utf8"));
+  if (!vars.AUTH_SECRET) die(".dev.vars has no AUTH_SECRET: add one (see .dev.vars.example) or delete .dev.vars to have a fresh one generated.");
+  if (vars.AUTH_SECRET === PLACEHOLDER) warn(".dev.vars still has the example's placeholder AUTH_SECRET; fine on this machine, but consider a random one.");
+  // A .dev.vars from before the setting existed: add it, so webhooks on this machine keep working.
+  // An explicit value, even an empty one, is the developer's choice and stays.
+  if (!("ALLOW_PRIVATE_HOSTS" in vars)) {
+    appendFileSync(devVars, `\n# Webhook URLs may point at these non-public hosts (see .dev.vars.example).\nALLOW_PRIVATE_HOSTS=${LOCAL_PRIVATE_HOSTS}\n`);
+    say(`Added ALLOW_PRIVATE_HOSTS=${LOCAL_PRIVATE_HOSTS} to .dev.vars, so webhooks on this machine can be called.`);
+  }
 }
 
 /** Resolves when nothing listens on host:port, rejects with a readable message otherwise. */
@@ -140,8 +151,8 @@ if (child.exitCode === null && child.signalCode === null && !stopping && (await 
   say("");
   say(`Agent Kernel is running at ${url}  (state persisted in ${state}; Ctrl-C to stop)`);
   say("");
-  say("  Mint a bearer token (role: viewer | operator | admin, default admin; --ttl seconds, default one day):");
-  say("    npm run token -- <tenant> [role]");
+  say("  Mint a bearer token (role: viewer | operator | admin, default admin; every token expires: --ttl, default 24h):");
+  say("    npm run token -- <tenant> [role] [--ttl 24h]");
   say("    TOKEN=$(npm run -s token -- acme)");
   say("");
   say("  Try it:");

@@ -2,19 +2,21 @@
 /**
  * Mints a bearer token for the local kernel.
  *
- *   npm run token -- <tenant> [role] [--ttl seconds]
+ *   npm run token -- <tenant> [role] [--ttl <lifetime>]
  *   TOKEN=$(npm run -s token -- acme)
  *
- * role is viewer | operator | admin (default admin); --ttl defaults to 86400 (one day), 0 means no
- * expiry. The token is signed with AUTH_SECRET from the environment if set, else from .dev.vars
+ * role is viewer | operator | admin (default admin); --ttl is the token's lifetime in seconds or
+ * with a unit (90s, 30m, 24h, 7d), default 24h. Every token expires: the kernel refuses tokens
+ * without `exp` (unless its operator set ALLOW_NON_EXPIRING_TOKENS), so there is no "never".
+ * The token is signed with AUTH_SECRET from the environment if set, else from .dev.vars
  * (created by `npm start`). Only the token goes to stdout.
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { mintToken, readAuthSecret, ROLES } from "./lib/jwt.mjs";
+import { mintToken, parseTtl, readAuthSecret, ROLES } from "./lib/jwt.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const usage = `usage: npm run token -- <tenant> [${ROLES.join("|")}] [--ttl seconds]`;
+const usage = `usage: npm run token -- <tenant> [${ROLES.join("|")}] [--ttl <seconds, or 90s|30m|24h|7d; default 24h>]`;
 
 function fail(message) {
   process.stderr.write(`${message}\n${usage}\n`);
@@ -31,8 +33,9 @@ for (let i = 0; i < args.length; i++) {
     process.exit(0);
   } else if (arg === "--ttl" || arg.startsWith("--ttl=")) {
     const value = arg === "--ttl" ? args[++i] : arg.slice("--ttl=".length);
-    if (value === undefined || !/^\d+$/.test(value)) fail(`--ttl needs a whole number of seconds, got ${JSON.stringify(value ?? "")}`);
-    ttlSeconds = Number(value);
+    const seconds = parseTtl(value);
+    if (seconds === null) fail(`--ttl needs a lifetime of at least 1 second (e.g. 3600, 30m, 24h, 7d; tokens always expire), got ${JSON.stringify(value ?? "")}`);
+    ttlSeconds = seconds;
   } else if (arg.startsWith("-")) {
     fail(`unknown option ${arg}`);
   } else positional.push(arg);

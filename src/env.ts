@@ -10,6 +10,14 @@ export interface Env {
   AUTH_SECRET: string;
   /** Tenant-wide cap on live processes (SPEC §7), default 1000. */
   MAX_LIVE_PROCESSES?: string;
+  /**
+   * Hosts that webhook (and MCP) URLs may point at although they are loopback, private, link-local
+   * or otherwise non-public (src/lib/net.ts), comma-separated, e.g. `127.0.0.1,localhost` for local
+   * development and tests. Unset in production: nothing private is reachable.
+   */
+  ALLOW_PRIVATE_HOSTS?: string;
+  /** `"true"` accepts bearer tokens without `exp`; by default every token must expire (SPEC §2 hardening). */
+  ALLOW_NON_EXPIRING_TOKENS?: string;
 
   // Model providers (src/models/providers.ts). Keys are secrets: `wrangler secret put`, `.dev.vars` locally.
   /** `openai:<model>`: the OpenAI Chat Completions API. */

@@ -10,6 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export const HOST = "127.0.0.1";
+/**
+ * Vars every server gets unless the caller overrides them: webhooks in the tests and the benchmark
+ * call receivers on this machine, which the kernel refuses unless ALLOW_PRIVATE_HOSTS lists them.
+ */
+export const DEFAULT_VARS = { ALLOW_PRIVATE_HOSTS: "127.0.0.1,localhost" };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const liveGroups = new Set();
@@ -108,7 +113,8 @@ export class DevServer {
   }
 
   async start() {
-    const { root, label, config, vars = {}, logLevel = "warn", env = {} } = this.options;
+    const { root, label, config, logLevel = "warn", env = {} } = this.options;
+    const vars = { ...DEFAULT_VARS, ...this.options.vars };
     const port = this.options.port ?? (await freePort());
     const inspectorPort = this.options.inspectorPort ?? (await freePort());
     const scratch = this.options.persistTo && this.options.registry ? null : scratchDir(`agent-kernel-${label}-`);

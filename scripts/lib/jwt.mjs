@@ -25,15 +25,24 @@ export function signJwt(claims, secret) {
 }
 
 /**
- * A token for `tenant` with `role`, valid for `ttlSeconds` (0 or less: no `exp`).
- * Throws on a tenant or role the kernel would reject.
+ * A token for `tenant` with `role`, valid from now for `ttlSeconds` (a whole number of seconds, at
+ * least 1): it always carries `exp`, since the kernel refuses tokens without one (unless its
+ * operator set ALLOW_NON_EXPIRING_TOKENS). Throws on a tenant, role or lifetime the kernel would reject.
  */
 export function mintToken({ tenant, role = "admin", ttlSeconds = 3600, secret, now = Date.now() }) {
   if (!TENANT_RE.test(tenant ?? "")) throw new Error(`invalid tenant ${JSON.stringify(tenant)}: use 1-63 lowercase letters, digits and -, starting with a letter or digit`);
   if (!ROLES.includes(role)) throw new Error(`invalid role ${JSON.stringify(role)}: use one of ${ROLES.join(", ")}`);
-  const claims = { sub: tenant, role };
-  if (ttlSeconds > 0) claims.exp = Math.floor(now / 1000) + Math.floor(ttlSeconds);
-  return signJwt(claims, secret);
+  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1) throw new Error(`invalid lifetime ${JSON.stringify(ttlSeconds)}: tokens always expire; give a whole number of seconds, at least 1`);
+  const iat = Math.floor(now / 1000);
+  return signJwt({ sub: tenant, role, iat, exp: iat + ttlSeconds }, secret);
+}
+
+/** Seconds in a lifetime such as `3600`, `90s`, `30m`, `24h` or `7d`; null when it is not one, or zero. */
+export function parseTtl(text) {
+  const m = /^(\d+)([smhd]?)$/.exec(String(text ?? "").trim());
+  if (!m) return null;
+  const seconds = Number(m[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2]];
+  return Number.isSafeInteger(seconds) && seconds >= 1 ? seconds : null;
 }
 
 /** A fresh random secret, suitable for AUTH_SECRET. */

@@ -8,17 +8,19 @@ import { normalizePath } from "../workspace/paths";
  */
 export const LOOP_ONLY_TOOLS: ReadonlySet<string> = new Set(["collect"]);
 
-/** The workspace paths a tool call names, normalized, for hook rules and audit entries. */
-export function pathsOf(call: Pick<ToolCall, "arguments">): string[] {
-  const out: string[] = [];
-  for (const key of ["path"] as const) {
-    const v = call.arguments[key];
-    if (typeof v === "string") {
-      const p = normalizePath(v);
-      if (p.ok) out.push(p.path);
-    }
-  }
-  return out;
+/** Tools that read below a directory: without a `path` they search the whole workspace. */
+export const SEARCH_TOOLS: ReadonlySet<string> = new Set(["list_dir", "glob", "grep"]);
+
+/**
+ * The workspace paths a tool call touches, normalized, for hook rules and audit entries: the paths
+ * it names and, for a search, the directory it resolves to (`/` when it names none), so a rule on a
+ * path is asked about every call that can reach it.
+ */
+export function pathsOf(call: Pick<ToolCall, "name" | "arguments">): string[] {
+  const v = call.arguments.path ?? (SEARCH_TOOLS.has(call.name) ? "/" : undefined);
+  if (typeof v !== "string") return [];
+  const p = normalizePath(v);
+  return p.ok ? [p.path] : [];
 }
 
 export const errorResult = (call: ToolCall, message: string, startedAt: number): ToolResult => ({

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { AgentName, Metadata, TokenUsage } from "./common";
+import { MAX_GLOB_LENGTH } from "../lib/glob";
+import { AgentName, Metadata, pageQuery, TokenUsage } from "./common";
 
 export const ToolCallRequest = z.strictObject({
   name: z.string().min(1).max(128),
@@ -24,7 +25,8 @@ export type ScriptStep = z.infer<typeof ScriptStep>;
 
 export const FsMode = z.enum(["r", "rw"]);
 export type FsMode = z.infer<typeof FsMode>;
-export const FsScope = z.strictObject({ path: z.string().min(1).max(1024), mode: FsMode });
+/** `path` is a glob (src/lib/glob.ts); its length is capped so matching it stays cheap. */
+export const FsScope = z.strictObject({ path: z.string().min(1).max(MAX_GLOB_LENGTH), mode: FsMode });
 export type FsScope = z.infer<typeof FsScope>;
 
 export const Budget = z.strictObject({
@@ -40,6 +42,9 @@ export const Limits = z.strictObject({
 });
 export type Limits = z.infer<typeof Limits>;
 
+/** A glob over tool names (`*`, `?`, `[..]`), in an AgentSpec or a delegation. */
+export const ToolPattern = z.string().min(1).max(128);
+
 export const DEFAULT_TOOLS = ["read_file", "write_file", "edit_file", "list_dir", "glob", "grep"];
 export const DEFAULT_FS: FsScope[] = [{ path: "/**", mode: "rw" }];
 export const DEFAULT_LIMITS = { maxChildren: 20, maxDepth: 3 } as const;
@@ -54,7 +59,7 @@ export const AgentSpecInput = z.strictObject({
   model: ModelName,
   systemPrompt: z.string().max(100_000).optional(),
   mode: z.enum(["task", "interactive"]).default("task"),
-  tools: z.array(z.string().min(1).max(128)).max(256).default(DEFAULT_TOOLS),
+  tools: z.array(ToolPattern).max(256).default(DEFAULT_TOOLS),
   fs: z.array(FsScope).max(64).default(DEFAULT_FS),
   maxTurns: z.number().int().min(1).max(10_000).default(50),
   maxContextTokens: z.number().int().min(256).max(10_000_000).default(128_000),
@@ -73,3 +78,5 @@ export type AgentSpec = z.infer<typeof AgentSpec>;
 
 export const DEFAULT_SYSTEM_PROMPT =
   "You are an agent running inside Agent Kernel. Use the tools you are given to complete the task, then reply with your final answer.";
+
+export const AgentListQuery = z.strictObject(pageQuery(1000, AgentName));

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { pageQuery } from "./common";
 
 export const AuditEvent = z.enum([
   "agent_registered",
@@ -36,8 +37,10 @@ export type AuditEntry = z.infer<typeof AuditEntry>;
 export type AuditDraft = Omit<AuditEntry, "seq" | "at" | "prevHash" | "hash">;
 
 export const AuditQuery = z.strictObject({
+  /** The SPEC's name for the cursor: entries after this sequence number. */
   afterSeq: z.coerce.number().int().nonnegative().default(0),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  ...pageQuery(100),
 });
+export const AuditVerifyQuery = z.strictObject({ full: z.enum(["true", "false", "1", "0"]).optional() });
 export const AuditVerify = z.object({ ok: z.boolean(), entries: z.number().int(), head: z.string(), brokenAt: z.number().int().optional() });
 export type AuditVerify = z.infer<typeof AuditVerify>;

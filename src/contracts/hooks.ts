@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_GLOB_LENGTH } from "../lib/glob";
 
 export const HookEvent = z.enum(["pre_spawn", "post_spawn", "pre_dispatch", "post_dispatch", "post_terminate"]);
 export type HookEvent = z.infer<typeof HookEvent>;
@@ -6,8 +7,9 @@ export const HookName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "hook nam
 
 export const PolicyRule = z.strictObject({
   event: HookEvent,
+  // Globs (src/lib/glob.ts), capped so matching them stays cheap.
   match: z
-    .strictObject({ agent: z.string().max(256).optional(), tool: z.string().max(256).optional(), path: z.string().max(1024).optional() })
+    .strictObject({ agent: z.string().max(256).optional(), tool: z.string().max(256).optional(), path: z.string().max(MAX_GLOB_LENGTH).optional() })
     .default({}),
   action: z.enum(["deny", "allow"]),
   reason: z.string().max(1000).optional(),

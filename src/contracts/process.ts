@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AgentName, Metadata, Usage } from "./common";
+import { AgentName, Metadata, pageQuery, Usage } from "./common";
 import { Budget, FsScope } from "./agent";
 import { Warning } from "./conversation";
 
@@ -56,6 +56,7 @@ export const ListQuery = z.strictObject({
   state: ProcessState.optional(),
   parentPid: z.coerce.number().int().positive().optional(),
   agent: AgentName.optional(),
+  ...pageQuery(1000),
 });
 export type ListQuery = z.infer<typeof ListQuery>;
 
@@ -86,6 +87,7 @@ export type KillRequest = z.infer<typeof KillRequest>;
 export const KillResult = z.object({ killed: z.array(z.number().int()), alreadyExited: z.array(z.number().int()) });
 export type KillResult = z.infer<typeof KillResult>;
 
+export const ConversationQuery = z.strictObject(pageQuery(1000));
 export const MessageRequest = z.strictObject({ content: z.string().min(1).max(1_000_000) });
 export const DispatchRequest = z.strictObject({
   tool: z.string().min(1).max(128),

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Budget } from "./agent";
-import { Metadata, Usage } from "./common";
+import { Metadata, pageQuery, Usage } from "./common";
 import { CollectArgs, DelegateArgs, DeliveryPolicy } from "./tools";
 
 export { DeliveryPolicy };
@@ -68,5 +68,5 @@ export const CollectResult = z.object({
 });
 export type CollectResult = z.infer<typeof CollectResult>;
 
-export const TaskListQuery = z.strictObject({ copilotPid: z.coerce.number().int().positive().optional(), a2a: z.literal("v1").optional() });
+export const TaskListQuery = z.strictObject({ copilotPid: z.coerce.number().int().positive().optional(), a2a: z.literal("v1").optional(), ...pageQuery(1000) });
 export const TaskQuery = z.strictObject({ a2a: z.literal("v1").optional() });

@@ -1,5 +1,7 @@
 import { z } from "zod";
-import { Budget, FsScope } from "./agent";
+import { MAX_GLOB_LENGTH } from "../lib/glob";
+import { Budget, FsScope, ToolPattern } from "./agent";
+import { Metadata } from "./common";
 
 const Path = z.string().min(1).max(4096);
 
@@ -11,11 +13,13 @@ export const ReadFileArgs = z.strictObject({
 export const WriteFileArgs = z.strictObject({ path: Path, content: z.string() });
 export const EditFileArgs = z.strictObject({ path: Path, oldText: z.string().min(1), newText: z.string() });
 export const ListDirArgs = z.strictObject({ path: Path.default("/"), recursive: z.boolean().default(false) });
-export const GlobArgs = z.strictObject({ pattern: z.string().min(1).max(1024), path: Path.optional() });
+/** The longest regex grep accepts; grep also caps what the compiled pattern may cost (src/workspace/fs-tools.ts). */
+export const MAX_GREP_PATTERN_LENGTH = 1024;
+export const GlobArgs = z.strictObject({ pattern: z.string().min(1).max(MAX_GLOB_LENGTH), path: Path.optional() });
 export const GrepArgs = z.strictObject({
-  pattern: z.string().min(1).max(1024),
+  pattern: z.string().min(1).max(MAX_GREP_PATTERN_LENGTH),
   path: Path.optional(),
-  glob: z.string().max(1024).optional(),
+  glob: z.string().max(MAX_GLOB_LENGTH).optional(),
   ignoreCase: z.boolean().default(false),
   maxResults: z.number().int().min(1).max(1000).default(50),
 });
@@ -25,11 +29,12 @@ export const DeliveryPolicy = z.enum(["immediate", "deferred", "on_demand"]);
 export const DelegateArgs = z.strictObject({
   agent: z.string(),
   message: z.string(),
-  tools: z.array(z.string()).optional(),
-  fs: z.array(FsScope).optional(),
+  // Globs, as in an AgentSpec and with its caps: a delegation may come from a model.
+  tools: z.array(ToolPattern).max(256).optional(),
+  fs: z.array(FsScope).max(64).optional(),
   budget: Budget.optional(),
   deliveryPolicy: DeliveryPolicy.optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: Metadata.optional(),
 });
 export const CollectArgs = z.strictObject({
   taskIds: z.array(z.string()).optional(),
@@ -70,7 +75,7 @@ export const TOOL_DESCRIPTIONS: Record<string, string> = {
   edit_file: "Replace oldText with newText in a file; oldText must occur exactly once.",
   list_dir: "List the entries of a directory, optionally recursively.",
   glob: "List the files whose paths match a glob pattern.",
-  grep: "Search files for a regular expression; answers file:line: text lines.",
+  grep: "Search files for a regular expression (RE2 syntax: no lookaround or backreferences); answers file:line: text lines.",
   delete_file: "Delete a file.",
   delegate: "Delegate a task to a worker agent; answers {taskId, pid}.",
   collect: "Wait for delegated tasks and collect their results.",

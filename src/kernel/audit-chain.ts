@@ -91,16 +91,16 @@ export function sealEntry(draft: AuditDraft, seq: number, at: string, prevHash: 
  *
  * A chain from the start links its first entry to `GENESIS_HASH` and starts at seq 1. To verify
  * a suffix of a longer chain (e.g. one page at a time), pass the hash of the entry just before
- * it as `startPrevHash`; the suffix's first seq is then taken as given.
+ * it as `startPrevHash` and, when known, the suffix's `firstSeq` (otherwise its first seq is taken as given).
  *
  * On failure `brokenAt` is the seq of the position where the chain stops being valid: the
  * edited entry, or the seq that is missing or out of place. `entries` counts the entries that
  * verified before it and `head` is the hash of the last of them (`startPrevHash` when none did).
  */
-export function verifyChain(entries: Iterable<AuditEntry>, startPrevHash: string = GENESIS_HASH): AuditVerify {
+export function verifyChain(entries: Iterable<AuditEntry>, startPrevHash: string = GENESIS_HASH, firstSeq?: number): AuditVerify {
   let head = startPrevHash;
   let count = 0;
-  let expectedSeq: number | undefined = startPrevHash === GENESIS_HASH ? 1 : undefined;
+  let expectedSeq: number | undefined = firstSeq ?? (startPrevHash === GENESIS_HASH ? 1 : undefined);
   for (const entry of entries) {
     const valid =
       entry.prevHash === head && (expectedSeq === undefined || entry.seq === expectedSeq) && entryHash(entry) === entry.hash;

@@ -16,6 +16,12 @@ interface AuditRow {
 }
 
 const PAGE = 2000;
+/**
+ * Besides every entry appended since the last verified head, each verify re-hashes this many older
+ * entries, in rotation: a log of up to this size is re-hashed whole every time, and a larger one is
+ * covered over successive calls while each call's work stays bounded.
+ */
+export const VERIFY_SWEEP = 10_000;
 
 /** The tenant's audit log in SQLite: append-only, hash-chained (the rules are in audit-chain.ts). */
 export class AuditLog {
@@ -23,7 +29,8 @@ export class AuditLog {
     sql.exec(`CREATE TABLE IF NOT EXISTS audit (
       seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, event TEXT NOT NULL, pid INTEGER,
       parent_pid INTEGER, task_id TEXT, data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
-    )`);
+    );
+    CREATE TABLE IF NOT EXISTS audit_verified (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL, sweep_next INTEGER NOT NULL);`);
   }
 
   /** Synchronous, so an entry joins the transaction of the change it records. */
@@ -59,17 +66,49 @@ export class AuditLog {
       });
   }
 
-  /** Re-hashes the whole chain, a page at a time. */
-  verify(): AuditVerify {
-    const log = this;
-    function* all() {
-      for (let after = 0; ; ) {
-        const page = log.page(after, PAGE);
-        yield* page;
-        if (page.length < PAGE) return;
-        after = page.at(-1)!.seq;
-      }
+  /**
+   * Verifies the chain from the last verified head to the end, plus a window of `VERIFY_SWEEP` older
+   * entries in rotation; `full` re-hashes it all. The verified head and the sweep position are a
+   * cache (a verify that fails stores nothing), so repeated verifies of a long log stay cheap.
+   */
+  verify({ full = false }: { full?: boolean } = {}): AuditVerify {
+    const last = this.sql.exec<{ seq: number; hash: string }>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").toArray()[0];
+    if (!last) return { ok: true, entries: 0, head: GENESIS_HASH };
+    const mark = full ? undefined : this.sql.exec<{ seq: number; hash: string; sweep_next: number }>("SELECT seq, hash, sweep_next FROM audit_verified").toArray()[0];
+    // A verified head that no longer matches its row means the log was rewritten: start over.
+    const trusted = mark && this.sql.exec("SELECT 1 FROM audit WHERE seq = ? AND hash = ?", mark.seq, mark.hash).toArray().length > 0 ? mark : undefined;
+    if (!trusted) {
+      const all = verifyChain(this.entries(0, last.seq));
+      if (all.ok) this.remember(last.seq, last.hash, 1);
+      return all;
     }
-    return verifyChain(all());
+    const tail = verifyChain(this.entries(trusted.seq, last.seq), trusted.hash, trusted.seq + 1);
+    if (!tail.ok) return { ...tail, entries: trusted.seq + tail.entries };
+    const from = trusted.sweep_next <= trusted.seq ? trusted.sweep_next : 1;
+    const to = Math.min(trusted.seq, from + VERIFY_SWEEP - 1);
+    const before = from === 1 ? GENESIS_HASH : (this.sql.exec<{ hash: string }>("SELECT hash FROM audit WHERE seq = ?", from - 1).toArray()[0]?.hash ?? "");
+    const swept = verifyChain(this.entries(from - 1, to), before, from);
+    if (!swept.ok) return { ok: false, entries: swept.entries + from - 1, head: swept.head, brokenAt: swept.brokenAt! };
+    this.remember(last.seq, last.hash, to >= trusted.seq ? 1 : to + 1);
+    return { ok: true, entries: last.seq, head: last.hash };
+  }
+
+  /** Entries with `after < seq <= upTo`, read a page at a time. */
+  private *entries(after: number, upTo: number): Iterable<AuditEntry> {
+    for (let from = after; from < upTo; ) {
+      const page = this.page(from, Math.min(PAGE, upTo - from));
+      yield* page;
+      if (page.length === 0) return;
+      from = page.at(-1)!.seq;
+    }
+  }
+
+  private remember(seq: number, hash: string, sweepNext: number) {
+    this.sql.exec(
+      "INSERT INTO audit_verified (id, seq, hash, sweep_next) VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, sweep_next = excluded.sweep_next",
+      seq,
+      hash,
+      sweepNext,
+    );
   }
 }

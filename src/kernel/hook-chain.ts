@@ -8,10 +8,14 @@
  *
  * Nothing here throws for a misbehaving hook: failures become vetoes (pre_* events, fail-closed),
  * allows (fail-open) or warnings, and webhook secrets never appear in any of their messages.
+ *
+ * Webhook URLs are checked again right before every call (src/lib/net.ts): a hook stored before
+ * the operator's ALLOW_PRIVATE_HOSTS changed is not called once its host is refused.
  */
 import type { z } from "zod";
 import type { HookContext, HookEvent, HookSpec, HookVerdict, PolicyRule, Warning, WebhookHookSpec } from "../contracts";
 import { globMatch } from "../lib/glob";
+import { checkOutboundUrl } from "../lib/net";
 
 export type PolicyHook = { name: string; rules: readonly PolicyRule[] };
 /** A webhook hook as stored; `timeoutMs` and `failMode` fall back to the schema's defaults. */
@@ -48,11 +52,48 @@ export function evaluatePolicy(hook: PolicyHook, ctx: HookContext): HookVerdict 
 }
 
 function ruleMatches(rule: PolicyRule, ctx: HookContext): boolean {
-  const { agent, tool, path } = rule.match ?? {};
+  const path = rule.match?.path;
+  return ruleMatchesCaller(rule, ctx) && (path === undefined || (ctx.paths ?? []).some((p) => globMatch(path, p)));
+}
+
+/** The rule's agent and tool globs, whatever its path says. */
+function ruleMatchesCaller(rule: PolicyRule, ctx: HookContext): boolean {
+  const { agent, tool } = rule.match ?? {};
   if (agent !== undefined && (ctx.agent === undefined || !globMatch(agent, ctx.agent))) return false;
   if (tool !== undefined && (ctx.tool === undefined || !globMatch(tool, ctx.tool))) return false;
-  if (path !== undefined && !(ctx.paths ?? []).some((p) => globMatch(path, p))) return false;
   return true;
+}
+
+/** One policy's path rules for a call, in rule order: what it says about each path a search may return. */
+export interface PathFilter {
+  hook: string;
+  rules: { path: string; deny: boolean }[];
+}
+
+/**
+ * A search (list_dir, glob, grep) reads below the paths it names, where a policy's path rules may
+ * say more than they said about the call itself. For each policy (chain order), its rules for this
+ * event whose agent and tool match, up to the first one without a path (which decides every path
+ * alike). Only policies that can deny something are returned; `hiddenByPolicies` applies them.
+ */
+export function pathFilters(hooks: readonly HookSpec[], ctx: HookContext): PathFilter[] {
+  const filters: PathFilter[] = [];
+  for (const hook of hooks) {
+    if (hook.kind !== "policy") continue;
+    const rules: PathFilter["rules"] = [];
+    for (const rule of hook.rules) {
+      if (rule.event !== ctx.event || !ruleMatchesCaller(rule, ctx)) continue;
+      if (rule.match?.path === undefined) break;
+      rules.push({ path: rule.match.path, deny: rule.action === "deny" });
+    }
+    if (rules.some((r) => r.deny)) filters.push({ hook: hook.name, rules });
+  }
+  return filters;
+}
+
+/** Whether a policy would deny reading `path`: in some policy, the first rule matching it denies. */
+export function hiddenByPolicies(filters: readonly PathFilter[], path: string): boolean {
+  return filters.some((f) => f.rules.find((r) => globMatch(r.path, path))?.deny === true);
 }
 
 function defaultDenyReason(hookName: string, ctx: HookContext): string {
@@ -93,6 +134,13 @@ function toHex(bytes: Uint8Array): string {
 
 export type Fetcher = (input: string, init: RequestInit) => Promise<Response>;
 
+/**
+ * The message for a hook that could not be reached. A refused connection, a DNS failure, a reset
+ * and a timeout all read the same, with no runtime error text: a tenant must not be able to use a
+ * webhook to learn which ports answer on a host.
+ */
+export const unreachableMessage = (hookName: string) => `Webhook hook "${hookName}" is unreachable.`;
+
 export interface WebhookOutcome {
   /** For pre_* events the hook's decision; `null` for post_* events (they cannot veto). */
   verdict: HookVerdict | null;
@@ -105,14 +153,38 @@ export interface WebhookOutcome {
  * gives up after `timeoutMs` (covering the response body too).
  *
  * pre_* events: 2xx with `{"allow": false, "reason"?}` vetoes, any other 2xx allows; a non-2xx
- * answer vetoes, naming the status; a network error or timeout vetoes when `failMode` is
- * "closed" and allows when "open" (the default), reporting the failure in `error` either way.
- * post_* events: no verdict; a non-2xx answer, network error or timeout is reported in `error`.
+ * answer vetoes, naming the status; a failure (network error, timeout, a URL that
+ * `allowPrivateHosts` no longer permits) vetoes when `failMode` is "closed" and allows when "open"
+ * (the default), reporting the failure in `error` either way.
+ * post_* events: no verdict; a non-2xx answer or a failure is reported in `error`.
+ * Network errors and timeouts give the same `unreachableMessage`, without the runtime's error text.
  */
-export async function callWebhook(hook: WebhookHook, ctx: HookContext, fetcher: Fetcher = fetch): Promise<WebhookOutcome> {
+export async function callWebhook(
+  hook: WebhookHook,
+  ctx: HookContext,
+  fetcher: Fetcher = fetch,
+  allowPrivateHosts: readonly string[] = [],
+): Promise<WebhookOutcome> {
   const pre = isPreEvent(ctx.event);
+  const failed = (error: string): WebhookOutcome => {
+    if (!pre) return { verdict: null, error };
+    if (hook.failMode === "closed") return { verdict: { allow: false, hook: hook.name, reason: error }, error };
+    return { verdict: { allow: true }, error };
+  };
+
+  const allowed = checkOutboundUrl(hook.url, allowPrivateHosts);
+  if (!allowed.ok) return failed(`Webhook hook "${hook.name}" was not called: its URL is not allowed. ${allowed.reason}`);
+
   const timeoutMs = hook.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const { event, tenant, ...context } = ctx;
+  let body: string;
+  let signature: string;
+  try {
+    body = JSON.stringify({ event, tenant, hook: hook.name, at: new Date().toISOString(), ...context });
+    signature = await signBody(body, hook.secret);
+  } catch {
+    return failed(`Webhook hook "${hook.name}" was not called: the event could not be encoded.`);
+  }
 
   // One deadline bounds the whole exchange, headers and body: a receiver that answers promptly
   // and then trickles its body must not hold a tool call or a spawn hostage. The abort signal
@@ -123,9 +195,6 @@ export async function callWebhook(hook: WebhookHook, ctx: HookContext, fetcher: 
     controller.signal.addEventListener("abort", () => reject(new Error("timed out")));
   });
   const exchange = async (): Promise<{ status: number; text: string }> => {
-    // Encoding happens in here so that even an unserialisable context is a hook failure, not a throw.
-    const body = JSON.stringify({ event, tenant, hook: hook.name, at: new Date().toISOString(), ...context });
-    const signature = await signBody(body, hook.secret);
     const res = await fetcher(hook.url, {
       method: "POST",
       headers: {
@@ -149,13 +218,9 @@ export async function callWebhook(hook: WebhookHook, ctx: HookContext, fetcher: 
   let text: string;
   try {
     ({ status, text } = await Promise.race([exchange(), deadline]));
-  } catch (err) {
-    const error = controller.signal.aborted
-      ? `Webhook hook "${hook.name}" timed out after ${timeoutMs} ms.`
-      : `Webhook hook "${hook.name}" could not be reached: ${describeError(err, hook.secret)}`;
-    if (!pre) return { verdict: null, error };
-    if (hook.failMode === "closed") return { verdict: { allow: false, hook: hook.name, reason: error }, error };
-    return { verdict: { allow: true }, error };
+  } catch {
+    // Timed out or failed in the network: one message for both (see `unreachableMessage`).
+    return failed(unreachableMessage(hook.name));
   } finally {
     clearTimeout(timer);
   }
@@ -210,11 +275,6 @@ async function readLimited(res: Response, limit: number): Promise<string> {
   return new TextDecoder().decode(bytes);
 }
 
-function describeError(err: unknown, secret: string): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return redact(message || "unknown error", secret).slice(0, MAX_REASON_LENGTH);
-}
-
 /**
  * Error texts come from the runtime or the receiver, which could echo the secret (e.g. a URL or a
  * reason that quotes the request); it must never reach a warning, a veto reason or the audit log.
@@ -251,13 +311,14 @@ export async function runPreHooks(
   hooks: readonly HookSpec[],
   ctx: HookContext,
   fetcher: Fetcher = fetch,
+  allowPrivateHosts: readonly string[] = [],
 ): Promise<{ verdict: HookVerdict; warnings: Warning[] }> {
   const warnings: Warning[] = [];
   for (const hook of hooksFor(hooks, ctx.event)) {
     const verdict =
       hook.kind === "policy"
         ? evaluatePolicy(hook, ctx)
-        : await callWebhook(hook, ctx, fetcher).then((outcome) => {
+        : await callWebhook(hook, ctx, fetcher, allowPrivateHosts).then((outcome) => {
             if (outcome.error) warnings.push(warningFor(hook.name, outcome.error));
             return outcome.verdict;
           });
@@ -271,12 +332,16 @@ export async function runPreHooks(
  * order cannot change an outcome, and a slow hook must not delay the others); warnings come back
  * in chain order. Never throws.
  */
-export async function runPostHooks(hooks: readonly HookSpec[], ctx: HookContext, fetcher: Fetcher = fetch): Promise<Warning[]> {
+export async function runPostHooks(
+  hooks: readonly HookSpec[],
+  ctx: HookContext,
+  fetcher: Fetcher = fetch,
+  allowPrivateHosts: readonly string[] = [],
+): Promise<Warning[]> {
   const webhooks = hooksFor(hooks, ctx.event).filter((hook) => hook.kind === "webhook");
   const outcomes = await Promise.all(
-    webhooks.map((hook) =>
-      callWebhook(hook, ctx, fetcher).catch((err: unknown) => ({ verdict: null, error: describeError(err, hook.secret) })),
-    ),
+    // callWebhook does not throw; should it ever, the runtime's error text still stays out of the warning.
+    webhooks.map((hook) => callWebhook(hook, ctx, fetcher, allowPrivateHosts).catch(() => ({ verdict: null, error: unreachableMessage(hook.name) }))),
   );
   const warnings: Warning[] = [];
   outcomes.forEach((outcome, i) => {

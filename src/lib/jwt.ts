@@ -26,8 +26,28 @@ export async function signJwt(claims: Record<string, unknown>, secret: string): 
   return `${head}.${body}.${b64url(new Uint8Array(sig))}`;
 }
 
-/** The token's claims, or null when it is malformed, wrongly signed, not HS256 or expired. */
-export async function verifyJwt(token: string, secret: string, nowSeconds = Date.now() / 1000): Promise<Record<string, unknown> | null> {
+export interface VerifyOptions {
+  /** The time to judge `exp` and `nbf` against, in seconds since the epoch; default now. */
+  nowSeconds?: number;
+  /** Refuse a token without `exp` (default true): a leaked token must not be valid forever. */
+  requireExp?: boolean;
+  /**
+   * Seconds of clock skew forgiven on `nbf` (default 30): a token minted on a machine whose clock is
+   * slightly ahead is usable at once. `exp` gets none: a token stops working no later than it says.
+   */
+  nbfLeewaySeconds?: number;
+}
+
+/** Forgiven clock skew on `nbf`, in seconds. */
+export const NBF_LEEWAY_SECONDS = 30;
+
+/**
+ * The token's claims, or null when it is malformed, wrongly signed, not HS256, expired (`exp` at
+ * or before now), not yet valid (`nbf` later than now plus the leeway), has a non-numeric `exp` or
+ * `nbf`, or has no `exp` while one is required.
+ */
+export async function verifyJwt(token: string, secret: string, options: VerifyOptions = {}): Promise<Record<string, unknown> | null> {
+  const { nowSeconds = Date.now() / 1000, requireExp = true, nbfLeewaySeconds = NBF_LEEWAY_SECONDS } = options;
   const parts = token.split(".");
   if (parts.length !== 3) return null;
   const [head, body, sig] = parts as [string, string, string];
@@ -46,7 +66,8 @@ export async function verifyJwt(token: string, secret: string, nowSeconds = Date
   if (!claims || typeof claims !== "object" || Array.isArray(claims)) return null;
   const valid = await crypto.subtle.verify("HMAC", await hmacKey(secret, "verify"), sigBytes, encoder.encode(`${head}.${body}`));
   if (!valid) return null;
-  const exp = (claims as { exp?: unknown }).exp;
-  if (exp !== undefined && (typeof exp !== "number" || exp <= nowSeconds)) return null;
+  const { exp, nbf } = claims as { exp?: unknown; nbf?: unknown };
+  if (exp === undefined ? requireExp : typeof exp !== "number" || !Number.isFinite(exp) || exp <= nowSeconds) return null;
+  if (nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf) || nbf > nowSeconds + nbfLeewaySeconds)) return null;
   return claims as Record<string, unknown>;
 }

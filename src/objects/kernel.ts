@@ -47,9 +47,12 @@ import { canonicalJson, sha256hex } from "../kernel/audit-chain";
 import { admissionProblem } from "../kernel/admission";
 import { AuditLog } from "../kernel/audit-log";
 import { alarmTime } from "../lib/alarm";
+import { takePage, type Page } from "../lib/paging";
 import { CheckpointStore } from "../kernel/checkpoints";
 import { Outbox, type OutboxEntry, type OutboxKind } from "../kernel/outbox";
-import { hooksFor, runPostHooks, runPreHooks } from "../kernel/hook-chain";
+import { hooksFor, pathFilters, runPostHooks, runPreHooks, type PathFilter } from "../kernel/hook-chain";
+import { SEARCH_TOOLS } from "../agent/dispatch";
+import { parseHostList, redactUrlCredentials } from "../lib/net";
 import { processOf, type Env } from "../env";
 import { checkModelConfig } from "../models";
 import type { ProcessConfig, ProcessReport, ProcessSnapshot, ProcessStart } from "./process";
@@ -98,6 +101,7 @@ export class KernelObject extends DurableObject<Env> {
   private readonly waiters = new Map<number, Set<() => void>>();
   private readonly delivering = new Set<number>();
   private hookCache: HookSpec[] | null = null;
+  private privateHostList: string[] | null = null;
 
   private readonly auditLog: AuditLog;
   private readonly outbox: Outbox;
@@ -143,12 +147,12 @@ export class KernelObject extends DurableObject<Env> {
     return this.auditLog.append(draft);
   }
 
-  async listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
-    return this.auditLog.page(afterSeq, limit);
+  async listAudit(afterSeq: number, limit: number): Promise<Page<AuditEntry>> {
+    return takePage(this.auditLog.page(afterSeq, limit + 1), limit, (e) => e.seq);
   }
 
-  async verifyAudit(): Promise<AuditVerify> {
-    return this.auditLog.verify();
+  async verifyAudit(full = false): Promise<AuditVerify> {
+    return this.auditLog.verify({ full });
   }
 
   // ======================= agents =======================
@@ -176,8 +180,10 @@ export class KernelObject extends DurableObject<Env> {
     return spec ? ok(spec) : fail(404, "agent_not_found", `No agent named ${name} is registered.`);
   }
 
-  async listAgents(): Promise<AgentSpec[]> {
-    return this.sql.exec<{ spec: string }>("SELECT spec FROM agents ORDER BY name").toArray().map((r) => JSON.parse(r.spec) as AgentSpec);
+  /** Specs can be large (scripts): a page is bounded by size as well as count. */
+  async listAgents(page: { limit: number; cursor?: string }): Promise<Page<AgentSpec>> {
+    const rows = this.sql.exec<{ spec: string }>("SELECT spec FROM agents WHERE name > ? ORDER BY name LIMIT ?", page.cursor ?? "", page.limit + 1);
+    return takePage(mapRows(rows, (r) => JSON.parse(r.spec) as AgentSpec), page.limit, (a) => a.name);
   }
 
   async deleteAgent(name: string, actor: Actor): Promise<Outcome<{ deleted: string }>> {
@@ -209,7 +215,9 @@ export class KernelObject extends DurableObject<Env> {
       const existing = this.sql.exec<{ position: number }>("SELECT position FROM hooks WHERE name = ?", name).toArray()[0];
       const position = existing?.position ?? (this.sql.exec<{ p: number | null }>("SELECT max(position) AS p FROM hooks").one().p ?? 0) + 1;
       this.sql.exec("INSERT INTO hooks (name, position, spec) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET spec = excluded.spec", name, position, JSON.stringify(spec));
-      this.audit({ actor, event: "hook_changed", data: { hook: name, kind: spec.kind, change: existing ? "replaced" : "added" } });
+      // A webhook's URL is audited without its credentials (user:password@).
+      const where = spec.kind === "webhook" ? { url: redactUrlCredentials(spec.url) } : {};
+      this.audit({ actor, event: "hook_changed", data: { hook: name, kind: spec.kind, ...where, change: existing ? "replaced" : "added" } });
     });
     this.hookCache = null;
     const index = this.hooks().findIndex((h) => h.name === name);
@@ -237,6 +245,11 @@ export class KernelObject extends DurableObject<Env> {
     return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM procs WHERE state IN ${LIVE_SQL}`).one().n;
   }
 
+  /** Hosts the operator lets webhooks reach although they are loopback or private (`ALLOW_PRIVATE_HOSTS`). */
+  private privateHosts(): string[] {
+    return (this.privateHostList ??= parseHostList(this.env.ALLOW_PRIVATE_HOSTS));
+  }
+
   private maxLive(): number {
     const n = Number.parseInt(this.env.MAX_LIVE_PROCESSES ?? "", 10);
     return Number.isFinite(n) && n > 0 ? n : 1000;
@@ -252,18 +265,18 @@ export class KernelObject extends DurableObject<Env> {
     return row ? ok(toProcess(row)) : fail(404, "process_not_found", `No process ${pid}.`);
   }
 
-  async listProcesses(query: ListQuery): Promise<Process[]> {
-    const where: string[] = [];
-    const args: SqlStorageValue[] = [];
+  async listProcesses(query: ListQuery): Promise<Page<Process>> {
+    const where: string[] = ["pid > ?"];
+    const args: SqlStorageValue[] = [Number(query.cursor ?? 0)];
     if (query.state) (where.push("state = ?"), args.push(query.state));
     if (query.parentPid !== undefined) (where.push("parent_pid = ?"), args.push(query.parentPid));
     if (query.agent) (where.push("agent = ?"), args.push(query.agent));
-    const sql = `SELECT * FROM procs${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY pid`;
-    return this.sql.exec<ProcRow>(sql, ...args).toArray().map(toProcess);
+    const rows = this.sql.exec<ProcRow>(`SELECT * FROM procs WHERE ${where.join(" AND ")} ORDER BY pid LIMIT ?`, ...args, query.limit + 1);
+    return takePage(mapRows(rows, toProcess), query.limit, (p) => p.pid);
   }
 
   /** spawn(2) over HTTP: a top-level process, or a child of `parentPid`. */
-  async spawn(request: SpawnRequest, actor: Actor, restore?: ProcessSnapshot): Promise<Outcome<Process>> {
+  async spawn(request: SpawnRequest, actor: Actor, restore?: RestoreFrom): Promise<Outcome<Process>> {
     const created = await this.create({
       agent: request.agent,
       input: request.input,
@@ -320,7 +333,7 @@ export class KernelObject extends DurableObject<Env> {
     parentPid: number | null;
     metadata: Metadata;
     idempotencyKey?: string;
-    restore?: ProcessSnapshot;
+    restore?: RestoreFrom;
     actor: Actor;
     delegation?: DelegateInput;
   }): Promise<Outcome<{ process: Process }>> {
@@ -340,7 +353,7 @@ export class KernelObject extends DurableObject<Env> {
     let warnings: Warning[] = [];
     if (hooksFor(hooks, "pre_spawn").length > 0) {
       const ctx: HookContext = { event: "pre_spawn", tenant: this.tenant, agent: spec.name, parentPid: parent?.pid ?? null };
-      const pre = await runPreHooks(hooks, ctx);
+      const pre = await runPreHooks(hooks, ctx, fetch, this.privateHosts());
       warnings = pre.warnings;
       if (!pre.verdict.allow) {
         const { hook, reason } = pre.verdict;
@@ -358,7 +371,7 @@ export class KernelObject extends DurableObject<Env> {
     const late = this.admissionProblem(spec, freshParent, !!req.delegation);
     if (late) return late;
 
-    const grant = this.grantFor(spec, freshParent, req.delegation);
+    const grant = req.restore ? restoredGrant(spec, req.restore.saved.grant) : this.grantFor(spec, freshParent, req.delegation);
     if (!grant.ok) return grant;
     const { tools, fs, limits, budget } = grant.value;
     const at = now();
@@ -373,7 +386,8 @@ export class KernelObject extends DurableObject<Env> {
       parentPid: freshParent?.pid ?? null,
       taskId,
       delivery: taskId ? delivery : null,
-      depth: freshParent ? freshParent.depth + 1 : 0,
+      // A restored process keeps its place in the tree's depth, so it cannot delegate deeper than it could.
+      depth: req.restore ? req.restore.saved.grant.depth : freshParent ? freshParent.depth + 1 : 0,
       spec,
       tools,
       fs,
@@ -381,7 +395,8 @@ export class KernelObject extends DurableObject<Env> {
       limits,
       createdAt: at,
     };
-    const start: ProcessStart = req.restore ? { restore: req.restore } : { input: req.input };
+    // A restore's saved state can be megabytes: the start order names the checkpoint, never copies it.
+    const start: StartOrder = req.restore ? { checkpointId: req.restore.checkpointId } : { input: req.input };
     // A worker's own metadata says where it comes from and on what terms.
     const metadata = taskId ? { ...req.metadata, delegation: { taskId, copilotPid: config.parentPid, deliveryPolicy: delivery, budget } } : req.metadata;
     this.ctx.storage.transactionSync(() => {
@@ -393,8 +408,8 @@ export class KernelObject extends DurableObject<Env> {
         config.parentPid,
         taskId,
         spec.mode,
-        req.restore?.loop.turnCount ?? 0,
-        JSON.stringify(req.restore?.loop.usage ?? zeroUsage()),
+        req.restore?.saved.loop.turnCount ?? 0,
+        JSON.stringify(req.restore?.saved.loop.usage ?? zeroUsage()),
         JSON.stringify(tools),
         JSON.stringify(fs),
         JSON.stringify(budget),
@@ -412,6 +427,7 @@ export class KernelObject extends DurableObject<Env> {
       if (req.idempotencyKey) this.sql.exec("INSERT INTO idempotency (key, pid) VALUES (?, ?)", req.idempotencyKey, pid);
       const lineage = config.parentPid ? { parentPid: config.parentPid } : {};
       this.audit({ actor: req.actor, event: "spawn", pid, ...lineage, ...(taskId ? { taskId } : {}), data: { agent: spec.name, tools, fs, budget, depth: config.depth, ...(req.restore ? { restored: true } : {}) } });
+      if (req.restore) this.audit({ actor: req.actor, event: "restore", pid, data: { checkpointId: req.restore.checkpointId, fromPid: req.restore.fromPid } });
       if (req.delegation && taskId) {
         const requested = { tools: req.delegation.tools ?? null, fs: req.delegation.fs ?? null, budget: req.delegation.budget ?? null };
         const granted = { tools, fs, budget, limits };
@@ -439,7 +455,7 @@ export class KernelObject extends DurableObject<Env> {
 
     this.addWarnings(pid, warnings, "pre_spawn", false);
     if (hooksFor(hooks, "post_spawn").length > 0) {
-      const post = await runPostHooks(hooks, { event: "post_spawn", tenant: this.tenant, pid, agent: spec.name, parentPid: config.parentPid });
+      const post = await runPostHooks(hooks, { event: "post_spawn", tenant: this.tenant, pid, agent: spec.name, parentPid: config.parentPid }, fetch, this.privateHosts());
       this.addWarnings(pid, post, "post_spawn");
       warnings = [...warnings, ...post];
     }
@@ -734,12 +750,14 @@ export class KernelObject extends DurableObject<Env> {
     return row ? ok(toTask(row, v1)) : fail(404, "task_not_found", "No such task.");
   }
 
-  async listTasks(copilotPid: number | undefined, v1 = false): Promise<Task[]> {
+  /** Tasks in creation order (a task's worker pid grows with it), a page at a time. */
+  async listTasks(query: { copilotPid?: number; v1?: boolean; limit: number; cursor?: string }): Promise<Page<Task>> {
+    const after = Number(query.cursor ?? 0);
     const rows =
-      copilotPid === undefined
-        ? this.sql.exec<TaskRow>("SELECT * FROM tasks ORDER BY created_at, worker_pid").toArray()
-        : this.sql.exec<TaskRow>("SELECT * FROM tasks WHERE copilot_pid = ? ORDER BY worker_pid", copilotPid).toArray();
-    return rows.map((r) => toTask(r, v1));
+      query.copilotPid === undefined
+        ? this.sql.exec<TaskRow>("SELECT * FROM tasks WHERE worker_pid > ? ORDER BY worker_pid LIMIT ?", after, query.limit + 1)
+        : this.sql.exec<TaskRow>("SELECT * FROM tasks WHERE copilot_pid = ? AND worker_pid > ? ORDER BY worker_pid LIMIT ?", query.copilotPid, after, query.limit + 1);
+    return takePage(mapRows(rows, (r) => toTask(r, query.v1 ?? false)), query.limit, (t) => t.metadata.workerPid);
   }
 
   /** Cancels a task: its worker and the worker's descendants end with `delegation cancelled`; siblings go on. */
@@ -781,15 +799,16 @@ export class KernelObject extends DurableObject<Env> {
   async beforeDispatch(
     pid: number,
     calls: { id: string; name: string; arguments: Record<string, unknown>; paths: string[] }[],
-  ): Promise<{ vetoes: Record<string, { hook: string; reason: string }>; postHooks: boolean }> {
+  ): Promise<{ vetoes: Record<string, { hook: string; reason: string }>; hidden: Record<string, PathFilter[]>; postHooks: boolean }> {
     const hooks = this.hooks();
     const vetoes: Record<string, { hook: string; reason: string }> = {};
+    const hidden: Record<string, PathFilter[]> = {};
     const postHooks = hooksFor(hooks, "post_dispatch").length > 0;
-    if (hooksFor(hooks, "pre_dispatch").length === 0) return { vetoes, postHooks };
+    if (hooksFor(hooks, "pre_dispatch").length === 0) return { vetoes, hidden, postHooks };
     const row = this.row(pid);
     await Promise.all(
       calls.map(async (call) => {
-        const { verdict } = await runPreHooks(hooks, {
+        const ctx: HookContext = {
           event: "pre_dispatch",
           tenant: this.tenant,
           pid,
@@ -798,14 +817,21 @@ export class KernelObject extends DurableObject<Env> {
           tool: call.name,
           paths: call.paths,
           arguments: call.arguments,
-        });
+        };
+        const { verdict } = await runPreHooks(hooks, ctx, fetch, this.privateHosts());
         if (!verdict.allow) {
           vetoes[call.id] = { hook: verdict.hook, reason: verdict.reason };
           this.audit({ actor: `process:${pid}`, event: "dispatch_vetoed", pid, data: { tool: call.name, paths: call.paths, hook: verdict.hook, reason: verdict.reason } });
+          return;
+        }
+        // A search reads below the path it names: what the policies deny there is filtered from its results.
+        if (SEARCH_TOOLS.has(call.name)) {
+          const filters = pathFilters(hooks, ctx);
+          if (filters.length) hidden[call.id] = filters;
         }
       }),
     );
-    return { vetoes, postHooks };
+    return { vetoes, hidden, postHooks };
   }
 
   async afterDispatch(
@@ -818,7 +844,7 @@ export class KernelObject extends DurableObject<Env> {
     const warnings = (
       await Promise.all(
         report.results.map((r) =>
-          runPostHooks(this.hooks(), { event: "post_dispatch", tenant: this.tenant, pid, ...(row ? { agent: row.agent } : {}), tool: r.name, arguments: { toolCallId: r.toolCallId, success: r.success, durationMs: r.durationMs } }),
+          runPostHooks(this.hooks(), { event: "post_dispatch", tenant: this.tenant, pid, ...(row ? { agent: row.agent } : {}), tool: r.name, arguments: { toolCallId: r.toolCallId, success: r.success, durationMs: r.durationMs } }, fetch, this.privateHosts()),
         ),
       )
     ).flat();
@@ -832,27 +858,54 @@ export class KernelObject extends DurableObject<Env> {
     const row = this.row(pid);
     if (!row) return fail(404, "process_not_found", `No process ${pid}.`);
     if (row.exit) return fail(409, "process_not_running", `Process ${pid} has exited.`);
-    const snap = await processOf(this.env, this.tenant, pid).snapshot();
+    const process = processOf(this.env, this.tenant, pid);
+    const snap = await process.snapshot();
     if (!snap.ok) return snap;
-    const text = canonicalJson(snap.value);
+    const { snapshot, wasPaused } = snap.value;
+    // The rights are the kernel's record, not the process's: a restore gets exactly these, or less.
+    const saved: SavedProcess = { ...snapshot, grant: this.savedGrant(this.row(pid)!) };
+    const text = canonicalJson(saved);
+    // A checkpoint that cannot be saved leaves the process as it found it.
+    const undo = () => (wasPaused ? Promise.resolve() : process.resume().then(() => undefined));
+    if (text.length > MAX_CHECKPOINT_CHARS) {
+      await undo();
+      return fail(413, "payload_too_large", `The saved state would be ${text.length} characters; checkpoints are limited to ${MAX_CHECKPOINT_CHARS}.`);
+    }
     const id = sha256hex(text);
-    this.ctx.storage.transactionSync(() => {
-      this.checkpoints.save(id, pid, row.agent, text);
-      this.sql.exec("UPDATE procs SET state = 'paused', updated_at = ? WHERE pid = ? AND exit IS NULL", now(), pid);
-      this.audit({ actor, event: "checkpoint", pid, data: { checkpointId: id } });
-    });
+    try {
+      this.ctx.storage.transactionSync(() => {
+        this.checkpoints.save(id, pid, row.agent, text);
+        this.sql.exec("UPDATE procs SET state = 'paused', updated_at = ? WHERE pid = ? AND exit IS NULL", now(), pid);
+        this.audit({ actor, event: "checkpoint", pid, data: { checkpointId: id } });
+      });
+    } catch (err) {
+      await undo();
+      throw err;
+    }
     return ok({ checkpointId: id });
+  }
+
+  /** What a process may do, as a restore of it inherits: its effective rights and what is left of its tree's budget. */
+  private savedGrant(row: ProcRow): SavedGrant {
+    const { ancestorsLeft } = this.treeBudget(row.pid);
+    const own = remaining(JSON.parse(row.budget_limit) as Budget, JSON.parse(row.tree_used) as BudgetUse);
+    const budget: Budget = {};
+    for (const k of BUDGET_KEYS) {
+      const caps = [own[k], ancestorsLeft[k]].filter((v): v is number => v !== undefined);
+      if (caps.length) budget[k] = Math.min(...caps);
+    }
+    return { tools: JSON.parse(row.tools) as string[], fs: JSON.parse(row.fs) as FsScope[], limits: limitsOf(row), budget, depth: row.depth };
   }
 
   async restore(checkpointId: string, actor: Actor): Promise<Outcome<Process>> {
     const saved = this.checkpoints.load(checkpointId);
     if (!saved) return fail(404, "not_found", "No such checkpoint.");
     const { pid: fromPid, text } = saved;
-    const snapshot = JSON.parse(text) as ProcessSnapshot;
-    const input = snapshot.messages.find((m) => m.role === "user")?.content ?? "";
-    const spawned = await this.spawn({ agent: snapshot.agent, input, metadata: { restoredFrom: checkpointId, checkpointPid: fromPid } }, actor, snapshot);
-    if (spawned.ok) this.audit({ actor, event: "restore", pid: spawned.value.pid, data: { checkpointId, fromPid } });
-    return spawned;
+    const state = JSON.parse(text) as SavedProcess;
+    // Saved before checkpoints recorded rights: restoring it could widen them, so it is refused.
+    if (!state.grant) return fail(409, "conflict", "This checkpoint does not record the rights of the process it saved, so it cannot be restored.");
+    const input = state.messages.find((m) => m.role === "user")?.content ?? "";
+    return this.spawn({ agent: state.agent, input, metadata: { restoredFrom: checkpointId, checkpointPid: fromPid } }, actor, { checkpointId, fromPid, saved: state });
   }
 
   // ======================= outbox =======================
@@ -898,7 +951,10 @@ export class KernelObject extends DurableObject<Env> {
     const payload = JSON.parse(entry.payload);
     switch (entry.kind) {
       case "start": {
-        const { config, start } = payload as { config: ProcessConfig; start: ProcessStart };
+        const { config, start: order } = payload as { config: ProcessConfig; start: StartOrder };
+        const start = this.startOf(order);
+        // A checkpoint is never deleted, so a missing one is a broken store, not a retryable delivery.
+        if (!start) throw new Error(`checkpoint of process ${entry.pid} is missing`);
         const state = await processOf(this.env, this.tenant, entry.pid).start(config, start);
         this.ctx.storage.transactionSync(() => {
           this.sql.exec("UPDATE procs SET state = ?, updated_at = ? WHERE pid = ? AND state = 'created'", state, now(), entry.pid);
@@ -912,7 +968,7 @@ export class KernelObject extends DurableObject<Env> {
         await processOf(this.env, this.tenant, entry.pid).terminate(payload as ExitStatus);
         return;
       case "post_terminate": {
-        this.addWarnings(entry.pid, await runPostHooks(this.hooks(), payload as HookContext), "post_terminate");
+        this.addWarnings(entry.pid, await runPostHooks(this.hooks(), payload as HookContext, fetch, this.privateHosts()), "post_terminate");
         return;
       }
       case "deliver": {
@@ -926,12 +982,66 @@ export class KernelObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     await this.drainOutbox(undefined, true);
   }
+
+  private startOf(order: StartOrder): ProcessStart | null {
+    if ("input" in order) return order;
+    const saved = this.checkpoints.load(order.checkpointId);
+    if (!saved) return null;
+    const { agent, messages, loop } = JSON.parse(saved.text) as SavedProcess;
+    return { restore: { agent, messages, loop } };
+  }
+}
+
+/** Saved states are read back whole into one RPC answer: far below its 32 MiB. */
+const MAX_CHECKPOINT_CHARS = 16 * 1024 * 1024;
+
+/** What the kernel records with a checkpoint: the process's effective rights when it was saved. */
+interface SavedGrant {
+  tools: string[];
+  fs: FsScope[];
+  limits: Required<Limits>;
+  /** What was left, per dimension, of its own and its ancestors' budgets. */
+  budget: Budget;
+  depth: number;
+}
+type SavedProcess = ProcessSnapshot & { grant: SavedGrant };
+interface RestoreFrom {
+  checkpointId: string;
+  fromPid: number;
+  saved: SavedProcess;
+}
+/** How the outbox holds a start order: the first message, or the checkpoint to continue from. */
+type StartOrder = { input: string } | { checkpointId: string };
+
+/**
+ * A restored process keeps the rights of the process it was saved from, narrowed by its agent's
+ * spec as it is now: never wider than either. A budget already spent is refused.
+ */
+function restoredGrant(spec: AgentSpec, saved: SavedGrant): Outcome<{ tools: string[]; fs: FsScope[]; limits: Required<Limits>; budget: Budget }> {
+  const budget: Budget = {};
+  for (const k of BUDGET_KEYS) {
+    const caps = [spec.budget[k], saved.budget[k]].filter((v): v is number => v !== undefined);
+    if (caps.length) budget[k] = Math.min(...caps);
+  }
+  const spent = spentDimension(budget);
+  if (spent) return fail(422, "limit_exceeded", `The saved process has no ${spent} budget left.`, { limit: "budget", dimension: spent });
+  return ok({
+    tools: effectiveTools(spec.tools, saved.tools),
+    fs: clipScopes(spec.fs, saved.fs),
+    limits: clampLimits({ ...DEFAULT_LIMITS, ...spec.limits }, saved.limits),
+    budget,
+  });
 }
 
 const limitsOf = (row: ProcRow): Required<Limits> => JSON.parse(row.limits) as Required<Limits>;
 
 function signalCode(signal: Signal): number {
   return signal === "SIGKILL" ? ExitCode.killed : ExitCode.terminated;
+}
+
+/** Maps rows lazily, so a page stops reading (and parsing) at its limit. */
+function* mapRows<R, T>(rows: Iterable<R>, map: (row: R) => T): Iterable<T> {
+  for (const row of rows) yield map(row);
 }
 
 function toProcess(r: ProcRow): Process {
@@ -958,8 +1068,9 @@ function toProcess(r: ProcRow): Process {
 
 function viewOf(spec: HookSpec, position: number): HookView {
   if (spec.kind === "webhook") {
+    // Neither the secret nor credentials in the URL (user:password@) are ever shown back.
     const { secret: _secret, ...rest } = spec;
-    return { ...rest, position };
+    return { ...rest, url: redactUrlCredentials(rest.url), position };
   }
   return { ...spec, position };
 }

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import {
   DEFAULT_SYSTEM_PROMPT,
+  ExitCode,
   fail,
   ok,
   type AgentSpec,
@@ -21,7 +22,7 @@ import {
 } from "../contracts";
 import { isFsTool, TASK_TOOL_ARGS } from "../contracts/tools";
 import { isTerminalTask, type CollectInput, type CollectResult, type DelegateInput, type DelegateResult, type TaskState } from "../contracts/tasks";
-import { collectResult, collectSatisfied } from "../agent/collect";
+import { collectResult, collectSatisfied, MAX_COLLECT_HTTP_CHARS, MAX_COLLECT_TOOL_CHARS } from "../agent/collect";
 import { trimContext } from "../agent/context";
 import { errorResult, LOOP_ONLY_TOOLS, okResult, pathsOf, precheck, withTimeout } from "../agent/dispatch";
 import {
@@ -43,7 +44,10 @@ import { toolSchemas } from "../agent/tool-schemas";
 import { kernelOf, processOf, workspaceOf, type Env } from "../env";
 import { alarmTime } from "../lib/alarm";
 import { EventLog } from "../process/event-log";
+import type { PathFilter } from "../kernel/hook-chain";
 import { Inbox } from "../process/inbox";
+import { Conversation, describeRefusal, MAX_MESSAGE_BYTES } from "../process/conversation";
+import type { Page } from "../lib/paging";
 import { createModel, ModelError, type Model } from "../models";
 
 /** What the kernel hands a process when it starts it; fixed for the process's life. */
@@ -98,6 +102,7 @@ export class ProcessObject extends DurableObject<Env> {
   private abort: AbortController | null = null;
   private readonly events: EventLog;
   private readonly inbox: Inbox;
+  private readonly conversation: Conversation;
   private modelInstance: Model | null = null;
   /** A result landed while a step ran: the step's end must not sleep past it. */
   private wakeRequested = false;
@@ -111,10 +116,8 @@ export class ProcessObject extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     this.events = new EventLog(this.sql);
     this.inbox = new Inbox(this.sql);
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
-    `);
+    this.sql.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    this.conversation = new Conversation(this.sql);
   }
 
   // ---------- persistence ----------
@@ -143,20 +146,22 @@ export class ProcessObject extends DurableObject<Env> {
   private settings(): LoopSettings {
     return { mode: this.cfg.spec.mode, maxTurns: this.cfg.spec.maxTurns, budget: this.cfg.budget };
   }
-  private messages(): Message[] {
-    return this.sql.exec<{ body: string }>("SELECT body FROM messages ORDER BY seq").toArray().map((r) => JSON.parse(r.body) as Message);
-  }
   private appendMessages(messages: Message[]) {
-    for (const m of messages) this.sql.exec("INSERT INTO messages (body) VALUES (?)", JSON.stringify(m));
+    this.conversation.append(messages);
   }
   /** Loop state, new messages and events land in one transaction: a step is persisted whole or not at all. */
   private commit(loop: LoopState, append: Message[], events: [ProcessEventType, unknown][]) {
     const written: ProcessEvent[] = [];
-    this.ctx.storage.transactionSync(() => {
-      this.write("loop", loop);
-      this.appendMessages(append);
-      for (const [type, data] of events) written.push(this.events.insert(type, data));
-    });
+    try {
+      this.ctx.storage.transactionSync(() => {
+        this.write("loop", loop);
+        this.appendMessages(append);
+        for (const [type, data] of events) written.push(this.events.insert(type, data));
+      });
+    } catch (err) {
+      this.conversation.forgetSize();
+      throw err;
+    }
     this.loop = loop;
     this.publish(written);
   }
@@ -268,7 +273,7 @@ export class ProcessObject extends DurableObject<Env> {
   private async callModel() {
     this.injectResults();
     const loop = this.state;
-    const messages = this.messages();
+    const messages = this.conversation.all();
     if (loop.finalCall) messages.push({ role: "user", content: FINAL_CALL_PROMPT });
     const context = trimContext(messages, this.cfg.spec.maxContextTokens);
     const abort = (this.abort = new AbortController());
@@ -287,6 +292,12 @@ export class ProcessObject extends DurableObject<Env> {
       if (abort.signal.aborted || this.exitStatus) return;
       // Reduce the state as it is now: a pause or dispatch may have landed while the model ran.
       next = afterModelResponse(this.state, this.settings(), response);
+      const room = this.conversation.fits(next.append);
+      if (!room.ok) {
+        // Nothing of the answer is kept, and the exit is persisted: it is never requested again.
+        this.finish({ code: ExitCode.error, reason: describeRefusal(room, "the model's answer"), at: new Date().toISOString() }, { ...this.state, phase: "exited" }, []);
+        return;
+      }
       this.commit(next.state, next.append, [
         ["model", { call: loop.modelCalls, text: response.text, toolCalls: response.toolCalls, usage: response.usage }],
         ...(next.state.turnCount > loop.turnCount ? [["turn", { turn: next.state.turnCount }] as [ProcessEventType, unknown]] : []),
@@ -313,14 +324,16 @@ export class ProcessObject extends DurableObject<Env> {
   private async dispatchTurn() {
     const loop = this.state;
     const done = new Set(
-      this.messages()
+      this.conversation.all()
         .filter((m): m is Extract<Message, { role: "tool" }> => m.role === "tool")
         .map((m) => m.toolCallId),
     );
-    const record = (result: ToolResult) => {
+    const record = (produced: ToolResult) => {
       if (this.exitStatus) return;
-      const message: Message = { role: "tool", toolCallId: result.toolCallId, name: result.name, content: result.output, isError: !result.success };
-      this.commit(this.state, [message], [["tool_result", result]]);
+      // A result too large to keep is replaced by an error the model can act on (read less at a time).
+      const room = this.conversation.fits([toolMessage(produced)]);
+      const result = room.ok ? produced : refusedResult(produced, describeRefusal(room, `the result of ${produced.name}`));
+      this.commit(this.state, [toolMessage(result)], [["tool_result", result]]);
     };
     const external = loop.external?.toolCalls ?? 0;
     const { run, refused } = fitToBudget(loop.pendingCalls, this.cfg.budget, loop.usage.toolCalls + external, loop.ancestorsLeft?.toolCalls);
@@ -366,7 +379,7 @@ export class ProcessObject extends DurableObject<Env> {
     const kernel = kernelOf(this.env, this.cfg.tenant);
     const gate = allowed.length
       ? await kernel.beforeDispatch(this.cfg.pid, allowed.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments, paths: pathsOf(c) })))
-      : { vetoes: {}, postHooks: false };
+      : { vetoes: {}, hidden: {}, postHooks: false };
 
     // A tool_call event marks the moment a call starts, so each appears once unless a crash interrupted it.
     const runOne = async (call: ToolCall): Promise<ToolResult | null> => {
@@ -379,7 +392,7 @@ export class ProcessObject extends DurableObject<Env> {
         return outcome === null ? null : okResult(call, outcome, t0);
       }
       try {
-        const output = await withTimeout(this.execute(call), this.cfg.spec.toolTimeoutMs, `tool ${call.name}`);
+        const output = await withTimeout(this.execute(call, gate.hidden[call.id]), this.cfg.spec.toolTimeoutMs, `tool ${call.name}`);
         if (output.ok) return okResult(call, output.output, t0);
         if (output.denied) denials.push({ call, reason: output.message });
         return errorResult(call, output.message, t0);
@@ -418,9 +431,9 @@ export class ProcessObject extends DurableObject<Env> {
     return { results, warnings };
   }
 
-  private async execute(call: ToolCall): Promise<{ ok: true; output: string } | { ok: false; message: string; denied: boolean }> {
+  private async execute(call: ToolCall, hidden?: PathFilter[]): Promise<{ ok: true; output: string } | { ok: false; message: string; denied: boolean }> {
     if (isFsTool(call.name)) {
-      const out = await workspaceOf(this.env, this.cfg.tenant).runTool(call.name, call.arguments, this.cfg.fs, `${this.cfg.pid}:${call.id}`);
+      const out = await workspaceOf(this.env, this.cfg.tenant).runTool(call.name, call.arguments, this.cfg.fs, `${this.cfg.pid}:${call.id}`, hidden);
       if (out.ok) return { ok: true, output: out.output };
       const denied = out.code === "permission_denied";
       return { ok: false, message: denied && !out.message.startsWith("permission_denied") ? `permission_denied: ${out.message}` : out.message, denied };
@@ -493,14 +506,18 @@ export class ProcessObject extends DurableObject<Env> {
     delete waiting[call.id];
     this.inbox.markCollected(tasks);
     this.commit({ ...this.state, waiting }, [], []);
-    return JSON.stringify(collectResult(tasks, satisfied));
+    return JSON.stringify(collectResult(tasks, satisfied, MAX_COLLECT_TOOL_CHARS));
   }
 
   /** Ended immediate and deferred tasks join the conversation before the next model call. */
   private injectResults() {
     this.ctx.storage.transactionSync(() => {
       const tasks = this.inbox.takeForConversation();
-      this.appendMessages(tasks.map((t) => ({ role: "user" as const, content: describeTaskResult(t) })));
+      for (const task of tasks) {
+        const note: Message = { role: "user", content: describeTaskResult(task) };
+        // A result with no room left is announced without its text (collect and GET /v1/tasks/:id have it).
+        this.appendMessages([this.conversation.fits([note]).ok ? note : { role: "user", content: describeTaskResult({ ...task, result: null }) }]);
+      }
     });
   }
 
@@ -578,14 +595,20 @@ export class ProcessObject extends DurableObject<Env> {
     return fail(404, "process_not_found", "No such process.");
   }
 
-  async conversation(): Promise<Outcome<Message[]>> {
+  async conversationPage(query: { limit: number; cursor?: string }): Promise<Outcome<Page<Message>>> {
     if (!this.loaded()) return this.missing();
-    return ok(this.messages());
+    return ok(this.conversation.page(query.limit, query.cursor));
   }
 
   async message(content: string): Promise<Outcome<{ state: string }>> {
     if (!this.loaded()) return this.missing();
     if (this.exitStatus) return fail(409, "process_not_running", "The process has exited.");
+    const room = this.conversation.fits([{ role: "user", content }]);
+    if (!room.ok) {
+      return room.why === "message"
+        ? fail(413, "payload_too_large", `${describeRefusal(room, "The message")}.`, { limit: "message", maxBytes: MAX_MESSAGE_BYTES })
+        : fail(422, "limit_exceeded", `${describeRefusal(room, "The message")}.`, { limit: "conversation", roomBytes: room.room });
+    }
     this.appendMessages([{ role: "user", content }]);
     this.emit("message", { role: "user", content });
     let loop = this.state;
@@ -622,13 +645,14 @@ export class ProcessObject extends DurableObject<Env> {
     return ok({ state: visibleState(this.state) });
   }
 
-  /** Pauses and answers the state a restore continues from. */
-  async snapshot(): Promise<Outcome<ProcessSnapshot>> {
+  /** Pauses and answers the state a restore continues from, and whether it was paused already (to undo a failed save). */
+  async snapshot(): Promise<Outcome<{ snapshot: ProcessSnapshot; wasPaused: boolean }>> {
     if (!this.loaded()) return this.missing();
     if (this.exitStatus) return fail(409, "process_not_running", "The process has exited.");
+    const wasPaused = this.state.paused;
     const paused = await this.pause();
     if (!paused.ok) return paused;
-    return ok({ agent: this.cfg.spec.name, messages: this.messages(), loop: { ...this.state, paused: false } });
+    return ok({ snapshot: { agent: this.cfg.spec.name, messages: this.conversation.all(), loop: { ...this.state, paused: false } }, wasPaused });
   }
 
   /** `POST /v1/procs/:pid/dispatch`: one tool, run as this process. */
@@ -675,7 +699,7 @@ export class ProcessObject extends DurableObject<Env> {
       const left = deadline - Date.now();
       if (satisfied || left <= 0) {
         this.inbox.markCollected(tasks);
-        return ok(collectResult(tasks, satisfied));
+        return ok(collectResult(tasks, satisfied, MAX_COLLECT_HTTP_CHARS));
       }
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -708,7 +732,16 @@ const DEFAULT_COLLECT_TIMEOUT_MS = 10 * 60_000;
 /** What an immediate-policy worker pushes to its copilot as it happens. */
 const PROGRESS_EVENTS = new Set<ProcessEventType>(["turn", "tool_call", "tool_result", "state"]);
 
+const toolMessage = (r: ToolResult): Message => ({ role: "tool", toolCallId: r.toolCallId, name: r.name, content: r.output, isError: !r.success });
+const refusedResult = (r: ToolResult, message: string): ToolResult => ({ ...r, output: `Error: ${message}`, error: message, success: false });
+
+/** A task result joins the conversation in full up to this size; GET /v1/tasks/:id has all of it. */
+const MAX_INJECTED_RESULT_CHARS = 64 * 1024;
+
 function describeTaskResult(t: CollectedTask): string {
+  if (t.result && t.result.length > MAX_INJECTED_RESULT_CHARS) {
+    t = { ...t, result: `${t.result.slice(0, MAX_INJECTED_RESULT_CHARS)}… [${t.result.length - MAX_INJECTED_RESULT_CHARS} more characters: GET /v1/tasks/${t.taskId}]` };
+  }
   const outcome = t.state === "completed" ? `completed: ${t.result ?? ""}` : `${t.state}${t.reason ? ` (${t.reason})` : ""}${t.result ? `: ${t.result}` : ""}`;
   return `[task ${t.taskId} from ${t.agent} (pid ${t.pid}) ${outcome}]`;
 }

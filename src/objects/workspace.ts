@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { FsScope, Outcome } from "../contracts";
 import type { FsToolOutcome } from "../contracts/tools";
 import type { Env } from "../env";
+import { hiddenByPolicies, type PathFilter } from "../kernel/hook-chain";
 import { deleteFile, globFiles, readFile, runFsTool, writeFile, type FileMeta, type FileStore } from "../workspace/fs-tools";
 
 /**
@@ -83,9 +84,12 @@ export class WorkspaceObject extends DurableObject<Env> {
    * the file change, so a call re-run after its process crashed answers the stored outcome instead of
    * writing again: each file-tool call takes effect exactly once.
    */
-  runTool(name: string, args: unknown, scopes: FsScope[], callKey?: string): FsToolOutcome {
+  runTool(name: string, args: unknown, scopes: FsScope[], callKey?: string, hidden?: PathFilter[]): FsToolOutcome {
     // Reading twice changes nothing: only calls that write are remembered.
-    if (!callKey || !WRITING_TOOLS.has(name)) return runFsTool(this.store, name, args, scopes);
+    if (!callKey || !WRITING_TOOLS.has(name)) {
+      // What the tenant's policies deny is left out of a search's results, like what the scopes do not cover.
+      return runFsTool(this.store, name, args, scopes, hidden?.length ? { hidden: (path) => hiddenByPolicies(hidden, path) } : undefined);
+    }
     return this.ctx.storage.transactionSync(() => {
       const seen = this.sql.exec<{ outcome: string }>("SELECT outcome FROM calls WHERE key = ?", callKey).toArray()[0];
       if (seen) return JSON.parse(seen.outcome) as FsToolOutcome;

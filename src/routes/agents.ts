@@ -1,12 +1,16 @@
 import { Hono } from "hono";
-import { AgentName, AgentSpec, AgentSpecInput, ApiError, unwrap } from "../contracts";
+import { AgentListQuery, AgentName, AgentSpec, AgentSpecInput, ApiError, unwrap } from "../contracts";
 import { kernelOf } from "../env";
-import { actorOf, jsonBody, pathParam, requireRole, type AppEnv } from "./context";
+import { actorOf, jsonBody, pathParam, queryOf, requireRole, type AppEnv } from "./context";
 
 const notFound = ApiError.of(404, "agent_not_found", "No such agent.");
 
 export const agentRoutes = new Hono<AppEnv>()
-  .get("/", async (c) => c.json({ agents: await kernelOf(c.env, c.get("tenant")).listAgents() }))
+  .get("/", async (c) => {
+    const { limit, cursor } = queryOf(c, AgentListQuery);
+    const page = await kernelOf(c.env, c.get("tenant")).listAgents({ limit, ...(cursor ? { cursor } : {}) });
+    return c.json({ agents: page.items, nextCursor: page.nextCursor });
+  })
   .get("/:name", async (c) => {
     const name = pathParam(c, "name", AgentName, notFound);
     return c.json(unwrap(await kernelOf(c.env, c.get("tenant")).getAgent(name)));

@@ -1,11 +1,16 @@
 import { Hono } from "hono";
-import { AuditQuery } from "../contracts";
+import { AuditQuery, AuditVerifyQuery } from "../contracts";
 import { kernelOf } from "../env";
 import { queryOf, type AppEnv } from "./context";
 
 export const auditRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
-    const { afterSeq, limit } = queryOf(c, AuditQuery);
-    return c.json({ entries: await kernelOf(c.env, c.get("tenant")).listAudit(afterSeq, limit) });
+    const { afterSeq, limit, cursor } = queryOf(c, AuditQuery);
+    const page = await kernelOf(c.env, c.get("tenant")).listAudit(cursor !== undefined ? Number(cursor) : afterSeq, limit);
+    return c.json({ entries: page.items, nextCursor: page.nextCursor });
   })
-  .get("/verify", async (c) => c.json(await kernelOf(c.env, c.get("tenant")).verifyAudit()));
+  // Verifies what was appended since the last verified head; `?full=true` re-hashes the whole chain.
+  .get("/verify", async (c) => {
+    const { full } = queryOf(c, AuditVerifyQuery);
+    return c.json(await kernelOf(c.env, c.get("tenant")).verifyAudit(full === "true" || full === "1"));
+  });

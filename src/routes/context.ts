@@ -16,10 +16,12 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (!match) throw ApiError.of(401, "unauthorized", "A bearer token is required.");
   if (!c.env.AUTH_SECRET) throw ApiError.of(500, "internal", "AUTH_SECRET is not configured.");
-  const claims = await verifyJwt(match[1]!, c.env.AUTH_SECRET);
+  // Every token must expire unless the operator opted out (ALLOW_NON_EXPIRING_TOKENS="true").
+  const requireExp = c.env.ALLOW_NON_EXPIRING_TOKENS?.trim().toLowerCase() !== "true";
+  const claims = await verifyJwt(match[1]!, c.env.AUTH_SECRET, { requireExp });
   const tenant = TenantId.safeParse(claims?.sub);
   const role = Role.safeParse(claims?.role);
-  if (!claims || !tenant.success || !role.success) throw ApiError.of(401, "unauthorized", "The token is missing, malformed, expired or wrongly signed.");
+  if (!claims || !tenant.success || !role.success) throw ApiError.of(401, "unauthorized", "The token is malformed, wrongly signed, expired, not yet valid (nbf) or has no expiry (exp).");
   c.set("tenant", tenant.data);
   c.set("role", role.data);
   await next();
@@ -35,7 +37,13 @@ export const requireRole =
   };
 
 function invalid(error: z.ZodError, where: string): ApiError {
-  return ApiError.of(400, "invalid_request", `The request ${where} is invalid.`, error.issues.map((i) => ({ path: i.path.map(String), message: i.message, code: i.code })));
+  const details = error.issues.map((i) => ({ path: i.path.map(String), message: i.message, code: i.code }));
+  // A field over its size cap (e.g. metadata) is a body too large, not a malformed one.
+  const tooLarge = error.issues.filter((i) => i.code === "custom" && (i.params as { tooLarge?: boolean } | undefined)?.tooLarge);
+  if (tooLarge.length > 0 && tooLarge.length === error.issues.length) {
+    return ApiError.of(413, "payload_too_large", `The request ${where} is too large: ${tooLarge.map((i) => i.message).join("; ")}.`, details);
+  }
+  return ApiError.of(400, "invalid_request", `The request ${where} is invalid.`, details);
 }
 
 /** Parses the JSON body with a contract schema; bad JSON and schema misses are 400s in the SPEC's shape. */

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { ApiError, HookName, HookSpecInput, unwrap } from "../contracts";
 import { kernelOf } from "../env";
+import { checkOutboundUrl, parseHostList } from "../lib/net";
 import { actorOf, jsonBody, pathParam, requireRole, type AppEnv } from "./context";
 
 const notFound = ApiError.of(404, "not_found", "No such hook.");
@@ -12,6 +13,15 @@ export const hookRoutes = new Hono<AppEnv>()
   .put("/:name", async (c) => {
     const name = pathParam(c, "name", HookName, ApiError.of(400, "invalid_request", "Hook names are 1-64 lowercase letters, digits, _ and -."));
     const spec = await jsonBody(c, HookSpecInput);
+    if (spec.kind === "webhook") {
+      // No webhook may point into the kernel's own network (src/lib/net.ts); checked again at call time.
+      const check = checkOutboundUrl(spec.url, parseHostList(c.env.ALLOW_PRIVATE_HOSTS));
+      if (!check.ok) {
+        throw ApiError.of(400, "invalid_request", "The request body is invalid: the webhook URL may not point at a private or local address.", [
+          { path: ["url"], message: check.reason, code: "url_not_allowed" },
+        ]);
+      }
+    }
     return c.json(unwrap(await kernelOf(c.env, c.get("tenant")).putHook(name, spec, actorOf(c))));
   })
   .delete("/:name", async (c) => {

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import {
   ApiError,
+  ConversationQuery,
   DispatchRequest,
   KillRequest,
   ListQuery,
@@ -34,7 +35,10 @@ export const processRoutes = new Hono<AppEnv>()
     const body = await jsonBody(c, SpawnRequest);
     return c.json(unwrap(await kernel(c).spawn(body, actorOf(c))), 201);
   })
-  .get("/", async (c) => c.json({ processes: await kernel(c).listProcesses(queryOf(c, ListQuery)) }))
+  .get("/", async (c) => {
+    const page = await kernel(c).listProcesses(queryOf(c, ListQuery));
+    return c.json({ processes: page.items, nextCursor: page.nextCursor });
+  })
   .post("/restore", requireRole("operator"), async (c) => {
     const { checkpointId } = await jsonBody(c, RestoreRequest);
     return c.json(unwrap(await kernel(c).restore(checkpointId, actorOf(c))), 201);
@@ -51,7 +55,11 @@ export const processRoutes = new Hono<AppEnv>()
     const body = await jsonBody(c, KillRequest, { optional: true });
     return c.json(unwrap(await kernel(c).kill(pid, body, actorOf(c))));
   })
-  .get("/:pid/messages", async (c) => c.json({ messages: unwrap(await (await proc(c)).conversation()) }))
+  .get("/:pid/messages", async (c) => {
+    const query = queryOf(c, ConversationQuery);
+    const page = unwrap(await (await proc(c)).conversationPage({ limit: query.limit, ...(query.cursor ? { cursor: query.cursor } : {}) }));
+    return c.json({ messages: page.items, nextCursor: page.nextCursor });
+  })
   .post("/:pid/messages", requireRole("operator"), async (c) => {
     const { content } = await jsonBody(c, MessageRequest);
     return c.json(unwrap(await (await proc(c)).message(content)), 202);

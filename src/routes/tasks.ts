@@ -13,8 +13,9 @@ const taskId = (c: AppContext) => {
 
 export const taskRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
-    const { copilotPid, a2a } = queryOf(c, TaskListQuery);
-    return c.json({ tasks: await kernel(c).listTasks(copilotPid, a2a === "v1") });
+    const { copilotPid, a2a, limit, cursor } = queryOf(c, TaskListQuery);
+    const page = await kernel(c).listTasks({ ...(copilotPid ? { copilotPid } : {}), v1: a2a === "v1", limit, ...(cursor ? { cursor } : {}) });
+    return c.json({ tasks: page.items, nextCursor: page.nextCursor });
   })
   .get("/:id", async (c) => {
     const id = taskId(c);

@@ -12,10 +12,11 @@
  *   log wants, while filtering silently lets an agent scoped to `/work/**` still list `/` and see
  *   `work/`. A directory with no readable file under it answers like one that does not exist.
  */
+import { RE2JS } from "re2js";
 import type { z } from "zod";
 import { fail, ok, type Failure, type FsScope, type Outcome } from "../contracts";
 import { FS_TOOL_ARGS, MAX_FILE_BYTES, isFsTool, type FsToolName, type FsToolOutcome } from "../contracts/tools";
-import { globMatch } from "../lib/glob";
+import { MAX_GLOB_LENGTH, globMatch } from "../lib/glob";
 import { baseName, collapse, dirPrefix, joinPath, normalizeFilePath, normalizePath, parentDirs } from "./paths";
 
 export interface FileMeta {
@@ -38,6 +39,18 @@ export interface FileStore {
 export const MAX_LISTED_ENTRIES = 1000;
 export const MAX_GREP_SCAN_BYTES = 16 * 1024 * 1024;
 export const MAX_GREP_LINE_CHARS = 500;
+/**
+ * grep runs on RE2 (re2js): matching is linear in the text, but the constant is the size of the
+ * compiled pattern (a short pattern such as `(a?){1000}a{1000}` compiles to 5000 instructions), so a
+ * pattern may compile to at most MAX_GREP_INSTRUCTIONS, and one call searches at most MAX_GREP_WORK
+ * characters × instructions. Lines are searched with re2js's NFA engines (`matcher().find()`), whose
+ * cost per character × instruction has a small bound (≤ ~10 ns here, bench/patterns.mjs), so one call
+ * is bounded to about 2 s; its lazy DFA (`test()`) is faster on friendly input but can cost 6× more
+ * than that bound when the input keeps it building states. A pattern of up to 12 instructions (most
+ * literal or simple patterns) still searches the whole 16 MiB.
+ */
+export const MAX_GREP_INSTRUCTIONS = 1000;
+export const MAX_GREP_WORK = 12 * MAX_GREP_SCAN_BYTES;
 
 const EMPTY_DIR = "(empty directory)";
 const NO_MATCHES = "(no matches)";
@@ -111,7 +124,7 @@ export function deleteFile(store: FileStore, input: string): Outcome<{ path: str
 
 /** All file paths matching a glob; a relative glob is taken from `/`. */
 export function globFiles(store: FileStore, glob: string): Outcome<string[]> {
-  if (glob === "" || glob.length > 1024) return badPath("The glob must be 1 to 1024 characters.");
+  if (glob === "" || glob.length > MAX_GLOB_LENGTH) return badPath(`The glob must be 1 to ${MAX_GLOB_LENGTH} characters.`);
   const pattern = collapse(joinPath("/", glob));
   const paths: string[] = [];
   for (const file of store.list(literalDirPrefix(pattern))) if (globMatch(pattern, file.path)) paths.push(file.path);
@@ -294,13 +307,35 @@ function clip(line: string): string {
   return text.length > MAX_GREP_LINE_CHARS ? text.slice(0, MAX_GREP_LINE_CHARS) + "…" : text;
 }
 
-const grepTool: Tool<"grep"> = (store, args, scopes) => {
-  let regex: RegExp;
+type GrepRegex = { ok: true; regex: RE2JS; instructions: number } | { ok: false; message: string };
+
+/** Compiles a grep pattern with RE2: linear-time, so no lookaround or backreferences. Never throws. */
+export function compileGrepPattern(pattern: string, ignoreCase: boolean): GrepRegex {
+  let regex: RE2JS;
   try {
-    regex = new RegExp(args.pattern, args.ignoreCase ? "i" : "");
+    regex = RE2JS.compile(pattern, ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
   } catch (error) {
-    return toolError(`Invalid regular expression: ${error instanceof Error ? error.message : String(error)}`);
+    const reason = (error instanceof Error ? error.message : String(error)).replace(/^error parsing regexp: /, "");
+    return {
+      ok: false,
+      message: `Invalid regular expression: ${reason}. grep uses RE2 syntax, which has no lookahead, lookbehind or backreferences.`,
+    };
   }
+  const instructions = regex.re2().numberOfInstructions() as number;
+  if (instructions > MAX_GREP_INSTRUCTIONS) {
+    return {
+      ok: false,
+      message: `Invalid regular expression: the pattern is too complex (it compiles to ${instructions} instructions; the limit is ${MAX_GREP_INSTRUCTIONS}). Large counted repetitions such as {500} are the usual cause.`,
+    };
+  }
+  return { ok: true, regex, instructions };
+}
+
+const grepTool: Tool<"grep"> = (store, args, scopes) => {
+  const compiled = compileGrepPattern(args.pattern, args.ignoreCase);
+  if (!compiled.ok) return toolError(compiled.message);
+  const { regex, instructions } = compiled;
+  const maxWork = Math.floor(MAX_GREP_WORK / instructions);
   const base = normalizePath(args.path ?? "/");
   if (!base.ok) return invalidPath(base.message, args.path ?? "");
   if (!mayReadBelow(scopes, dirPrefix(base.path))) return denied("read", base.path);
@@ -310,6 +345,8 @@ const grepTool: Tool<"grep"> = (store, args, scopes) => {
   const wanted = fileFilter(args.glob, base.path);
   const matches: string[] = [];
   let scanned = 0;
+  // Characters searched (each line counts its end too); the work is that times the instructions.
+  let searched = 0;
   let note = "";
   search: for (const file of candidates) {
     if (!canRead(scopes, file.path) || !wanted(file.path)) continue;
@@ -320,7 +357,19 @@ const grepTool: Tool<"grep"> = (store, args, scopes) => {
     scanned += file.bytes;
     const lines = (store.get(file.path) ?? "").split("\n");
     for (let i = 0; i < lines.length; i++) {
-      if (!regex.test(lines[i]!)) continue;
+      searched += lines[i]!.length + 1;
+      if (searched > maxWork) {
+        const before = searched - lines[i]!.length - 1;
+        note = `[stopped at ${file.path}:${i + 1} after searching ${before} characters: a pattern that compiles to ${instructions} instructions may search ${maxWork} characters per call; simplify the pattern, or narrow the path or glob]`;
+        break search;
+      }
+      let hit: boolean;
+      try {
+        hit = regex.matcher(lines[i]!).find();
+      } catch (error) {
+        return toolError(`grep failed on ${file.path}:${i + 1}: ${error instanceof Error ? error.message : String(error)}`, file.path);
+      }
+      if (!hit) continue;
       if (matches.length === args.maxResults) {
         note = `[showing the first ${args.maxResults} matches; there are more]`;
         break search;
@@ -352,8 +401,32 @@ function invoke<K extends FsToolName>(name: K, store: FileStore, args: unknown, 
   return TOOLS[name](store, parsed.data as Args<K>, scopes);
 }
 
+export interface RunOptions {
+  /** Paths a policy denies to this call: the tool sees the workspace without them, as if they did not exist. */
+  hidden?: (path: string) => boolean;
+}
+
 /** Runs one file tool: validates its arguments, enforces the scopes, and never throws for bad input. */
-export function runFsTool(store: FileStore, name: string, args: unknown, scopes: readonly FsScope[]): FsToolOutcome {
+export function runFsTool(store: FileStore, name: string, args: unknown, scopes: readonly FsScope[], options: RunOptions = {}): FsToolOutcome {
   if (!isFsTool(name)) return { ok: false, code: "invalid_arguments", message: `${name} is not a file tool.` };
-  return invoke(name, store, args, scopes);
+  return invoke(name, options.hidden ? withoutHidden(store, options.hidden) : store, args, scopes);
+}
+
+/** A view of `store` in which hidden paths do not exist (a directory holding only hidden files neither). */
+function withoutHidden(store: FileStore, hidden: (path: string) => boolean): FileStore {
+  return {
+    get: (path) => (hidden(path) ? null : store.get(path)),
+    stat: (path) => (hidden(path) ? null : store.stat(path)),
+    put: (path, content, bytes) => store.put(path, content, bytes),
+    delete: (path) => !hidden(path) && store.delete(path),
+    *list(prefix, limit = -1) {
+      let left = limit;
+      if (left === 0) return;
+      for (const file of store.list(prefix)) {
+        if (hidden(file.path)) continue;
+        yield file;
+        if (--left === 0) return;
+      }
+    },
+  };
 }

@@ -117,7 +117,7 @@ describe("malformed and hostile input", () => {
     });
     const streamer = freshTenant("streamer");
     const res = await exports.default.fetch(
-      new Request("http://kernel.test/v1/fs/streamed.txt", { method: "PUT", body: stream, headers: { authorization: `Bearer ${await signJwt({ sub: streamer, role: "admin" }, TEST_SECRET)}` }, duplex: "half" } as RequestInit),
+      new Request("http://kernel.test/v1/fs/streamed.txt", { method: "PUT", body: stream, headers: { authorization: `Bearer ${await signJwt({ sub: streamer, role: "admin", exp: Math.floor(Date.now() / 1000) + 3600 }, TEST_SECRET)}` }, duplex: "half" } as RequestInit),
     );
     expect(res.status).toBe(413);
     expect((await api.get("/v1/fs?glob=/**")).body).toEqual([]);

@@ -4,8 +4,9 @@ import type { Role } from "../../src/contracts";
 
 export const TEST_SECRET = "test-secret";
 
+/** A token for `tenant`, valid for an hour (the kernel refuses tokens without `exp`) unless `extra` says otherwise. */
 export const tokenFor = (tenant: string, role: Role = "admin", extra: Record<string, unknown> = {}) =>
-  signJwt({ sub: tenant, role, ...extra }, TEST_SECRET);
+  signJwt({ sub: tenant, role, exp: Math.floor(Date.now() / 1000) + 3600, ...extra }, TEST_SECRET);
 
 /** A tiny client over the Worker's public HTTP surface, as one tenant with one role. */
 export function client(tenant: string, role: Role = "admin") {

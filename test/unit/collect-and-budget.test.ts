@@ -47,3 +47,20 @@ describe("budget reservation", () => {
     expect(spentDimension({ tokens: 5 })).toBeNull();
   });
 });
+
+describe("collectResult size bound", () => {
+  const task = (i: number, result: string): CollectedTask => ({ taskId: `t-${i}`, pid: i, agent: "w", state: "completed", result, reason: null, usage: { inputTokens: 0, outputTokens: 0, toolCalls: 0 } });
+
+  it("keeps results whole while they fit", () => {
+    const r = collectResult([task(1, "a".repeat(1000))], true, 10_000);
+    expect(r.completed[0]!.result).toBe("a".repeat(1000));
+  });
+
+  it("cuts each of many large results to a share, naming the task that has all of it", () => {
+    const tasks = Array.from({ length: 40 }, (_, i) => task(i, "x".repeat(1_000_000)));
+    const r = collectResult(tasks, true, 1024 * 1024);
+    expect(JSON.stringify(r).length).toBeLessThan(1024 * 1024);
+    expect(r.completed).toHaveLength(40);
+    expect(r.completed[7]!.result).toMatch(/^x+… \[cut: \d+ more characters; GET \/v1\/tasks\/t-7 has all of it\]$/);
+  });
+});

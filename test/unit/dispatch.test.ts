@@ -15,6 +15,14 @@ describe("pathsOf", () => {
   ])("%j → %j", (args, expected) => {
     expect(pathsOf(call("read_file", args))).toEqual(expected);
   });
+
+  it("a search without a path touches the whole workspace", () => {
+    for (const tool of ["list_dir", "glob", "grep"]) {
+      expect(pathsOf(call(tool, { pattern: "x" }))).toEqual(["/"]);
+      expect(pathsOf(call(tool, { pattern: "x", path: "/docs/" }))).toEqual(["/docs"]);
+    }
+    expect(pathsOf(call("read_file", {}))).toEqual([]);
+  });
 });
 
 describe("precheck", () => {

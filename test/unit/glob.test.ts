@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { anyGlobMatch, globMatch, globToRegExp } from "../../src/lib/glob";
+import { MAX_GLOB_LENGTH, anyGlobMatch, compileGlob, globMatch } from "../../src/lib/glob";
+import { rng } from "../support/rng";
 
 describe("globMatch over paths", () => {
   it.each([
@@ -94,7 +95,7 @@ describe("globMatch over tool names", () => {
 
 describe("malformed patterns", () => {
   it.each(["[", "[!", "/a[", "/a[b", "[z-a]", "/x[z-a]y", "[]", "[!]", "[\\]", "((", "[[", "**[", "?["])("%s never throws", (glob) => {
-    expect(() => globToRegExp(glob)).not.toThrow();
+    expect(() => compileGlob(glob)).not.toThrow();
     expect(() => globMatch(glob, "/a/b")).not.toThrow();
   });
 
@@ -109,8 +110,139 @@ describe("malformed patterns", () => {
     expect(globMatch("[z-a]", "")).toBe(false);
   });
 
-  it("the compiled expression is cached and stateless across calls", () => {
-    expect(globToRegExp("/c/**")).toBe(globToRegExp("/c/**"));
+  it("the compiled matcher is cached and stateless across calls", () => {
+    expect(compileGlob("/c/**")).toBe(compileGlob("/c/**"));
     for (let i = 0; i < 3; i++) expect(globMatch("/c/**", "/c/d")).toBe(true);
+    expect(globMatch("/c/**", "/x")).toBe(false);
+    expect(globMatch("/c/**", "/c")).toBe(true);
+  });
+});
+
+/**
+ * What the matcher replaced: the glob compiled to a backtracking RegExp, with the two fixes the
+ * matcher makes (`**` now spans U+2028/U+2029 as it spans any other character, and `[!-a]` is "not
+ * `-` or `a`" rather than the RegExp `[^/-a]`). Only safe on short inputs.
+ */
+function referenceRegExp(glob: string): RegExp {
+  let re = "^";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === "*") {
+      if (glob[i + 1] === "*") {
+        const atSegmentStart = i === 0 || glob[i - 1] === "/";
+        const atSegmentEnd = i + 2 === glob.length || glob[i + 2] === "/";
+        i++;
+        if (atSegmentStart && atSegmentEnd) {
+          if (i + 1 === glob.length) {
+            if (re.endsWith("/")) re = re.slice(0, -1) + "(?:/[^]*)?";
+            else re += "[^]*";
+          } else {
+            i++;
+            re += "(?:[^/]*/)*";
+          }
+        } else re += "[^]*";
+      } else re += "[^/]*";
+    } else if (c === "?") re += "[^/]";
+    else if (c === "[") {
+      const negated = glob[i + 1] === "!" || glob[i + 1] === "^";
+      const first = i + (negated ? 2 : 1);
+      const end = glob.indexOf("]", first + 1);
+      if (end === -1) re += "\\[";
+      else {
+        const body = glob.slice(first, end).replace(/[\\\]]/g, "\\$&");
+        re += negated ? "(?!/)[^" + body + "]" : "[" + body + "]";
+        i = end;
+      }
+    } else re += c.replace(/[.+^${}()|\\\]]/g, "\\$&");
+  }
+  try {
+    return new RegExp(re + "$");
+  } catch {
+    return /(?!)/;
+  }
+}
+
+describe("the same answers as the regex translation it replaced", () => {
+  const globParts = ["a", "b", "/", "*", "**", "?", "[", "]", "!", "^", "-", "\\", ".", "/**", "**/", "[!", "[a-", "-]", "\u2028", "é"];
+  const valueParts = ["a", "b", "/", "-", "]", "[", "!", "^", "\\", ".", "0", "z", "\u2028", "\n", "é"];
+
+  it("on 200,000 random short globs and values (seeded)", () => {
+    const r = rng(20251127);
+    let compared = 0;
+    for (let i = 0; i < 25_000; i++) {
+      let glob = "";
+      for (let n = r.int(9); n > 0; n--) glob += r.pick(globParts);
+      const reference = referenceRegExp(glob);
+      for (let j = 0; j < 8; j++) {
+        let value = "";
+        for (let n = r.int(9); n > 0; n--) value += r.pick(valueParts);
+        if (globMatch(glob, value) !== reference.test(value)) expect({ glob, value, matches: globMatch(glob, value) }).toEqual({ glob, value, matches: reference.test(value) });
+        compared++;
+      }
+    }
+    expect(compared).toBe(200_000);
+  });
+
+  it("on globs whose automaton outgrows its cache (seeded)", () => {
+    const r = rng(7);
+    for (const glob of ["*a" + "?".repeat(16), "**/*a" + "?".repeat(12) + "b", "*a*b" + "?".repeat(10), "*[ab]a" + "?".repeat(14) + "*"]) {
+      const reference = referenceRegExp(glob);
+      for (let j = 0; j < 400; j++) {
+        let value = glob.startsWith("**") ? "/x/" : "";
+        for (let n = 10 + r.int(400); n > 0; n--) value += r.next() < 0.5 ? "a" : "b";
+        if (globMatch(glob, value) !== reference.test(value)) expect({ glob, value, matches: globMatch(glob, value) }).toEqual({ glob, value, matches: reference.test(value) });
+      }
+    }
+  });
+
+  it("fixes: ** spans every character, and [!-a] means neither - nor a", () => {
+    expect(globMatch("/**", "/a\u2028b")).toBe(true);
+    expect(globMatch("/secret/**", "/secret/x\u2029y")).toBe(true);
+    expect(globMatch("a**", "a\u2028/b")).toBe(true);
+    expect(globMatch("[!-a]", "-")).toBe(false);
+    expect(globMatch("[!-a]", "a")).toBe(false);
+    expect(globMatch("[!-a]", "0")).toBe(true);
+    expect(globMatch("[!-a]", "/")).toBe(false);
+    expect(globMatch("[!--]", "x")).toBe(true);
+  });
+});
+
+/**
+ * Globs and values on which the backtracking RegExp took minutes to forever (the non-matching
+ * ones; a match it found quickly); now every match is one pass. No timing assertions: matching is
+ * synchronous, so a regression hangs the run (no test timeout can interrupt it) and fails it there.
+ */
+describe("matching time is linear in the value", () => {
+  const a = (n: number) => "a".repeat(n);
+  it.each([
+    ["*a*a*a*a*a*a*a*a*a*a*a*a*b", a(64), false],
+    ["*a*a*a*a*a*a*a*a*a*a*a*a*b", a(4096), false],
+    ["*a*a*a*a*a*a*a*a*a*a*a*a*a", a(4096), true],
+    ["**/**/**/**/**/**/x", "/a".repeat(400) + "/y", false],
+    ["**/**/**/**/**/**/x", "/a".repeat(2000) + "/x", true],
+    ["/a/**/**/**/**/**/**/**/**/b", "/a".repeat(1000) + "/c", false],
+    ["/*a*a*a*a*a*a*a*a*a*a/**", "/" + a(200) + "b", false],
+    ["a**a**a**a**a**a**a**a**b", a(4096), false],
+    ["?*?*?*?*?*?*?*?*?*?*?*/", a(4096), false],
+  ])("%s against %#", (glob, value, expected) => {
+    expect(globMatch(glob, value)).toBe(expected);
+  });
+
+  it("globs at the length cap against long paths", () => {
+    const star = "*a".repeat(MAX_GLOB_LENGTH / 2);
+    expect(globMatch(star, a(4096))).toBe(true);
+    expect(globMatch(star.slice(0, -1) + "b", a(4096))).toBe(false);
+    expect(globMatch("**/".repeat(MAX_GLOB_LENGTH / 3) + "x", "/a".repeat(2047))).toBe(false);
+    expect(globMatch("*a" + "?".repeat(MAX_GLOB_LENGTH - 2), "ab".repeat(2048))).toBe(false);
+    expect(globMatch("a**".repeat(MAX_GLOB_LENGTH / 3) + "b", a(4096))).toBe(false);
+  });
+
+  it("keeps its automaton cache bounded on globs with exponentially many states", () => {
+    const glob = "*a" + "?".repeat(20);
+    const r = rng(3);
+    let value = "";
+    for (let i = 0; i < 4000; i++) value += r.next() < 0.5 ? "a" : "b";
+    expect(globMatch(glob, value)).toBe(value[value.length - 21] === "a");
+    expect(compileGlob(glob).dfaStates).toBeLessThan(5000);
   });
 });

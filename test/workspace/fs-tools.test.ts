@@ -1,7 +1,18 @@
 import { describe, expect, it } from "vitest";
 import type { FsScope } from "../../src/contracts";
-import { MAX_FILE_BYTES, type FsToolOutcome } from "../../src/contracts/tools";
-import { MAX_LISTED_ENTRIES, globFiles, readFile, runFsTool, utf8Length, writeFile } from "../../src/workspace/fs-tools";
+import { MAX_FILE_BYTES, MAX_GREP_PATTERN_LENGTH, type FsToolOutcome } from "../../src/contracts/tools";
+import { MAX_GLOB_LENGTH } from "../../src/lib/glob";
+import {
+  MAX_GREP_INSTRUCTIONS,
+  MAX_GREP_WORK,
+  MAX_LISTED_ENTRIES,
+  compileGrepPattern,
+  globFiles,
+  readFile,
+  runFsTool,
+  utf8Length,
+  writeFile,
+} from "../../src/workspace/fs-tools";
 import { MemoryStore } from "./memory-store";
 
 const ALL: FsScope[] = [{ path: "/**", mode: "rw" }];
@@ -335,5 +346,95 @@ describe("whole-workspace operations", () => {
     expect(writeFile(store, "/d/../e", "é")).toEqual({ ok: true, value: { path: "/e", bytes: 2 } });
     expect(globFiles(store, "**")).toEqual({ ok: true, value: ["/d/x", "/e"] });
     expect(globFiles(store, "")).toMatchObject({ ok: false, error: { status: 400 } });
+    expect(globFiles(store, "*".repeat(MAX_GLOB_LENGTH + 1))).toMatchObject({ ok: false, error: { status: 400, code: "invalid_request" } });
+  });
+});
+
+/**
+ * Patterns run in bounded time. These inputs hung the run when globs were backtracking RegExps and
+ * grep used `new RegExp`. There are no timing assertions: matching is synchronous, so a regression
+ * hangs the run (no test timeout can interrupt it) and fails it there.
+ */
+describe("patterns run in bounded time", () => {
+  const as = (n: number) => "a".repeat(n);
+  const evilGlob = "*a*a*a*a*a*a*a*a*a*a*a*a*b";
+
+  it("grep with catastrophic regexes answers at once", () => {
+    const { output } = tools({ "/as.txt": `${as(5000)}\n${as(5000)}b\n`, "/other.txt": "c\n" });
+    expect(output("grep", { pattern: "(a+)+$" })).toBe(`/as.txt:1: ${as(500)}…`);
+    expect(output("grep", { pattern: "^(a+)+$" })).toBe(`/as.txt:1: ${as(500)}…`);
+    expect(output("grep", { pattern: "(a|aa)*c" })).toBe("/other.txt:1: c");
+    expect(output("grep", { pattern: "^(a|aa)+$" })).toBe(`/as.txt:1: ${as(500)}…`);
+    expect(output("grep", { pattern: "^(a*)*b" })).toBe(`/as.txt:2: ${as(500)}…`);
+    // (a?)+ also matches the empty last "lines" after each file's final newline.
+    expect(output("grep", { pattern: "^(A|a?)+$", ignoreCase: true })).toBe(`/as.txt:1: ${as(500)}…\n/as.txt:3: \n/other.txt:2: `);
+    expect(output("grep", { pattern: "(x+x+)+y" })).toBe("(no matches)");
+  });
+
+  it("grep refuses lookaround and backreferences with a clear error", () => {
+    const { run } = tools({ "/a": "foo bar\n" });
+    for (const pattern of ["foo(?=bar)", "foo(?! )", "(?<=foo) bar", "(?<!x)foo", "(o)\\1"]) {
+      const result = failure(run("grep", { pattern }));
+      expect(result.code).toBe("tool_error");
+      expect(result.message).toMatch(/^Invalid regular expression: .*no lookahead, lookbehind or backreferences/);
+    }
+  });
+
+  it("grep refuses over-long and over-complex patterns", () => {
+    const { run } = tools({ "/a": "x\n" });
+    expect(failure(run("grep", { pattern: "a".repeat(MAX_GREP_PATTERN_LENGTH + 1) })).code).toBe("invalid_arguments");
+    const complex = failure(run("grep", { pattern: "(a?){1000}a{1000}" }));
+    expect(complex.code).toBe("tool_error");
+    expect(complex.message).toMatch(/^Invalid regular expression: the pattern is too complex \(it compiles to \d+ instructions; the limit is 1000\)/);
+    expect(compileGrepPattern("x{900}", false)).toMatchObject({ ok: true });
+    expect(compileGrepPattern("x{1000}", false)).toMatchObject({ ok: false });
+  });
+
+  it("grep keeps RE2 semantics close to what agents expect", () => {
+    const { output } = tools({ "/a.ts": "const fooBar = 1;\nlet x_2 = foo(3);\n\tTODO\n" });
+    expect(output("grep", { pattern: "\\bfoo\\w*\\s*=" })).toBe("/a.ts:1: const fooBar = 1;");
+    expect(output("grep", { pattern: "FOO\\(\\d\\)", ignoreCase: true })).toBe("/a.ts:2: let x_2 = foo(3);");
+    expect(output("grep", { pattern: "(?P<name>x)_(?<n>\\d)" })).toBe("/a.ts:2: let x_2 = foo(3);");
+    expect(output("grep", { pattern: "^\\s+todo$", ignoreCase: true })).toBe("/a.ts:3: \tTODO");
+    expect(output("grep", { pattern: "a/b|\\/x" })).toBe("(no matches)");
+  });
+
+  it("grep stops at its work budget when the pattern is expensive, saying so", () => {
+    const pattern = "x{900}y";
+    const compiled = compileGrepPattern(pattern, false);
+    if (!compiled.ok) throw new Error(compiled.message);
+    const allowed = Math.floor(MAX_GREP_WORK / compiled.instructions);
+    const line = "x".repeat(999);
+    const lines = Math.ceil(allowed / 1000) + 10;
+    const out = tools({ "/a": "x".repeat(900) + "y\n", "/b": `${line}\n`.repeat(lines) }).output("grep", { pattern });
+    const [hit, note, ...rest] = out.split("\n");
+    expect(hit).toBe(`/a:1: ${"x".repeat(500)}…`);
+    expect(rest).toEqual([]);
+    // "/a" is 902 characters and an empty last line; then 1000 per line of "/b".
+    const linesOfB = Math.floor((allowed - 903) / 1000);
+    expect(note).toBe(
+      `[stopped at /b:${linesOfB + 1} after searching ${903 + 1000 * linesOfB} characters: a pattern that compiles to ${compiled.instructions} instructions may search ${allowed} characters per call; simplify the pattern, or narrow the path or glob]`,
+    );
+    expect(compiled.instructions).toBeLessThanOrEqual(MAX_GREP_INSTRUCTIONS);
+  });
+
+  it("glob, grep's glob filter and fs scopes match adversarial globs at once", () => {
+    const files = { [`/${as(200)}`]: "hit\n", [`/d/${as(300)}b`]: "hit\n", "/d/e/f.txt": "hit\n" };
+    const { output } = tools(files);
+    expect(output("glob", { pattern: `/${evilGlob}` })).toBe("(no matches)");
+    expect(output("glob", { pattern: `/**/${evilGlob}` })).toBe(`/d/${as(300)}b`);
+    expect(output("glob", { pattern: "**/**/**/**/**/**/*b" })).toBe(`/d/${as(300)}b`);
+    expect(output("grep", { pattern: "hit", glob: evilGlob })).toBe(`/d/${as(300)}b:1: hit`);
+    expect(output("grep", { pattern: "hit", glob: `**/**/**/**/**/**/${evilGlob}` })).toBe(`/d/${as(300)}b:1: hit`);
+
+    const scoped = tools(files, [
+      { path: `/**/${evilGlob}`, mode: "r" },
+      { path: `/*a*a*a*a*a*a*a*a*a*a*a*a*a/**`, mode: "rw" },
+    ]);
+    expect(scoped.output("glob", { pattern: "/**" })).toBe(`/${as(200)}\n/d/${as(300)}b`);
+    expect(scoped.output("grep", { pattern: "hit" })).toBe(`/${as(200)}:1: hit\n/d/${as(300)}b:1: hit`);
+    expect(failure(scoped.run("write_file", { path: `/d/${as(300)}b`, content: "x" })).code).toBe("permission_denied");
+    expect(globFiles(scoped.store, evilGlob)).toEqual({ ok: true, value: [] });
+    expect(globFiles(scoped.store, `**/${evilGlob}`)).toEqual({ ok: true, value: [`/d/${as(300)}b`] });
   });
 });
