@@ -13,5 +13,5 @@ export default defineConfig({
       },
     })),
   ],
-  test: { include: ["test/**/*.test.ts"], exclude: ["test/e2e/**"], globalSetup: ["./test/global-setup.ts"], testTimeout: 30_000, hookTimeout: 30_000 },
+  test: { include: ["test/**/*.test.ts"], exclude: ["test/e2e/**", "test/node/**"], globalSetup: ["./test/global-setup.ts"], testTimeout: 30_000, hookTimeout: 30_000 },
 });

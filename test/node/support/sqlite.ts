@@ -1,0 +1,78 @@
+/// <reference types="node" />
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import type { SqlStore } from "../../../src/lib/sql-store";
+
+/**
+ * A `SqlStore` in memory over node:sqlite, with the part of Durable Objects' `SqlStorage` the services
+ * use: `exec(query, ...bindings)` answering a cursor (iterable, `toArray`, `one`, `rowsWritten`,
+ * `rowsRead`), multi-statement DDL without bindings, and `transactionSync` (nested calls join the
+ * outer transaction, as in workerd, and a throw rolls back).
+ */
+export function memoryStore(): SqlStore & { db: DatabaseSync } {
+  const db = new DatabaseSync(":memory:");
+  let depth = 0;
+  const exec = (query: string, ...bindings: unknown[]) => {
+    const values = bindings.map(toSqlite);
+    const trimmed = query.trim();
+    // Several statements at once (schema DDL): no bindings, nothing returned.
+    if (values.length === 0 && /;\s*\S/.test(trimmed.replace(/;\s*$/, "")) ) {
+      db.exec(trimmed);
+      return cursor([], 0);
+    }
+    const statement = db.prepare(trimmed);
+    if (statement.columns().length > 0) {
+      const rows = statement.all(...values).map((r: object) => ({ ...r }) as Record<string, unknown>);
+      const written = /^\s*(insert|update|delete|replace|with)/i.test(trimmed) ? Number((db.prepare("SELECT changes() AS n").get() as { n: number }).n) : 0;
+      return cursor(rows, written);
+    }
+    const result = statement.run(...values);
+    return cursor([], Number(result.changes));
+  };
+  const sql = { exec, get databaseSize() { return 0; } } as unknown as SqlStorage;
+  return {
+    db,
+    sql,
+    transactionSync<T>(fn: () => T): T {
+      const name = `sp${depth}`;
+      db.exec(`SAVEPOINT ${name}`);
+      depth++;
+      try {
+        const out = fn();
+        depth--;
+        db.exec(`RELEASE ${name}`);
+        return out;
+      } catch (err) {
+        depth--;
+        db.exec(`ROLLBACK TO ${name}`);
+        db.exec(`RELEASE ${name}`);
+        throw err;
+      }
+    },
+  };
+}
+
+function toSqlite(value: unknown): SQLInputValue {
+  if (value === undefined) return null;
+  if (typeof value === "boolean") return value ? 1 : 0;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  return value as SQLInputValue;
+}
+
+function cursor(rows: Record<string, unknown>[], rowsWritten: number) {
+  let i = 0;
+  return {
+    rowsRead: rows.length,
+    rowsWritten,
+    columnNames: rows[0] ? Object.keys(rows[0]) : [],
+    toArray: () => rows,
+    one: () => {
+      if (rows.length !== 1) throw new Error(`Expected exactly one result from SQL query, but got ${rows.length}.`);
+      return rows[0]!;
+    },
+    next: () => (i < rows.length ? { done: false, value: rows[i++]! } : { done: true, value: undefined }),
+    raw: () => rows.map((r) => Object.values(r))[Symbol.iterator](),
+    [Symbol.iterator]() {
+      return rows[Symbol.iterator]();
+    },
+  };
+}
