@@ -5,6 +5,8 @@ import { callWebhook, evaluatePolicy, hooksFor, runPostHooks, runPreHooks, signB
 
 /** Base URL of the webhook receiver started by test/global-setup.ts. */
 const HOOK_SERVER = (env as unknown as { HOOK_SERVER_URL: string }).HOOK_SERVER_URL;
+/** The test hook server listens on loopback, which webhooks may reach only when the operator allows it. */
+const LOCAL = ["127.0.0.1", "localhost"];
 
 interface Recorded {
   method: string;
@@ -122,7 +124,7 @@ describe("callWebhook", () => {
   it("POSTs the signed event, and the receiver can verify the signature from the raw body", async () => {
     const r = receiver();
     const ctx = dispatchCtx("write_file", ["/notes/ü.md"]);
-    const outcome = await callWebhook(webhook("audit-sink", r.url), ctx);
+    const outcome = await callWebhook(webhook("audit-sink", r.url), ctx, fetch, LOCAL);
     expect(outcome).toEqual({ verdict: { allow: true } });
 
     const [request, ...more] = await r.log();
@@ -140,38 +142,38 @@ describe("callWebhook", () => {
 
   it("vetoes on {allow: false} with the receiver's reason, and allows on {allow: true}", async () => {
     const no = receiver("allow=false&reason=" + encodeURIComponent("agent is on the blocklist"));
-    expect(await callWebhook(webhook("gate", no.url), spawnCtx("x"))).toEqual({ verdict: { allow: false, hook: "gate", reason: "agent is on the blocklist" } });
+    expect(await callWebhook(webhook("gate", no.url), spawnCtx("x"), fetch, LOCAL)).toEqual({ verdict: { allow: false, hook: "gate", reason: "agent is on the blocklist" } });
 
     const noReason = receiver("allow=false");
-    expect(await callWebhook(webhook("gate", noReason.url), spawnCtx("x"))).toEqual({
+    expect(await callWebhook(webhook("gate", noReason.url), spawnCtx("x"), fetch, LOCAL)).toEqual({
       verdict: { allow: false, hook: "gate", reason: 'Webhook hook "gate" denied the request.' },
     });
 
     const yes = receiver("allow=true");
-    expect(await callWebhook(webhook("gate", yes.url), spawnCtx("x"))).toEqual({ verdict: { allow: true } });
+    expect(await callWebhook(webhook("gate", yes.url), spawnCtx("x"), fetch, LOCAL)).toEqual({ verdict: { allow: true } });
   });
 
   it("vetoes a pre_* event on a non-2xx answer, whatever the fail mode", async () => {
     for (const failMode of ["open", "closed"] as const) {
       const r = receiver("status=500&allow=true");
-      const outcome = await callWebhook(webhook("gate", r.url, { failMode }), spawnCtx("x"));
+      const outcome = await callWebhook(webhook("gate", r.url, { failMode }), spawnCtx("x"), fetch, LOCAL);
       expect(outcome.verdict).toEqual({ allow: false, hook: "gate", reason: 'Webhook hook "gate" answered HTTP 500.' });
     }
     // Redirects are not followed: a 3xx is an answer like any other non-2xx.
     const redirect = receiver("status=307");
-    expect((await callWebhook(webhook("gate", redirect.url), spawnCtx("x"))).verdict).toMatchObject({ allow: false, reason: 'Webhook hook "gate" answered HTTP 307.' });
+    expect((await callWebhook(webhook("gate", redirect.url), spawnCtx("x"), fetch, LOCAL)).verdict).toMatchObject({ allow: false, reason: 'Webhook hook "gate" answered HTTP 307.' });
   });
 
   it("on timeout allows when failMode is open and vetoes when closed, reporting the error either way", async () => {
     const open = receiver("delayMs=3000");
     const started = Date.now();
-    const opened = await callWebhook(webhook("slow", open.url, { timeoutMs: 200, failMode: "open" }), spawnCtx("x"));
+    const opened = await callWebhook(webhook("slow", open.url, { timeoutMs: 200, failMode: "open" }), spawnCtx("x"), fetch, LOCAL);
     expect(Date.now() - started).toBeLessThan(2000);
     expect(opened).toEqual({ verdict: { allow: true }, error: 'Webhook hook "slow" is unreachable.' });
     expect(await open.log()).toHaveLength(1); // it was called, just too slow
 
     const closed = receiver("delayMs=3000");
-    const shut = await callWebhook(webhook("slow", closed.url, { timeoutMs: 200, failMode: "closed" }), spawnCtx("x"));
+    const shut = await callWebhook(webhook("slow", closed.url, { timeoutMs: 200, failMode: "closed" }), spawnCtx("x"), fetch, LOCAL);
     expect(shut).toEqual({
       verdict: { allow: false, hook: "slow", reason: 'Webhook hook "slow" is unreachable.' },
       error: 'Webhook hook "slow" is unreachable.',
@@ -180,27 +182,27 @@ describe("callWebhook", () => {
 
   it("enforces the timeout even when the fetcher ignores the abort signal", async () => {
     const never = () => new Promise<Response>(() => {});
-    const outcome = await callWebhook(webhook("stuck", "http://x.test/", { timeoutMs: 50, failMode: "closed" }), spawnCtx("x"), never);
+    const outcome = await callWebhook(webhook("stuck", "http://x.test/", { timeoutMs: 50, failMode: "closed" }), spawnCtx("x"), never, LOCAL);
     expect(outcome.verdict).toMatchObject({ allow: false, hook: "stuck" });
     expect(outcome.error).toBe('Webhook hook "stuck" is unreachable.');
   });
 
   it("treats an unreachable receiver like a timeout, with the same message and no runtime detail: fail open allows, fail closed vetoes", async () => {
     // A real refused connection (workerd also logs it as "Network connection lost", harmlessly).
-    const closed = await callWebhook(webhook("gone", "http://127.0.0.1:1/hook", { failMode: "closed" }), spawnCtx("x"));
+    const closed = await callWebhook(webhook("gone", "http://127.0.0.1:1/hook", { failMode: "closed" }), spawnCtx("x"), fetch, LOCAL);
     expect(closed).toEqual({ verdict: { allow: false, hook: "gone", reason: 'Webhook hook "gone" is unreachable.' }, error: 'Webhook hook "gone" is unreachable.' });
 
     const refused = (): Promise<Response> => Promise.reject(new TypeError("Network connection lost."));
-    const open = await callWebhook(webhook("gone", "http://x.test/", { failMode: "open" }), spawnCtx("x"), refused);
+    const open = await callWebhook(webhook("gone", "http://x.test/", { failMode: "open" }), spawnCtx("x"), refused, LOCAL);
     expect(open).toEqual({ verdict: { allow: true }, error: 'Webhook hook "gone" is unreachable.' });
   });
 
   it("has no verdict for post_* events but reports failures", async () => {
     const ok = receiver("allow=false");
-    expect(await callWebhook(webhook("sink", ok.url), { event: "post_spawn", tenant: "acme", pid: 1 })).toEqual({ verdict: null });
+    expect(await callWebhook(webhook("sink", ok.url), { event: "post_spawn", tenant: "acme", pid: 1 }, fetch, LOCAL)).toEqual({ verdict: null });
 
     const failing = receiver("status=503");
-    expect(await callWebhook(webhook("sink", failing.url), { event: "post_spawn", tenant: "acme", pid: 1 })).toEqual({
+    expect(await callWebhook(webhook("sink", failing.url), { event: "post_spawn", tenant: "acme", pid: 1 }, fetch, LOCAL)).toEqual({
       verdict: null,
       error: 'Webhook hook "sink" answered HTTP 503.',
     });
@@ -209,11 +211,11 @@ describe("callWebhook", () => {
   it("never puts the secret in a reason or an error", async () => {
     // A receiver that echoes the secret in its reason, and a URL carrying it that fails to connect.
     const echo = receiver("allow=false&reason=" + encodeURIComponent(`bad key ${SECRET}!`));
-    const vetoed = await callWebhook(webhook("echo", echo.url), spawnCtx("x"));
+    const vetoed = await callWebhook(webhook("echo", echo.url), spawnCtx("x"), fetch, LOCAL);
     expect(vetoed.verdict).toEqual({ allow: false, hook: "echo", reason: "bad key [redacted]!" });
 
     const leaky = (): Promise<Response> => Promise.reject(new Error(`connect failed for http://u:${SECRET}@x.test/`));
-    const failed = await callWebhook(webhook("leaky", "http://x.test/", { failMode: "closed" }), spawnCtx("x"), leaky);
+    const failed = await callWebhook(webhook("leaky", "http://x.test/", { failMode: "closed" }), spawnCtx("x"), leaky, LOCAL);
     expect(JSON.stringify(failed)).not.toContain(SECRET);
     expect(failed.error).toBe('Webhook hook "leaky" is unreachable.'); // runtime error text never shows
   });
@@ -221,21 +223,21 @@ describe("callWebhook", () => {
 
 describe("runPreHooks", () => {
   it("allows when no hook objects", async () => {
-    expect(await runPreHooks([], spawnCtx("x"))).toEqual({ verdict: { allow: true }, warnings: [] });
-    expect(await runPreHooks([policy("p", [allow("pre_spawn", {})])], spawnCtx("x"))).toEqual({ verdict: { allow: true }, warnings: [] });
+    expect(await runPreHooks([], spawnCtx("x"), fetch, LOCAL)).toEqual({ verdict: { allow: true }, warnings: [] });
+    expect(await runPreHooks([policy("p", [allow("pre_spawn", {})])], spawnCtx("x"), fetch, LOCAL)).toEqual({ verdict: { allow: true }, warnings: [] });
   });
 
   it("lets a later hook veto after a policy's explicit allow", async () => {
     const hooks = [policy("first", [allow("pre_spawn", {}), deny("pre_spawn", {})]), policy("second", [deny("pre_spawn", { agent: "evil-*" }, "evil")])];
-    expect((await runPreHooks(hooks, spawnCtx("evil-bot"))).verdict).toEqual({ allow: false, hook: "second", reason: "evil" });
-    expect((await runPreHooks(hooks, spawnCtx("good-bot"))).verdict).toEqual({ allow: true });
+    expect((await runPreHooks(hooks, spawnCtx("evil-bot"), fetch, LOCAL)).verdict).toEqual({ allow: false, hook: "second", reason: "evil" });
+    expect((await runPreHooks(hooks, spawnCtx("good-bot"), fetch, LOCAL)).verdict).toEqual({ allow: true });
   });
 
   it("stops at the first veto: later webhooks are not called", async () => {
     const before = receiver();
     const after = receiver();
     const hooks = [webhook("before", before.url), policy("wall", [deny("pre_spawn", {}, "closed for maintenance")]), webhook("after", after.url)];
-    expect(await runPreHooks(hooks, spawnCtx("x"))).toEqual({ verdict: { allow: false, hook: "wall", reason: "closed for maintenance" }, warnings: [] });
+    expect(await runPreHooks(hooks, spawnCtx("x"), fetch, LOCAL)).toEqual({ verdict: { allow: false, hook: "wall", reason: "closed for maintenance" }, warnings: [] });
     expect(await before.log()).toHaveLength(1);
     expect(await after.log()).toHaveLength(0);
   });
@@ -244,7 +246,7 @@ describe("runPreHooks", () => {
     const spawnOnly = receiver("allow=false");
     const dispatchOnly = receiver();
     const hooks = [webhook("spawn-gate", spawnOnly.url, { events: ["pre_spawn"] }), webhook("dispatch-gate", dispatchOnly.url, { events: ["pre_dispatch"] })];
-    expect((await runPreHooks(hooks, dispatchCtx("grep", ["/x"]))).verdict).toEqual({ allow: true });
+    expect((await runPreHooks(hooks, dispatchCtx("grep", ["/x"]), fetch, LOCAL)).verdict).toEqual({ allow: true });
     expect(await spawnOnly.log()).toHaveLength(0);
     expect(await dispatchOnly.log()).toHaveLength(1);
   });
@@ -253,7 +255,7 @@ describe("runPreHooks", () => {
     const slow = receiver("delayMs=3000");
     const gate = receiver("allow=false&reason=nope");
     const hooks = [webhook("slow", slow.url, { timeoutMs: 100 }), webhook("gate", gate.url)];
-    expect(await runPreHooks(hooks, spawnCtx("x"))).toEqual({
+    expect(await runPreHooks(hooks, spawnCtx("x"), fetch, LOCAL)).toEqual({
       verdict: { allow: false, hook: "gate", reason: "nope" },
       warnings: [{ severity: "degraded", component: "slow", message: 'Webhook hook "slow" is unreachable.' }],
     });
@@ -274,7 +276,7 @@ describe("runPostHooks", () => {
       webhook("unsubscribed", unsubscribed.url, { events: ["post_spawn"] }),
     ];
     const ctx: HookContext = { event: "post_terminate", tenant: "acme", pid: 4, exit: { code: 0, reason: "Completed." } };
-    const warnings = await runPostHooks(hooks, ctx);
+    const warnings = await runPostHooks(hooks, ctx, fetch, LOCAL);
     expect(warnings).toEqual([
       { severity: "degraded", component: "broken", message: 'Webhook hook "broken" answered HTTP 500.' },
       { severity: "degraded", component: "slow", message: 'Webhook hook "slow" is unreachable.' },
@@ -290,7 +292,7 @@ describe("runPostHooks", () => {
     const throwing = (): Promise<Response> => {
       throw new TypeError("synchronous failure");
     };
-    expect(await runPostHooks([webhook("w", "http://x.test/")], { event: "post_spawn", tenant: "acme" }, throwing)).toEqual([
+    expect(await runPostHooks([webhook("w", "http://x.test/")], { event: "post_spawn", tenant: "acme" }, throwing, LOCAL)).toEqual([
       { severity: "degraded", component: "w", message: 'Webhook hook "w" is unreachable.' },
     ]);
   });
