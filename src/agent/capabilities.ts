@@ -1,6 +1,6 @@
 import type { FsMode, FsScope, Limits } from "../contracts";
 import { ALL_TOOL_NAMES } from "../contracts/tools";
-import { anyGlobMatch, globMatch } from "../lib/glob";
+import { anyGlobMatch, globLiteralPrefix, globMatch } from "../lib/glob";
 
 /** The concrete tool names a set of glob patterns allows. */
 export const expandTools = (patterns: readonly string[], known: readonly string[] = ALL_TOOL_NAMES): string[] =>
@@ -20,14 +20,6 @@ const modeAllows = (have: FsMode, need: FsMode) => have === "rw" || need === "r"
 export const fsAllows = (scopes: readonly FsScope[], path: string, mode: FsMode): boolean =>
   scopes.some((s) => modeAllows(s.mode, mode) && globMatch(s.path, path));
 
-/**
- * The literal directory prefix of a glob ("/src/**" → "/src"), used to decide whether one scope
- * lies inside another without solving glob intersection in general.
- */
-function literalPrefix(glob: string): string {
-  const i = glob.search(/[*?[]/);
-  return i === -1 ? glob : glob.slice(0, i);
-}
 
 /**
  * Clips `scopes` to `bound`: a scope survives only where a bound scope covers it, with the weaker of
@@ -50,7 +42,8 @@ export function clipScopes(scopes: readonly FsScope[], bound: readonly FsScope[]
 /** Whether every path matched by `inner` is matched by `outer` (sound for the globs scopes use). */
 export function covers(outer: string, inner: string): boolean {
   if (outer === inner) return true;
-  const prefix = literalPrefix(inner);
+  // Decided from the globs' literal heads ("/src/**" → "/src/"), without solving glob intersection in general.
+  const prefix = globLiteralPrefix(inner);
   const wildcard = prefix !== inner;
   if (!wildcard) return globMatch(outer, inner);
   // inner has wildcards: outer must be a "dir/**" glob whose dir contains inner's literal prefix.

@@ -16,6 +16,8 @@ import type { z } from "zod";
 import type { HookContext, HookEvent, HookSpec, HookVerdict, PolicyRule, Warning, WebhookHookSpec } from "../contracts";
 import { globMatch } from "../lib/glob";
 import { checkOutboundUrl } from "../lib/net";
+import { hmacSha256, toHex } from "../lib/hmac";
+import { redact } from "../lib/redact";
 
 export type PolicyHook = { name: string; rules: readonly PolicyRule[] };
 /** A webhook hook as stored; `timeoutMs` and `failMode` fall back to the schema's defaults. */
@@ -120,16 +122,7 @@ export const SIGNATURE_HEADER = "X-Kernel-Signature";
 
 /** Lowercase hex HMAC-SHA256 of `body` keyed with `secret`. */
 export async function signBody(body: string, secret: string): Promise<string> {
-  const encoder = new TextEncoder();
-  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(body));
-  return toHex(new Uint8Array(mac));
-}
-
-function toHex(bytes: Uint8Array): string {
-  let hex = "";
-  for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
-  return hex;
+  return toHex(await hmacSha256(secret, body));
 }
 
 export type Fetcher = (input: string, init: RequestInit) => Promise<Response>;
@@ -247,7 +240,8 @@ function parseAnswer(hookName: string, text: string, secret: string): HookVerdic
   const given = (answer as { reason?: unknown }).reason;
   const reason =
     typeof given === "string" && given.trim() !== ""
-      ? redact(given, secret).slice(0, MAX_REASON_LENGTH)
+      ? // A receiver's reason could quote the request, secret included: it must never reach a veto reason or the audit log.
+        redact(given, [secret]).slice(0, MAX_REASON_LENGTH)
       : `Webhook hook "${hookName}" denied the request.`;
   return { allow: false, hook: hookName, reason };
 }
@@ -275,13 +269,6 @@ async function readLimited(res: Response, limit: number): Promise<string> {
   return new TextDecoder().decode(bytes);
 }
 
-/**
- * Error texts come from the runtime or the receiver, which could echo the secret (e.g. a URL or a
- * reason that quotes the request); it must never reach a warning, a veto reason or the audit log.
- */
-function redact(text: string, secret: string): string {
-  return secret ? text.split(secret).join("[redacted]") : text;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The chain

@@ -29,6 +29,12 @@
 /** The longest glob any contract accepts (scopes, hook rules, tool arguments, `GET /v1/fs?glob=`). */
 export const MAX_GLOB_LENGTH = 1024;
 
+/** The part of a glob before its first wildcard: every match starts with it ("/src/*.ts" → "/src/"). */
+export function globLiteralPrefix(glob: string): string {
+  const i = glob.search(/[*?[]/);
+  return i === -1 ? glob : glob.slice(0, i);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The automaton
 

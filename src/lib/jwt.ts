@@ -1,4 +1,5 @@
 /** HS256 JSON Web Tokens: just what the API's bearer auth needs. */
+import { hmacKey } from "./hmac";
 const encoder = new TextEncoder();
 
 const b64url = (bytes: Uint8Array): string => {
@@ -16,8 +17,6 @@ const fromB64url = (text: string): Uint8Array | null => {
   }
 };
 
-const hmacKey = (secret: string, usage: "sign" | "verify") =>
-  crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [usage]);
 
 export async function signJwt(claims: Record<string, unknown>, secret: string): Promise<string> {
   const head = b64url(encoder.encode(JSON.stringify({ alg: "HS256", typ: "JWT" })));

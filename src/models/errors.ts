@@ -1,5 +1,6 @@
 import { APICallError, InvalidResponseDataError, JSONParseError, StreamProviderError, TypeValidationError } from "ai";
 import { ModelError } from "./model";
+import { redact } from "../lib/redact";
 
 /**
  * Provider failures as ModelErrors, the one shape the agent loop's retry policy reads (SPEC §5):
@@ -48,21 +49,7 @@ const STREAM_ERROR_STATUS: Record<string, number> = {
 
 const MAX_DETAIL = 500;
 
-/**
- * Removes secrets from text that came from a provider (an error body may echo the request's
- * `Authorization` or `x-api-key` header): every configured key verbatim, then anything shaped like
- * a bearer token or an API key, then URL credentials.
- */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  // Longest first, so a key that contains another is removed whole.
-  for (const secret of [...secrets].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length)) out = out.split(secret).join("[redacted]");
-  return out
-    .replace(/\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}/gi, "$1 [redacted]")
-    .replace(/\b(x-api-key|api[-_]?key|authorization)(["']?\s*[:=]\s*["']?)[^\s"',;}]{6,}/gi, "$1$2[redacted]")
-    .replace(/\bsk-[A-Za-z0-9_*.-]{6,}/g, "[redacted]")
-    .replace(/\/\/[^/\s:@]+:[^/\s@]+@/g, "//[redacted]@");
-}
+export { redact };
 
 /** `retry-after-ms` (milliseconds), else `retry-after` (seconds, or an HTTP date). */
 export function retryAfterMs(headers: Record<string, string | undefined> | undefined, now = Date.now()): number | null {

@@ -3,7 +3,7 @@ import type { z } from "zod";
 import { ApiError, Role, TenantId } from "../contracts";
 import type { Env } from "../env";
 import { verifyJwt } from "../lib/jwt";
-import { processOf } from "../env";
+import { forRoutes } from "../rpc/stubs";
 
 export type AppEnv = { Bindings: Env; Variables: { tenant: string; role: Role } };
 export type AppContext = Context<AppEnv>;
@@ -82,5 +82,5 @@ export function processEvents(c: AppContext, pid: number): Promise<Response> {
   const headers = new Headers();
   const last = c.req.header("last-event-id");
   if (last) headers.set("last-event-id", last);
-  return processOf(c.env, c.get("tenant"), pid).fetch(new Request("https://process/events", { headers, signal: c.req.raw.signal }));
+  return forRoutes.process(c.env, c.get("tenant"), pid).fetch(new Request("https://process/events", { headers, signal: c.req.raw.signal }));
 }

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { ApiError, unwrap } from "../contracts";
-import { workspaceOf } from "../env";
+import { forRoutes } from "../rpc/stubs";
 import { requireRole, type AppContext, type AppEnv } from "./context";
 
 /** Where app.ts mounts these routes; the file path is what follows it in the URL. */
@@ -23,7 +23,7 @@ function filePath(c: AppContext): string {
 
 async function listFiles(c: AppContext) {
   const glob = c.req.query("glob") || "/**";
-  return c.json(unwrap(await workspaceOf(c.env, c.get("tenant")).globFiles(glob)));
+  return c.json(unwrap(await forRoutes.workspace(c.env, c.get("tenant")).globFiles(glob)));
 }
 
 export const fsRoutes = new Hono<AppEnv>();
@@ -33,7 +33,7 @@ fsRoutes.get("/", listFiles);
 fsRoutes.get("/*", async (c) => {
   const path = filePath(c);
   if (path === "/") return listFiles(c);
-  const file = unwrap(await workspaceOf(c.env, c.get("tenant")).readFile(path));
+  const file = unwrap(await forRoutes.workspace(c.env, c.get("tenant")).readFile(path));
   return c.text(file.content);
 });
 
@@ -44,9 +44,9 @@ const utf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 // which invalid UTF-8 can make longer.
 fsRoutes.put("/*", requireRole("operator"), async (c) => {
   const content = utf8.decode(await c.req.arrayBuffer());
-  return c.json(unwrap(await workspaceOf(c.env, c.get("tenant")).writeFile(filePath(c), content)));
+  return c.json(unwrap(await forRoutes.workspace(c.env, c.get("tenant")).writeFile(filePath(c), content)));
 });
 
 fsRoutes.delete("/*", requireRole("operator"), async (c) => {
-  return c.json(unwrap(await workspaceOf(c.env, c.get("tenant")).deleteFile(filePath(c))));
+  return c.json(unwrap(await forRoutes.workspace(c.env, c.get("tenant")).deleteFile(filePath(c))));
 });

@@ -13,13 +13,13 @@ import {
   WaitQuery,
 } from "../contracts";
 import { CollectRequest, DelegateRequest } from "../contracts/tasks";
-import { kernelOf, processOf } from "../env";
+import { forRoutes } from "../rpc/stubs";
 import { actorOf, hasRole, jsonBody, pathParam, processEvents, queryOf, requireRole, type AppContext, type AppEnv } from "./context";
 
 const canReap = (c: AppContext) => hasRole(c, "operator");
 const notFound = ApiError.of(404, "process_not_found", "No such process.");
 const pidOf = (c: AppContext) => pathParam(c, "pid", Pid.refine((n) => n <= Number.MAX_SAFE_INTEGER), notFound);
-const kernel = (c: AppContext) => kernelOf(c.env, c.get("tenant"));
+const kernel = (c: AppContext) => forRoutes.kernel(c.env, c.get("tenant"));
 /**
  * A process object is reached only after the kernel's table says the pid exists: asking an object
  * for an unknown pid would create it (reads must not write).
@@ -27,7 +27,7 @@ const kernel = (c: AppContext) => kernelOf(c.env, c.get("tenant"));
 async function proc(c: AppContext) {
   const pid = pidOf(c);
   if (!(await kernel(c).hasProcess(pid))) throw notFound;
-  return processOf(c.env, c.get("tenant"), pid);
+  return forRoutes.process(c.env, c.get("tenant"), pid);
 }
 
 export const processRoutes = new Hono<AppEnv>()

@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import { ApiError, unwrap } from "../contracts";
 import { TaskListQuery, TaskQuery } from "../contracts/tasks";
-import { kernelOf } from "../env";
+import { forRoutes } from "../rpc/stubs";
 import { actorOf, processEvents, queryOf, requireRole, type AppContext, type AppEnv } from "./context";
 
-const kernel = (c: AppContext) => kernelOf(c.env, c.get("tenant"));
+const kernel = (c: AppContext) => forRoutes.kernel(c.env, c.get("tenant"));
 const taskId = (c: AppContext) => {
   const id = c.req.param("id") ?? "";
   if (!/^[0-9a-f-]{36}$/.test(id)) throw ApiError.of(404, "task_not_found", "No such task.");

@@ -16,7 +16,8 @@ import { RE2JS } from "re2js";
 import type { z } from "zod";
 import { fail, ok, type Failure, type FsScope, type Outcome } from "../contracts";
 import { FS_TOOL_ARGS, MAX_FILE_BYTES, isFsTool, type FsToolName, type FsToolOutcome } from "../contracts/tools";
-import { MAX_GLOB_LENGTH, globMatch } from "../lib/glob";
+import { globLiteralPrefix, globMatch, MAX_GLOB_LENGTH } from "../lib/glob";
+import { fsAllows } from "../agent/capabilities";
 import { baseName, collapse, dirPrefix, joinPath, normalizeFilePath, normalizePath, parentDirs } from "./paths";
 
 export interface FileMeta {
@@ -134,17 +135,14 @@ export function globFiles(store: FileStore, glob: string): Outcome<string[]> {
 // ---------------------------------------------------------------------------------------------
 // Scopes
 
-const GLOB_META = /[*?[]/;
-
 /** The directory part of a glob before its first wildcard: every match lies below it. */
 function literalDirPrefix(glob: string): string {
-  const meta = glob.search(GLOB_META);
-  const literal = meta === -1 ? glob : glob.slice(0, meta);
+  const literal = globLiteralPrefix(glob);
   return literal.slice(0, literal.lastIndexOf("/") + 1) || "/";
 }
 
-const canRead = (scopes: readonly FsScope[], path: string) => scopes.some((s) => globMatch(s.path, path));
-const canWrite = (scopes: readonly FsScope[], path: string) => scopes.some((s) => s.mode === "rw" && globMatch(s.path, path));
+const canRead = (scopes: readonly FsScope[], path: string) => fsAllows(scopes, path, "r");
+const canWrite = (scopes: readonly FsScope[], path: string) => fsAllows(scopes, path, "rw");
 
 /**
  * Whether some scope could match a path starting with `prefix`. Sound but loose: every match of a glob
@@ -152,8 +150,7 @@ const canWrite = (scopes: readonly FsScope[], path: string) => scopes.some((s) =
  */
 function mayReadBelow(scopes: readonly FsScope[], prefix: string): boolean {
   return scopes.some((s) => {
-    const meta = s.path.search(GLOB_META);
-    const literal = meta === -1 ? s.path : s.path.slice(0, meta);
+    const literal = globLiteralPrefix(s.path);
     return literal.startsWith(prefix) || prefix.startsWith(literal);
   });
 }
