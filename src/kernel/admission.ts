@@ -31,3 +31,9 @@ export function admissionProblem(f: AdmissionFacts): { ok: false; error: Failure
   }
   return null;
 }
+
+/** The tenant-wide cap on live processes from `MAX_LIVE_PROCESSES` (default 1000). */
+export function maxLiveProcesses(setting: string | undefined): number {
+  const n = Number.parseInt(setting ?? "", 10);
+  return Number.isFinite(n) && n > 0 ? n : 1000;
+}

@@ -1,19 +1,9 @@
 import type { AuditDraft, AuditEntry, AuditVerify } from "../contracts";
 import { GENESIS_HASH, sealEntry, verifyChain } from "./audit-chain";
+import type { AuditRow } from "./rows";
 
-interface AuditRow {
-  seq: number;
-  at: string;
-  actor: string;
-  event: string;
-  pid: number | null;
-  parent_pid: number | null;
-  task_id: string | null;
-  data: string;
-  prev_hash: string;
-  hash: string;
-  [key: string]: SqlStorageValue;
-}
+/** Who asked: "api:<role>" for HTTP callers, "process:<pid>" for agents, "kernel" for itself. */
+export type Actor = string;
 
 const PAGE = 2000;
 /**
@@ -23,15 +13,12 @@ const PAGE = 2000;
  */
 export const VERIFY_SWEEP = 10_000;
 
-/** The tenant's audit log in SQLite: append-only, hash-chained (the rules are in audit-chain.ts). */
+/**
+ * The tenant's audit log in SQLite: append-only, hash-chained (the rules are in audit-chain.ts).
+ * Its tables (`audit`, `audit_verified`) are in schema.ts.
+ */
 export class AuditLog {
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS audit (
-      seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, event TEXT NOT NULL, pid INTEGER,
-      parent_pid INTEGER, task_id TEXT, data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS audit_verified (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL, sweep_next INTEGER NOT NULL);`);
-  }
+  constructor(private readonly sql: SqlStorage) {}
 
   /** Synchronous, so an entry joins the transaction of the change it records. */
   append(draft: AuditDraft): AuditEntry {

@@ -1,14 +1,57 @@
+import { fail, ok, type Budget, type FsScope, type Limits, type Outcome } from "../contracts";
+import type { ProcessSnapshot, ProcessStart } from "../objects/process";
+import { canonicalJson, sha256hex } from "./audit-chain";
+import { fsOf, limitsOf, toolsOf, type ProcRow } from "./rows";
+
 /** SQLite keeps a value to 2 MB: a saved state is stored in chunks below that. */
 const CHUNK_CHARS = 500_000;
 
-/** Saved process states, content-addressed by the hash of their canonical JSON. */
-export class CheckpointStore {
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(`
-      CREATE TABLE IF NOT EXISTS checkpoints (id TEXT PRIMARY KEY, pid INTEGER NOT NULL, agent TEXT NOT NULL, created_at TEXT NOT NULL, chunks INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS checkpoint_chunks (id TEXT NOT NULL, idx INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (id, idx));
-    `);
+/** Saved states are read back whole into one RPC answer: far below its 32 MiB. */
+export const MAX_CHECKPOINT_CHARS = 16 * 1024 * 1024;
+
+/** What the kernel records with a checkpoint: the process's effective rights when it was saved. */
+export interface SavedGrant {
+  tools: string[];
+  fs: FsScope[];
+  limits: Required<Limits>;
+  /** What was left, per dimension, of its own and its ancestors' budgets. */
+  budget: Budget;
+  depth: number;
+}
+
+/** What a process may do, as a restore of it inherits: its effective rights and `budget`, what is left of its tree's (budget-ledger.ts). */
+export function savedGrant(row: ProcRow, budget: Budget): SavedGrant {
+  return { tools: toolsOf(row), fs: fsOf(row), limits: limitsOf(row), budget, depth: row.depth };
+}
+
+/** A checkpoint's saved state: the process's snapshot and the rights the kernel recorded for it. */
+export type SavedProcess = ProcessSnapshot & { grant: SavedGrant };
+
+/** A restore in progress: which checkpoint, of which process, and what it saved. */
+export interface RestoreFrom {
+  checkpointId: string;
+  fromPid: number;
+  saved: SavedProcess;
+}
+
+/**
+ * The canonical text of a saved state and its id (the sha-256 of that text), or 413 when it is
+ * larger than a checkpoint may be.
+ */
+export function sealCheckpoint(saved: SavedProcess): Outcome<{ id: string; text: string }> {
+  const text = canonicalJson(saved);
+  if (text.length > MAX_CHECKPOINT_CHARS) {
+    return fail(413, "payload_too_large", `The saved state would be ${text.length} characters; checkpoints are limited to ${MAX_CHECKPOINT_CHARS}.`);
   }
+  return ok({ id: sha256hex(text), text });
+}
+
+/**
+ * Saved process states, content-addressed by the hash of their canonical JSON. Its tables
+ * (`checkpoints`, `checkpoint_chunks`) are in schema.ts.
+ */
+export class CheckpointStore {
+  constructor(private readonly sql: SqlStorage) {}
 
   /** Idempotent: the same state saved twice is stored once. */
   save(id: string, pid: number, agent: string, text: string) {
@@ -27,5 +70,16 @@ export class CheckpointStore {
       .map((r) => r.data)
       .join("");
     return { ...meta, text };
+  }
+
+  /**
+   * What a restore starts from: the saved conversation and loop state (the rights went into the
+   * restored process's row). Null when the checkpoint is missing.
+   */
+  startOf(checkpointId: string): ProcessStart | null {
+    const saved = this.load(checkpointId);
+    if (!saved) return null;
+    const { agent, messages, loop } = JSON.parse(saved.text) as SavedProcess;
+    return { restore: { agent, messages, loop } };
   }
 }

@@ -1,43 +1,51 @@
-/** What the kernel has promised to deliver, and to whom. */
-export type OutboxKind = "start" | "terminate" | "post_terminate" | "deliver";
+import type { CollectedTask, DeliveryPolicy, ExitStatus, HookContext } from "../contracts";
+import type { ProcessConfig } from "../objects/process";
+import type { OutboxRow } from "./rows";
 
-export interface OutboxEntry {
-  id: number;
-  kind: OutboxKind;
-  pid: number;
-  payload: string;
-  attempts: number;
-  next_at: number;
-  held: number;
-  via_alarm: number;
-  [key: string]: SqlStorageValue;
-}
+/** How the outbox holds a start order: the first message, or the checkpoint to continue from. */
+export type StartOrder = { input: string } | { checkpointId: string };
+
+/**
+ * What the kernel has promised to deliver, and to whom (the entry's pid):
+ * - `start`: start the process object of a new process;
+ * - `terminate`: stop the process object of a process the kernel ended (kill, cancel, cascade);
+ * - `post_terminate`: run the post_terminate hooks of a process that exited;
+ * - `deliver`: hand a worker's task result to its copilot.
+ *
+ * The row keeps `kind` in its own column and `payload` as JSON, as it always has.
+ */
+export type OutboxMessage =
+  | { kind: "start"; payload: { config: ProcessConfig; start: StartOrder } }
+  | { kind: "terminate"; payload: ExitStatus }
+  | { kind: "post_terminate"; payload: HookContext }
+  | { kind: "deliver"; payload: { task: CollectedTask; delivery: DeliveryPolicy } };
+
+export type OutboxKind = OutboxMessage["kind"];
+
+/** An entry due for delivery. */
+export type OutboxEntry = { id: number; pid: number; attempts: number } & OutboxMessage;
 
 /** Backoff between attempts of a failed delivery. */
 export const redeliveryDelay = (attempts: number) => Math.min(60_000, 500 * 2 ** attempts);
 
 /**
- * The kernel's outbox in SQLite. An entry is written in the same transaction as the change that
- * promises it, and removed only once delivered, so every promise is kept at least once.
+ * The kernel's outbox in SQLite (its table is in schema.ts). An entry is written in the same
+ * transaction as the change that promises it, and removed only once delivered, so every promise is
+ * kept at least once.
  *
  * `held`: a start waiting for a maxChildren slot. `viaAlarm`: delivered only from the kernel's alarm, a
  * fresh event, never inside the call that produced it (results reach a copilot that way, so a delivery
  * is never nested in the copilot's own outbound call).
  */
 export class Outbox {
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS outbox (
-      id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, pid INTEGER NOT NULL, payload TEXT NOT NULL,
-      attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 0, via_alarm INTEGER NOT NULL DEFAULT 0
-    )`);
-  }
+  constructor(private readonly sql: SqlStorage) {}
 
-  add(kind: OutboxKind, pid: number, payload: unknown, { held = false, viaAlarm = false } = {}) {
+  add(pid: number, message: OutboxMessage, { held = false, viaAlarm = false } = {}) {
     this.sql.exec(
       "INSERT INTO outbox (kind, pid, payload, next_at, held, via_alarm) VALUES (?, ?, ?, ?, ?, ?)",
-      kind,
+      message.kind,
       pid,
-      JSON.stringify(payload),
+      JSON.stringify(message.payload),
       Date.now(),
       held ? 1 : 0,
       viaAlarm ? 1 : 0,
@@ -47,20 +55,21 @@ export class Outbox {
   /** Entries due now; outside the alarm, not those that must come from a fresh event. */
   due({ onlyPid, fromAlarm }: { onlyPid?: number; fromAlarm: boolean }, limit = 500): OutboxEntry[] {
     return this.sql
-      .exec<OutboxEntry>(
+      .exec<OutboxRow>(
         `SELECT * FROM outbox WHERE held = 0 AND next_at <= ?${fromAlarm ? "" : " AND via_alarm = 0"}${onlyPid !== undefined ? " AND pid = ?" : ""} ORDER BY id LIMIT ?`,
         Date.now(),
         ...(onlyPid !== undefined ? [onlyPid] : []),
         limit,
       )
-      .toArray();
+      .toArray()
+      .map((r) => ({ id: r.id, pid: r.pid, attempts: r.attempts, ...({ kind: r.kind, payload: JSON.parse(r.payload) } as OutboxMessage) }));
   }
 
   delivered(id: number) {
     this.sql.exec("DELETE FROM outbox WHERE id = ?", id);
   }
 
-  retryLater(entry: OutboxEntry) {
+  retryLater(entry: Pick<OutboxEntry, "id" | "attempts">) {
     const attempts = entry.attempts + 1;
     this.sql.exec("UPDATE outbox SET attempts = ?, next_at = ? WHERE id = ?", attempts, Date.now() + redeliveryDelay(attempts), entry.id);
   }

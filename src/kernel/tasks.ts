@@ -1,25 +1,6 @@
 import { ExitCode, type Budget, type ExitStatus, type Usage } from "../contracts";
-import { a2aV1State, type CollectedTask, type DeliveryPolicy, type Task, type TaskState } from "../contracts/tasks";
-
-/** A task row as the kernel stores it. */
-export interface TaskRow {
-  id: string;
-  copilot_pid: number;
-  worker_pid: number;
-  agent: string;
-  state: TaskState;
-  status_message: string | null;
-  status_at: string;
-  result: string | null;
-  delivery: DeliveryPolicy;
-  budget: string;
-  requested: string;
-  granted: string;
-  metadata: string;
-  created_at: string;
-  idem_key: string | null;
-  [key: string]: SqlStorageValue;
-}
+import { a2aV1State, type CollectedTask, type Task, type TaskState } from "../contracts/tasks";
+import type { TaskRow } from "./rows";
 
 /** How a worker's exit ends its task (SPEC §7): 0 completed, killed or cancelled canceled, else failed. */
 export function taskOutcome(exit: ExitStatus): TaskState {

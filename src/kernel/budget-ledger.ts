@@ -1,0 +1,112 @@
+import type { Budget, BudgetUse } from "../contracts";
+import { addUse, BUDGET_KEYS, maxUse, outstanding, remaining, spentDimension, subUse, zeroUse } from "../agent/budget";
+import { budgetLimitOf, budgetUsedOf, LIVE_SQL, treeUsedOf, type ProcRow } from "./rows";
+
+/** A process's budget as the tree sees it. */
+export interface TreeBudget {
+  /** What its descendants have used: it counts against its own limit. */
+  external: BudgetUse;
+  /** The least headroom of any ancestor, per dimension an ancestor limits. */
+  ancestorsLeft: Budget;
+}
+
+/** What a parent can still give a new child. */
+export interface Headroom {
+  /** The first dimension in which its own limit is used up, or null. */
+  spent: keyof Budget | null;
+  /** What is left to promise: its limit less its tree's usage and its live children's unused reservations. */
+  left: Budget;
+}
+
+type BudgetColumns = Pick<ProcRow, "pid" | "parent_pid" | "budget_limit" | "budget_used" | "tree_used">;
+
+/**
+ * Budgets are tree-wide (SPEC §7): the ledger keeps, on each process row, its reservation
+ * (`budget_limit`), its own usage (`budget_used`) and its tree's usage (`tree_used`: its own plus its
+ * descendants'). Synchronous, so a charge joins the caller's transaction.
+ */
+export class BudgetLedger {
+  constructor(private readonly sql: SqlStorage) {}
+
+  private columns(pid: number): BudgetColumns | null {
+    return (
+      this.sql.exec<BudgetColumns>("SELECT pid, parent_pid, budget_limit, budget_used, tree_used FROM procs WHERE pid = ?", pid).toArray()[0] ?? null
+    );
+  }
+
+  /**
+   * Records a process's own usage and adds what is new to its own and every ancestor's tree usage.
+   * Usage only grows: a report that arrives after a fresher one (a delegation charges mid-step)
+   * changes nothing. Answers what was added.
+   */
+  charge(pid: number, reported: BudgetUse): BudgetUse {
+    const row = this.columns(pid);
+    if (!row) return zeroUse();
+    const before = budgetUsedOf(row);
+    const own = maxUse(before, reported);
+    const delta = subUse(own, before);
+    if (delta.tokens === 0 && delta.toolCalls === 0 && delta.wallMs === 0) return delta;
+    this.sql.exec("UPDATE procs SET budget_used = ? WHERE pid = ?", JSON.stringify(own), pid);
+    for (let at: number | null = pid; at !== null; ) {
+      const r: { parent_pid: number | null; tree_used: string } | undefined = this.sql
+        .exec<{ parent_pid: number | null; tree_used: string }>("SELECT parent_pid, tree_used FROM procs WHERE pid = ?", at)
+        .toArray()[0];
+      if (!r) break;
+      this.sql.exec("UPDATE procs SET tree_used = ? WHERE pid = ?", JSON.stringify(addUse(treeUsedOf(r), delta)), at);
+      at = r.parent_pid;
+    }
+    return delta;
+  }
+
+  /**
+   * A process's budget as the tree sees it: what its descendants have used (it counts against its
+   * own limit) and the least headroom of any ancestor (when an ancestor's budget is spent, the whole
+   * subtree makes its last call).
+   */
+  treeBudget(pid: number): TreeBudget {
+    const row = this.columns(pid);
+    if (!row) return { external: zeroUse(), ancestorsLeft: {} };
+    const external = subUse(treeUsedOf(row), budgetUsedOf(row));
+    const ancestorsLeft: Budget = {};
+    for (let at = row.parent_pid; at !== null; ) {
+      const a = this.columns(at);
+      if (!a) break;
+      const left = remaining(budgetLimitOf(a), treeUsedOf(a));
+      for (const k of BUDGET_KEYS) if (left[k] !== undefined) ancestorsLeft[k] = Math.min(ancestorsLeft[k] ?? Infinity, left[k]!);
+      at = a.parent_pid;
+    }
+    return { external, ancestorsLeft };
+  }
+
+  /** The unused part of the reservations of `pid`'s live children: promised, so not to be promised again. */
+  outstandingReservations(pid: number): BudgetUse {
+    let sum = zeroUse();
+    for (const child of this.sql.exec<Pick<ProcRow, "budget_limit" | "tree_used">>(`SELECT budget_limit, tree_used FROM procs WHERE parent_pid = ? AND state IN ${LIVE_SQL}`, pid)) {
+      sum = addUse(sum, outstanding(budgetLimitOf(child), treeUsedOf(child)));
+    }
+    return sum;
+  }
+
+  /** What `pid` can still give a new child: nothing left at all (actual usage), or nothing left to promise (usage plus reservations). */
+  headroom(pid: number): Headroom {
+    const row = this.columns(pid);
+    if (!row) return { spent: null, left: {} };
+    const limit = budgetLimitOf(row);
+    const treeUsed = treeUsedOf(row);
+    return { spent: spentDimension(remaining(limit, treeUsed)), left: remaining(limit, addUse(treeUsed, this.outstandingReservations(pid))) };
+  }
+
+  /** What is left, per dimension, of a process's own budget and its ancestors': what a restore of it may spend. */
+  savedBudget(pid: number): Budget {
+    const row = this.columns(pid);
+    if (!row) return {};
+    const { ancestorsLeft } = this.treeBudget(pid);
+    const own = remaining(budgetLimitOf(row), treeUsedOf(row));
+    const budget: Budget = {};
+    for (const k of BUDGET_KEYS) {
+      const caps = [own[k], ancestorsLeft[k]].filter((v): v is number => v !== undefined);
+      if (caps.length) budget[k] = Math.min(...caps);
+    }
+    return budget;
+  }
+}

@@ -1,0 +1,338 @@
+import {
+  ExitCode,
+  isLive,
+  type Budget,
+  type ExitStatus,
+  type FsScope,
+  type HookContext,
+  type HookEvent,
+  type KillRequest,
+  type KillResult,
+  type Limits,
+  type ListQuery,
+  type Metadata,
+  type Process,
+  type Signal,
+  type Usage,
+  type WaitResult,
+  type Warning,
+} from "../contracts";
+import { zeroUse } from "../agent/budget";
+import { takePage, type Page } from "../lib/paging";
+import type { SqlStore } from "../lib/sql-store";
+import type { Actor, AuditLog } from "./audit-log";
+import type { Outbox } from "./outbox";
+import { exitOf, limitsOf, LIVE_SQL, mapRows, toProcess, type ProcRow, type TaskRow } from "./rows";
+import type { TaskStore } from "./task-store";
+import { collectedOf } from "./tasks";
+
+/** A new row of the table, as spawn writes it. */
+export interface NewProcess {
+  pid: number;
+  agent: string;
+  parentPid: number | null;
+  taskId: string | null;
+  mode: "task" | "interactive";
+  turnCount: number;
+  usage: Usage;
+  tools: string[];
+  fs: FsScope[];
+  budget: Budget;
+  limits: Required<Limits>;
+  depth: number;
+  at: string;
+  metadata: Metadata;
+  warnings: Warning[];
+  /** The agent's name when it is a singleton. */
+  singletonOf: string | null;
+  /** False while a delegation waits for a free maxChildren slot. */
+  started: boolean;
+}
+
+/** What an exit sets in motion besides the row, in the same transaction. */
+export interface ExitEffects {
+  audit: AuditLog;
+  outbox: Outbox;
+  tasks: TaskStore;
+  /** The post_terminate hook event of an exit, or null when no hook listens. */
+  postTerminate(row: ProcRow, exit: ExitStatus): HookContext | null;
+  /** A process has exited (whoever waits for it may look). */
+  onExit(pid: number): void;
+}
+
+const now = () => new Date().toISOString();
+
+/**
+ * The process table (SPEC §5): one row per process, pid order, never deleted. States move
+ * `created → running ⇄ sleeping ⇄ paused → zombie → stopped`; the only way into `zombie` is
+ * `markExited`, guarded by `exit IS NULL`, so everything an exit promises (the terminate entry, the
+ * task's end and its delivery, the post_terminate order, the stop order) happens exactly once.
+ */
+export class ProcessTable {
+  constructor(
+    private readonly store: SqlStore,
+    private readonly fx: ExitEffects,
+  ) {}
+
+  private get sql(): SqlStorage {
+    return this.store.sql;
+  }
+
+  // ----------------------------------------------------------------- reads
+
+  get(pid: number): ProcRow | null {
+    return this.sql.exec<ProcRow>("SELECT * FROM procs WHERE pid = ?", pid).toArray()[0] ?? null;
+  }
+
+  has(pid: number): boolean {
+    return this.sql.exec("SELECT 1 FROM procs WHERE pid = ?", pid).toArray().length > 0;
+  }
+
+  page(query: ListQuery): Page<Process> {
+    const where: string[] = ["pid > ?"];
+    const args: SqlStorageValue[] = [Number(query.cursor ?? 0)];
+    if (query.state) (where.push("state = ?"), args.push(query.state));
+    if (query.parentPid !== undefined) (where.push("parent_pid = ?"), args.push(query.parentPid));
+    if (query.agent) (where.push("agent = ?"), args.push(query.agent));
+    const rows = this.sql.exec<ProcRow>(`SELECT * FROM procs WHERE ${where.join(" AND ")} ORDER BY pid LIMIT ?`, ...args, query.limit + 1);
+    return takePage(mapRows(rows, toProcess), query.limit, (p) => p.pid);
+  }
+
+  liveCount(): number {
+    return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM procs WHERE state IN ${LIVE_SQL}`).one().n;
+  }
+
+  /** The live process of a singleton agent, if any. */
+  singletonPid(agent: string): number | null {
+    return this.sql.exec<{ pid: number }>("SELECT pid FROM procs WHERE singleton_of = ?", agent).toArray()[0]?.pid ?? null;
+  }
+
+  /** Live children holding a maxChildren slot (queued delegations do not). */
+  startedChildren(pid: number): number {
+    return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM procs WHERE parent_pid = ? AND started = 1 AND state IN ${LIVE_SQL}`, pid).one().n;
+  }
+
+  /** Live descendants at any depth, in pid order. */
+  liveDescendants(pid: number): ProcRow[] {
+    return this.sql
+      .exec<ProcRow>(
+        `WITH RECURSIVE tree(pid) AS (SELECT pid FROM procs WHERE parent_pid = ? UNION SELECT p.pid FROM procs p JOIN tree t ON p.parent_pid = t.pid)
+         SELECT * FROM procs WHERE pid IN (SELECT pid FROM tree) AND state IN ${LIVE_SQL} ORDER BY pid`,
+        pid,
+      )
+      .toArray();
+  }
+
+  // ----------------------------------------------------------------- writes
+
+  /** Allocates the next pid: from 1, never reused (a pid taken by a rolled-back spawn is taken again). */
+  nextPid(): number {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'next_pid'").toArray()[0];
+    const pid = row ? Number(row.value) : 1;
+    this.sql.exec("INSERT INTO meta (key, value) VALUES ('next_pid', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", String(pid + 1));
+    return pid;
+  }
+
+  insert(p: NewProcess) {
+    this.sql.exec(
+      `INSERT INTO procs (pid, agent, parent_pid, task_id, state, mode, turn_count, usage, tools, fs, budget_limit, budget_used, tree_used, limits, depth,
+          created_at, updated_at, exit, result, metadata, warnings, singleton_of, started) VALUES (?,?,?,?,'created',?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?)`,
+      p.pid,
+      p.agent,
+      p.parentPid,
+      p.taskId,
+      p.mode,
+      p.turnCount,
+      JSON.stringify(p.usage),
+      JSON.stringify(p.tools),
+      JSON.stringify(p.fs),
+      JSON.stringify(p.budget),
+      // Nothing used yet, by it or by descendants.
+      JSON.stringify(zeroUse()),
+      JSON.stringify(zeroUse()),
+      JSON.stringify(p.limits),
+      p.depth,
+      p.at,
+      p.at,
+      JSON.stringify(p.metadata),
+      JSON.stringify(p.warnings),
+      p.singletonOf,
+      p.started ? 1 : 0,
+    );
+  }
+
+  /** The process object started: `created` → the state it reports. */
+  recordStart(pid: number, state: Process["state"]) {
+    this.sql.exec("UPDATE procs SET state = ?, updated_at = ? WHERE pid = ? AND state = 'created'", state, now(), pid);
+  }
+
+  /** A live process's progress (an exited one's row no longer changes). */
+  recordReport(pid: number, report: { state: Process["state"]; turnCount: number; usage: Usage }) {
+    this.sql.exec(
+      `UPDATE procs SET state = ?, turn_count = ?, usage = ?, updated_at = ? WHERE pid = ? AND exit IS NULL`,
+      report.state,
+      report.turnCount,
+      JSON.stringify(report.usage),
+      now(),
+      pid,
+    );
+  }
+
+  /** A checkpoint paused it. */
+  recordPause(pid: number) {
+    this.sql.exec("UPDATE procs SET state = 'paused', updated_at = ? WHERE pid = ? AND exit IS NULL", now(), pid);
+  }
+
+  /** A hook that failed or could not be asked: kept on the process row (`wait` shows it) and in the audit log. */
+  addWarnings(pid: number, warnings: Warning[], event: HookEvent, onRow = true) {
+    if (warnings.length === 0) return;
+    this.store.transactionSync(() => {
+      for (const w of warnings) this.fx.audit.append({ actor: "kernel", event: "hook_warning", pid, data: { hook: w.component, hookEvent: event, message: w.message } });
+      const row = onRow ? this.get(pid) : null;
+      if (row) this.sql.exec("UPDATE procs SET warnings = ? WHERE pid = ?", JSON.stringify([...JSON.parse(row.warnings), ...warnings]), pid);
+    });
+  }
+
+  // ----------------------------------------------------------------- exits
+
+  /**
+   * The one place a live row becomes a zombie: audit entry, the task's outcome and its delivery to
+   * the copilot, post_terminate order and (when the kernel decided the exit) the order to stop the
+   * process object, all in the caller's transaction. The `exit IS NULL` guard makes post_terminate
+   * fire, and a task end, exactly once per process. False when it had already exited.
+   */
+  markExited(row: ProcRow, exit: ExitStatus, result: string | null, actor: Actor, stopObject: boolean): boolean {
+    const changed =
+      this.sql.exec("UPDATE procs SET state = 'zombie', exit = ?, result = ?, singleton_of = NULL, updated_at = ? WHERE pid = ? AND exit IS NULL", JSON.stringify(exit), result, exit.at, row.pid)
+        .rowsWritten > 0;
+    if (!changed) return false;
+    const { audit, outbox } = this.fx;
+    audit.append({
+      actor,
+      event: "terminate",
+      pid: row.pid,
+      ...(row.parent_pid ? { parentPid: row.parent_pid } : {}),
+      ...(row.task_id ? { taskId: row.task_id } : {}),
+      data: { agent: row.agent, code: exit.code, reason: exit.reason },
+    });
+    // A worker that never started has nothing to stop; its queued start is void.
+    outbox.dropHeldStart(row.pid);
+    if (stopObject && row.started) outbox.add(row.pid, { kind: "terminate", payload: exit });
+    const hook = this.fx.postTerminate(row, exit);
+    if (hook) outbox.add(row.pid, { kind: "post_terminate", payload: hook });
+    if (row.task_id) this.endTask(row, exit, result);
+    if (row.parent_pid !== null) this.releaseQueuedChildren(row.parent_pid);
+    this.fx.onExit(row.pid);
+    return true;
+  }
+
+  /**
+   * A process exited on its own (its final usage already charged): its row records the last report
+   * and the exit, and its live descendants are terminated, since no process outlives its parent.
+   * False when it had already exited.
+   */
+  exitedOnItsOwn(pid: number, exit: ExitStatus, result: string | null, report: { turnCount: number; usage: Usage }): boolean {
+    return this.store.transactionSync(() => {
+      this.sql.exec("UPDATE procs SET turn_count = ?, usage = ? WHERE pid = ? AND exit IS NULL", report.turnCount, JSON.stringify(report.usage), pid);
+      const row = this.get(pid);
+      if (!row || !this.markExited(row, exit, result, `process:${pid}`, false)) return false;
+      for (const d of this.liveDescendants(pid)) {
+        this.markExited(d, { code: ExitCode.terminated, reason: "parent exited", at: exit.at }, null, "kernel", true);
+      }
+      return true;
+    });
+  }
+
+  /** kill(2): the process and, with `cascade`, every live descendant. */
+  kill(row: ProcRow, request: KillRequest, actor: Actor): KillResult {
+    const result: KillResult = { killed: [], alreadyExited: [] };
+    this.store.transactionSync(() => {
+      const code = signalCode(request.signal);
+      const at = now();
+      const targets = [row, ...(request.cascade ? this.liveDescendants(row.pid) : [])];
+      for (const target of targets) {
+        const reason = target.pid === row.pid ? (request.reason ?? `killed by ${request.signal}`) : `killed by ${request.signal}: ancestor ${row.pid} was killed`;
+        if (this.markExited(target, { code, reason, at }, null, actor, true)) {
+          result.killed.push(target.pid);
+          this.fx.audit.append({ actor, event: "kill", pid: target.pid, data: { signal: request.signal, reason, cascadeFrom: target.pid === row.pid ? null : row.pid } });
+        } else result.alreadyExited.push(target.pid);
+      }
+    });
+    return result;
+  }
+
+  /** Cancels tasks: each worker and its descendants end with `delegation cancelled`; siblings go on. */
+  cancelTasks(tasks: readonly TaskRow[], actor: Actor) {
+    this.store.transactionSync(() => {
+      for (const task of tasks) {
+        const at = now();
+        this.fx.audit.append({ actor, event: "cancel", pid: task.worker_pid, taskId: task.id, data: { copilotPid: task.copilot_pid } });
+        const worker = this.get(task.worker_pid);
+        if (!worker) continue;
+        for (const target of [worker, ...this.liveDescendants(worker.pid)]) {
+          this.markExited(target, { code: ExitCode.terminated, reason: "delegation cancelled", at }, null, actor, true);
+        }
+      }
+    });
+  }
+
+  /** Cancels every unfinished task of a copilot; answers their ids. */
+  cancelOpenTasks(copilotPid: number, actor: Actor): string[] {
+    return this.store.transactionSync(() => {
+      const open = this.fx.tasks.open(copilotPid);
+      this.cancelTasks(open, actor);
+      return open.map((t) => t.id);
+    });
+  }
+
+  /**
+   * wait(2)'s answer for a row: its exit status once exited, and then (with `reap`) the zombie is
+   * reaped: `stopped`, audited once.
+   */
+  waitResult(row: ProcRow, actor: Actor, reap: boolean): WaitResult {
+    const exit = exitOf(row);
+    if (!exit) return { pid: row.pid, exited: false, state: row.state };
+    if (row.state === "zombie" && reap) {
+      this.store.transactionSync(() => {
+        if (this.sql.exec("UPDATE procs SET state = 'stopped' WHERE pid = ? AND state = 'zombie'", row.pid).rowsWritten > 0) {
+          this.fx.audit.append({ actor, event: "reap", pid: row.pid, data: {} });
+        }
+      });
+    }
+    const warnings = JSON.parse(row.warnings) as Warning[];
+    return { pid: row.pid, exited: true, code: exit.code, reason: exit.reason, at: exit.at, result: row.result, ...(warnings.length ? { warnings } : {}) };
+  }
+
+  /** A worker's exit ends its task; the result goes to the copilot from the kernel's next alarm. */
+  private endTask(worker: ProcRow, exit: ExitStatus, result: string | null) {
+    const task = this.fx.tasks.end(worker.task_id!, worker.pid, exit, result);
+    if (!task) return;
+    const copilot = this.get(task.copilot_pid);
+    if (copilot && isLive(copilot.state)) {
+      this.fx.outbox.add(
+        task.copilot_pid,
+        { kind: "deliver", payload: { task: collectedOf(task, JSON.parse(worker.usage) as Usage), delivery: task.delivery } },
+        { viaAlarm: true },
+      );
+    }
+  }
+
+  /** Frees queued delegations of `parentPid` into the slots its maxChildren leaves. */
+  private releaseQueuedChildren(parentPid: number) {
+    const parent = this.get(parentPid);
+    if (!parent || !isLive(parent.state)) return;
+    const free = limitsOf(parent).maxChildren - this.startedChildren(parentPid);
+    if (free <= 0) return;
+    const queued = this.sql
+      .exec<{ pid: number }>(`SELECT pid FROM procs WHERE parent_pid = ? AND started = 0 AND state IN ${LIVE_SQL} ORDER BY pid LIMIT ?`, parentPid, free)
+      .toArray();
+    for (const { pid } of queued) {
+      this.sql.exec("UPDATE procs SET started = 1 WHERE pid = ?", pid);
+      this.fx.outbox.release(pid);
+    }
+  }
+}
+
+function signalCode(signal: Signal): number {
+  return signal === "SIGKILL" ? ExitCode.killed : ExitCode.terminated;
+}

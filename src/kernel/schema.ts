@@ -1,0 +1,92 @@
+import type { SqlStore } from "../lib/sql-store";
+
+/**
+ * The kernel's SQLite schema, versioned. `meta.schema_version` records the last migration applied;
+ * `migrate` applies the ones after it, in order, each in its own transaction with the version bump,
+ * once per object (the constructor calls it; on a current store it is one read).
+ *
+ * A migration is never edited once shipped: stored objects have run it. Add a new one instead.
+ */
+export interface Migration {
+  version: number;
+  /** What it changes, for the reader. */
+  description: string;
+  /** SQL run as one script (several statements, no bindings). */
+  sql: string;
+}
+
+/**
+ * Version 1 is the schema as it was before versions existed, statement for statement (the kernel's
+ * own tables, then the audit log's, the outbox's and the checkpoints'). Every statement says
+ * IF NOT EXISTS, so an object created before versions existed takes it as a no-op and keeps its rows.
+ */
+const V1 = `
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS agents (name TEXT PRIMARY KEY, spec TEXT NOT NULL, updated_at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS procs (
+        pid INTEGER PRIMARY KEY, agent TEXT NOT NULL, parent_pid INTEGER, task_id TEXT, state TEXT NOT NULL,
+        mode TEXT NOT NULL, turn_count INTEGER NOT NULL DEFAULT 0, usage TEXT NOT NULL, tools TEXT NOT NULL, fs TEXT NOT NULL,
+        budget_limit TEXT NOT NULL, budget_used TEXT NOT NULL, tree_used TEXT NOT NULL, limits TEXT NOT NULL, depth INTEGER NOT NULL, created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL, exit TEXT, result TEXT, metadata TEXT NOT NULL, warnings TEXT NOT NULL DEFAULT '[]',
+        singleton_of TEXT, started INTEGER NOT NULL DEFAULT 1
+      );
+      CREATE INDEX IF NOT EXISTS procs_state ON procs (state);
+      CREATE INDEX IF NOT EXISTS procs_parent ON procs (parent_pid);
+      CREATE UNIQUE INDEX IF NOT EXISTS procs_singleton ON procs (singleton_of);
+      CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, pid INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS hooks (name TEXT PRIMARY KEY, position INTEGER NOT NULL, spec TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS tasks (
+        id TEXT PRIMARY KEY, copilot_pid INTEGER NOT NULL, worker_pid INTEGER NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL,
+        status_message TEXT, status_at TEXT NOT NULL, result TEXT, delivery TEXT NOT NULL, budget TEXT NOT NULL,
+        requested TEXT NOT NULL, granted TEXT NOT NULL, metadata TEXT NOT NULL, created_at TEXT NOT NULL, idem_key TEXT
+      );
+      CREATE INDEX IF NOT EXISTS tasks_copilot ON tasks (copilot_pid);
+      CREATE TABLE IF NOT EXISTS audit (
+      seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, event TEXT NOT NULL, pid INTEGER,
+      parent_pid INTEGER, task_id TEXT, data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS audit_verified (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL, sweep_next INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS outbox (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, pid INTEGER NOT NULL, payload TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 0, via_alarm INTEGER NOT NULL DEFAULT 0
+    );
+      CREATE TABLE IF NOT EXISTS checkpoints (id TEXT PRIMARY KEY, pid INTEGER NOT NULL, agent TEXT NOT NULL, created_at TEXT NOT NULL, chunks INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS checkpoint_chunks (id TEXT NOT NULL, idx INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (id, idx));
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, description: "the schema before versions: process table, agents, hooks, tasks, idempotency, audit, outbox, checkpoints", sql: V1 },
+  { version: 2, description: "drop tasks.idem_key, which nothing ever wrote (delegations replay through the idempotency table)", sql: "ALTER TABLE tasks DROP COLUMN idem_key" },
+];
+
+/** The version a store has once `migrate` ran. */
+export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
+
+/** The version a store is at: 0 when it has never been migrated (new, or from before versions). */
+export function schemaVersion(store: SqlStore): number {
+  // meta is the first table of version 1; creating it (if missing) is that statement exactly.
+  store.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  const row = store.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").toArray()[0];
+  return row ? Number(row.value) : 0;
+}
+
+/**
+ * Brings the store to `SCHEMA_VERSION`: each pending migration and its version bump in one
+ * transaction, so a store is never left between two versions. A store already past this code's
+ * last version (a deployment rolled back) is left as it is.
+ */
+export function migrate(store: SqlStore, migrations: readonly Migration[] = MIGRATIONS): { from: number; to: number } {
+  const from = schemaVersion(store);
+  const latest = migrations.at(-1)?.version ?? 0;
+  for (const m of migrations) {
+    if (m.version <= from) continue;
+    store.transactionSync(() => {
+      store.sql.exec(m.sql);
+      store.sql.exec(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        String(m.version),
+      );
+    });
+  }
+  return { from, to: Math.max(from, latest) };
+}

@@ -1,0 +1,310 @@
+import {
+  fail,
+  isLive,
+  ok,
+  zeroUsage,
+  type AgentSpec,
+  type BudgetUse,
+  type DelegateInput,
+  type DeliveryPolicy,
+  type Failure,
+  type Metadata,
+  type Outcome,
+  type Process,
+  type SpawnRequest,
+  type Task,
+  type Warning,
+} from "../contracts";
+import type { ProcessConfig } from "../objects/process";
+import type { SqlStore } from "../lib/sql-store";
+import { admissionProblem } from "./admission";
+import type { AgentRegistry } from "./agent-registry";
+import type { Actor, AuditLog } from "./audit-log";
+import type { BudgetLedger } from "./budget-ledger";
+import type { CheckpointStore, RestoreFrom, SavedProcess } from "./checkpoints";
+import { inheritedGrant, restoredGrant, type Grant } from "./grants";
+import type { HookRunner } from "./hook-runner";
+import type { Outbox, StartOrder } from "./outbox";
+import type { ProcessTable } from "./process-table";
+import { fsOf, limitsOf, toolsOf, toProcess, type ProcRow } from "./rows";
+import type { TaskStore } from "./task-store";
+import { toTask } from "./tasks";
+
+/** A request for a new process, from any path: spawn, delegation or restore. */
+export interface SpawnInput {
+  agent: string;
+  input: string;
+  parentPid: number | null;
+  metadata: Metadata;
+  /** Namespaced by the caller (`spawn:<key>`, `delegate:<copilot>:<key>`): the same key answers the same process. */
+  idempotencyKey?: string;
+  restore?: RestoreFrom;
+  actor: Actor;
+  delegation?: DelegateInput;
+}
+
+/** The first checks passed: the agent and the parent as they were before any hook was awaited. */
+export type Admission = { kind: "replay"; process: Process } | { kind: "admitted"; spec: AgentSpec; parent: ProcRow | null };
+
+/** Everything a new process's rows need, decided synchronously right before they are written. */
+export interface SpawnPlan {
+  req: SpawnInput;
+  spec: AgentSpec;
+  /** The parent as it is now (live). */
+  parent: ProcRow | null;
+  grant: Grant;
+  depth: number;
+  /** False: a delegation beyond the parent's maxChildren waits (task submitted) until a slot frees up. */
+  runNow: boolean;
+  delivery: DeliveryPolicy;
+}
+
+export type Planned = { kind: "replay"; process: Process } | { kind: "new"; plan: SpawnPlan };
+
+export interface SpawnDeps {
+  agents: AgentRegistry;
+  table: ProcessTable;
+  ledger: BudgetLedger;
+  tasks: TaskStore;
+  audit: AuditLog;
+  outbox: Outbox;
+  checkpoints: CheckpointStore;
+  hooks: HookRunner;
+  tenant(): string;
+  /** The tenant's cap on live processes. */
+  maxLive(): number;
+  /** Why the agent's model cannot be used here (a provider not configured), or null. */
+  modelProblem(spec: AgentSpec): { message: string; setting: string } | null;
+  /** Delivers the start order of `pid` now (the outbox retries it if this fails). */
+  start(pid: number): Promise<void>;
+}
+
+type Refusal = { ok: false; error: Failure };
+
+/**
+ * The one way a process comes to exist (SPEC §5, §7): checks, pre_spawn hooks, then the row (and for
+ * a delegation the task), the audit entries and the start order in one transaction, then the start
+ * itself (retried from the outbox if it fails), then post_spawn hooks.
+ *
+ * `admit` runs before the hooks are awaited; `plan` runs the checks that must be atomic (singleton,
+ * cap, idempotency, maxChildren, budgets) again after them, and `commit` writes, with nothing awaited
+ * between the two, so no concurrent spawn can slip in.
+ */
+export class Spawner {
+  constructor(
+    private readonly store: SqlStore,
+    private readonly deps: SpawnDeps,
+  ) {}
+
+  /** spawn(2) over HTTP: a top-level process, or a child of `parentPid`. */
+  async spawn(request: SpawnRequest, actor: Actor, restore?: RestoreFrom): Promise<Outcome<Process>> {
+    return this.create({
+      agent: request.agent,
+      input: request.input,
+      parentPid: request.parentPid ?? null,
+      metadata: request.metadata ?? {},
+      ...(request.idempotencyKey ? { idempotencyKey: `spawn:${request.idempotencyKey}` } : {}),
+      ...(restore ? { restore } : {}),
+      actor,
+    });
+  }
+
+  /**
+   * Delegation (SPEC §7): the A2A task, the worker's row with its inherited-and-restricted
+   * capabilities and its budget reservation are written in one transaction with the spawn, so a
+   * delegation happens whole or not at all; the idempotency key makes a retried call return the
+   * same task.
+   */
+  async delegate(copilotPid: number, input: DelegateInput, opts: { idempotencyKey?: string; actor: Actor; copilotUse?: BudgetUse }): Promise<Outcome<{ task: Task; pid: number }>> {
+    const copilot = this.deps.table.get(copilotPid);
+    if (!copilot) return fail(404, "process_not_found", `No process ${copilotPid}.`);
+    if (!toolsOf(copilot).includes("delegate")) {
+      return fail(403, "forbidden", `Process ${copilotPid} may not delegate: delegate is not among its tools.`);
+    }
+    // The model call that asked for this delegation has used budget the kernel has not heard of yet:
+    // charge it first, so the worker is granted at most what is really left.
+    if (opts.copilotUse && !copilot.exit) this.store.transactionSync(() => this.deps.ledger.charge(copilotPid, opts.copilotUse!));
+    const created = await this.create({
+      agent: input.agent,
+      input: input.message,
+      parentPid: copilotPid,
+      metadata: input.metadata ?? {},
+      ...(opts.idempotencyKey ? { idempotencyKey: `delegate:${copilotPid}:${opts.idempotencyKey}` } : {}),
+      actor: opts.actor,
+      delegation: input,
+    });
+    if (!created.ok) return created;
+    const task = this.deps.tasks.get(created.value.taskId!);
+    return ok({ task: toTask(task!), pid: created.value.pid });
+  }
+
+  /** `POST /v1/procs/restore`: a new top-level process continuing a checkpoint, with the rights it saved. */
+  async restore(checkpointId: string, actor: Actor): Promise<Outcome<Process>> {
+    const saved = this.deps.checkpoints.load(checkpointId);
+    if (!saved) return fail(404, "not_found", "No such checkpoint.");
+    const { pid: fromPid, text } = saved;
+    const state = JSON.parse(text) as SavedProcess;
+    // Saved before checkpoints recorded rights: restoring it could widen them, so it is refused.
+    if (!state.grant) return fail(409, "conflict", "This checkpoint does not record the rights of the process it saved, so it cannot be restored.");
+    const input = state.messages.find((m) => m.role === "user")?.content ?? "";
+    return this.spawn({ agent: state.agent, input, metadata: { restoredFrom: checkpointId, checkpointPid: fromPid } }, actor, { checkpointId, fromPid, saved: state });
+  }
+
+  async create(req: SpawnInput): Promise<Outcome<Process>> {
+    const admitted = this.admit(req);
+    if (!admitted.ok) return admitted;
+    if (admitted.value.kind === "replay") return ok(admitted.value.process);
+    const { spec, parent } = admitted.value;
+
+    let warnings: Warning[] = [];
+    const pre = await this.deps.hooks.preSpawn(spec.name, parent?.pid ?? null);
+    if (pre) {
+      warnings = pre.warnings;
+      if (!pre.verdict.allow) return this.vetoed(req, spec, parent, pre.verdict);
+    }
+
+    // Everything from here to the commit's end is synchronous: no other event can interleave,
+    // so the singleton, cap, children and idempotency checks cannot race a concurrent spawn.
+    const planned = this.plan(req, spec, parent);
+    if (!planned.ok) return planned;
+    if (planned.value.kind === "replay") return ok(planned.value.process);
+    const { pid, runNow } = this.commit(planned.value.plan, warnings);
+    if (runNow) await this.deps.start(pid);
+
+    this.deps.table.addWarnings(pid, warnings, "pre_spawn", false);
+    const post = await this.deps.hooks.postSpawn(pid, spec.name, planned.value.plan.parent?.pid ?? null);
+    if (post.length) {
+      this.deps.table.addWarnings(pid, post, "post_spawn");
+      warnings = [...warnings, ...post];
+    }
+    const process = toProcess(this.deps.table.get(pid)!);
+    return ok(warnings.length ? { ...process, warnings } : process);
+  }
+
+  /** The process an idempotency key already made, if any. */
+  replay(key: string | undefined): Process | null {
+    if (!key) return null;
+    const hit = this.store.sql.exec<{ pid: number }>("SELECT pid FROM idempotency WHERE key = ?", key).toArray()[0];
+    const row = hit ? this.deps.table.get(hit.pid) : null;
+    return row ? toProcess(row) : null;
+  }
+
+  /** Before any hook is awaited: a replay, or the agent, its model, the parent and the admission rules. */
+  admit(req: SpawnInput): Outcome<Admission> {
+    const replay = this.replay(req.idempotencyKey);
+    if (replay) return ok({ kind: "replay", process: replay });
+    const spec = this.deps.agents.get(req.agent);
+    if (!spec) return fail(404, "agent_not_found", `No agent named ${req.agent} is registered.`);
+    const problem = this.deps.modelProblem(spec);
+    if (problem) return fail(422, "model_not_configured", problem.message, { setting: problem.setting });
+    const parent = req.parentPid !== null ? this.deps.table.get(req.parentPid) : null;
+    if (req.parentPid !== null && !parent) return fail(404, "process_not_found", `No process ${req.parentPid}.`);
+    if (parent && !isLive(parent.state)) return fail(409, "process_not_running", `Parent process ${parent.pid} has exited.`);
+    const early = this.admission(spec, parent, !!req.delegation);
+    if (early) return early;
+    return ok({ kind: "admitted", spec, parent });
+  }
+
+  /** A pre_spawn hook said no: audited, and answered 403. */
+  vetoed(req: SpawnInput, spec: AgentSpec, parent: ProcRow | null, verdict: { hook: string; reason: string }): Refusal {
+    const { hook, reason } = verdict;
+    this.deps.audit.append({ actor: req.actor, event: "spawn_vetoed", ...(parent ? { parentPid: parent.pid } : {}), data: { agent: spec.name, hook, reason } });
+    return fail(403, "spawn_vetoed", `Spawn vetoed by hook ${hook}: ${reason}`, { hook, reason });
+  }
+
+  /**
+   * Right before the rows are written, synchronously: a replay (a concurrent call with the same key
+   * won), the parent still live, the admission rules again, and the grant (inherit-and-restrict, or
+   * a restore's saved rights).
+   */
+  plan(req: SpawnInput, spec: AgentSpec, parent: ProcRow | null): Outcome<Planned> {
+    const again = this.replay(req.idempotencyKey);
+    if (again) return ok({ kind: "replay", process: again });
+    const fresh = parent ? this.deps.table.get(parent.pid) : null;
+    if (parent && (!fresh || !isLive(fresh.state))) return fail(409, "process_not_running", `Parent process ${parent.pid} has exited.`);
+    const late = this.admission(spec, fresh, !!req.delegation);
+    if (late) return late;
+    const grant = req.restore
+      ? restoredGrant(spec, req.restore.saved.grant)
+      : inheritedGrant(spec, fresh ? { pid: fresh.pid, tools: toolsOf(fresh), fs: fsOf(fresh), limits: limitsOf(fresh), headroom: this.deps.ledger.headroom(fresh.pid) } : null, req.delegation);
+    if (!grant.ok) return grant;
+    return ok({
+      kind: "new",
+      plan: {
+        req,
+        spec,
+        parent: fresh,
+        grant: grant.value,
+        // A restored process keeps its place in the tree's depth, so it cannot delegate deeper than it could.
+        depth: req.restore ? req.restore.saved.grant.depth : fresh ? fresh.depth + 1 : 0,
+        runNow: !fresh || this.deps.table.startedChildren(fresh.pid) < limitsOf(fresh).maxChildren,
+        delivery: req.delegation?.deliveryPolicy ?? "immediate",
+      },
+    });
+  }
+
+  /**
+   * One transaction: the pid, the row, the idempotency key, the audit entries (spawn, restore,
+   * delegate, task_state), the task of a delegation and the start order (held while the worker is
+   * queued). Answers the pid and whether it starts now.
+   */
+  commit(plan: SpawnPlan, warnings: Warning[]): { pid: number; runNow: boolean } {
+    const { req, spec, parent, grant, depth, runNow, delivery } = plan;
+    const { tools, fs, limits, budget } = grant;
+    const { table, tasks, audit, outbox } = this.deps;
+    const at = new Date().toISOString();
+    const taskId = req.delegation ? crypto.randomUUID() : null;
+    const parentPid = parent?.pid ?? null;
+    // A worker's own metadata says where it comes from and on what terms.
+    const metadata = taskId ? { ...req.metadata, delegation: { taskId, copilotPid: parentPid, deliveryPolicy: delivery, budget } } : req.metadata;
+    // A restore's saved state can be megabytes: the start order names the checkpoint, never copies it.
+    const start: StartOrder = req.restore ? { checkpointId: req.restore.checkpointId } : { input: req.input };
+    return this.store.transactionSync(() => {
+      const pid = table.nextPid();
+      const config: ProcessConfig = { tenant: this.deps.tenant(), pid, parentPid, taskId, delivery: taskId ? delivery : null, depth, spec, tools, fs, budget, limits, createdAt: at };
+      table.insert({
+        pid,
+        agent: spec.name,
+        parentPid,
+        taskId,
+        mode: spec.mode,
+        turnCount: req.restore?.saved.loop.turnCount ?? 0,
+        usage: req.restore?.saved.loop.usage ?? zeroUsage(),
+        tools,
+        fs,
+        budget,
+        limits,
+        depth,
+        at,
+        metadata,
+        warnings,
+        singletonOf: spec.singleton ? spec.name : null,
+        started: runNow,
+      });
+      if (req.idempotencyKey) this.store.sql.exec("INSERT INTO idempotency (key, pid) VALUES (?, ?)", req.idempotencyKey, pid);
+      const lineage = parentPid ? { parentPid } : {};
+      audit.append({ actor: req.actor, event: "spawn", pid, ...lineage, ...(taskId ? { taskId } : {}), data: { agent: spec.name, tools, fs, budget, depth, ...(req.restore ? { restored: true } : {}) } });
+      if (req.restore) audit.append({ actor: req.actor, event: "restore", pid, data: { checkpointId: req.restore.checkpointId, fromPid: req.restore.fromPid } });
+      if (req.delegation && taskId) {
+        const requested = { tools: req.delegation.tools ?? null, fs: req.delegation.fs ?? null, budget: req.delegation.budget ?? null };
+        const granted = { tools, fs, budget, limits };
+        tasks.insert({ id: taskId, copilotPid: parentPid!, workerPid: pid, agent: spec.name, delivery, budget, requested, granted, metadata: req.metadata, at, queued: !runNow }, req.actor);
+      }
+      outbox.add(pid, { kind: "start", payload: { config, start } }, { held: !runNow });
+      return { pid, runNow };
+    });
+  }
+
+  /** The facts admission rules need, read synchronously so the answer holds until the row is written. */
+  private admission(spec: AgentSpec, parent: ProcRow | null, delegation: boolean): Refusal | null {
+    const { table } = this.deps;
+    return admissionProblem({
+      agent: spec.name,
+      live: table.liveCount(),
+      maxLive: this.deps.maxLive(),
+      singletonPid: spec.singleton ? table.singletonPid(spec.name) : null,
+      parent: parent ? { pid: parent.pid, depth: parent.depth, limits: limitsOf(parent), startedChildren: table.startedChildren(parent.pid) } : null,
+      delegation,
+    });
+  }
+}

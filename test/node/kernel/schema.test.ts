@@ -1,0 +1,108 @@
+import { describe, expect, it } from "vitest";
+import { MIGRATIONS, migrate, SCHEMA_VERSION, schemaVersion } from "../../../src/kernel/schema";
+import type { TaskRow } from "../../../src/kernel/rows";
+import { toTask } from "../../../src/kernel/tasks";
+import { memoryStore } from "../support/sqlite";
+import { harness } from "./harness";
+
+const columns = (store: ReturnType<typeof memoryStore>, table: string) =>
+  store.sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`).toArray().map((c) => c.name);
+const tables = (store: ReturnType<typeof memoryStore>) =>
+  store.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").toArray().map((t) => t.name);
+
+/** A store as a kernel from before schema versions left it: version 1's tables, rows, no version row. */
+function storeFromBeforeVersions() {
+  const store = memoryStore();
+  store.sql.exec(MIGRATIONS[0]!.sql);
+  const at = "2026-01-01T00:00:00.000Z";
+  store.sql.exec("INSERT INTO meta (key, value) VALUES ('next_pid', '3')");
+  store.sql.exec("INSERT INTO agents (name, spec, updated_at) VALUES ('a', ?, ?)", JSON.stringify({ name: "a", model: "scripted" }), at);
+  for (const [pid, parent, task] of [
+    [1, null, null],
+    [2, 1, "t-1"],
+  ] as const) {
+    store.sql.exec(
+      `INSERT INTO procs (pid, agent, parent_pid, task_id, state, mode, usage, tools, fs, budget_limit, budget_used, tree_used, limits, depth, created_at, updated_at, metadata)
+       VALUES (?, 'a', ?, ?, 'running', 'task', '{}', '[]', '[]', '{}', '{"tokens":0,"toolCalls":0,"wallMs":0}', '{"tokens":0,"toolCalls":0,"wallMs":0}', '{"maxChildren":20,"maxDepth":3}', 0, ?, ?, '{}')`,
+      pid,
+      parent,
+      task,
+      at,
+      at,
+    );
+  }
+  store.sql.exec(
+    `INSERT INTO tasks (id, copilot_pid, worker_pid, agent, state, status_message, status_at, result, delivery, budget, requested, granted, metadata, created_at, idem_key)
+     VALUES ('t-1', 1, 2, 'a', 'working', NULL, ?, NULL, 'immediate', '{}', '{}', '{}', '{}', ?, 'never-read')`,
+    at,
+    at,
+  );
+  store.sql.exec("INSERT INTO outbox (kind, pid, payload, next_at) VALUES ('terminate', 2, ?, 0)", JSON.stringify({ code: -15, reason: "x", at }));
+  return store;
+}
+
+describe("the kernel's schema versions", () => {
+  it("brings a new store to the current version: every table, and tasks without idem_key", () => {
+    const store = memoryStore();
+    expect(schemaVersion(store)).toBe(0);
+    expect(migrate(store)).toEqual({ from: 0, to: SCHEMA_VERSION });
+    expect(SCHEMA_VERSION).toBe(2);
+    expect(schemaVersion(store)).toBe(SCHEMA_VERSION);
+    expect(tables(store)).toEqual(["agents", "audit", "audit_verified", "checkpoint_chunks", "checkpoints", "hooks", "idempotency", "meta", "outbox", "procs", "tasks"]);
+    expect(columns(store, "tasks")).not.toContain("idem_key");
+    expect(columns(store, "tasks")).toContain("created_at");
+  });
+
+  it("migrates a store from before versions to the current one and keeps every row", () => {
+    const store = storeFromBeforeVersions();
+    expect(columns(store, "tasks")).toContain("idem_key");
+    expect(schemaVersion(store)).toBe(0);
+    expect(migrate(store)).toEqual({ from: 0, to: 2 });
+    expect(columns(store, "tasks")).not.toContain("idem_key");
+    expect(store.sql.exec<{ pid: number }>("SELECT pid FROM procs ORDER BY pid").toArray().map((r) => r.pid)).toEqual([1, 2]);
+    const task = store.sql.exec<TaskRow>("SELECT * FROM tasks").one();
+    expect(toTask(task).status.state).toBe("working");
+    expect(store.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n).toBe(1);
+
+    // The services work on the migrated rows: pids continue, the task ends, the old outbox entry is due.
+    const k = harness({ store });
+    expect(k.table.get(2)?.task_id).toBe("t-1");
+    expect(k.outbox.due({ fromAlarm: true }).map((e) => e.kind)).toEqual(["terminate"]);
+    k.exit(2, 0, "done");
+    expect(k.tasks.get("t-1")).toMatchObject({ state: "completed", result: "done" });
+    k.register("b");
+    return k.spawn("b").then((p) => expect(p.pid).toBe(3));
+  });
+
+  it("is a no-op the second time: a store at the current version is left as it is", async () => {
+    const k = harness();
+    k.register("a");
+    await k.spawn("a");
+    const before = k.rows("SELECT * FROM procs");
+    const audit = k.rows("SELECT * FROM audit");
+    expect(migrate(k.store)).toEqual({ from: SCHEMA_VERSION, to: SCHEMA_VERSION });
+    // A second kernel over the same store (the object woken again) migrates nothing either.
+    const again = harness({ store: k.store });
+    expect(again.rows("SELECT * FROM procs")).toEqual(before);
+    expect(again.rows("SELECT * FROM audit")).toEqual(audit);
+    expect(again.audit.verify({ full: true }).ok).toBe(true);
+  });
+
+  it("applies only the migrations after the store's version", () => {
+    const store = memoryStore();
+    migrate(store, MIGRATIONS.slice(0, 1));
+    expect(schemaVersion(store)).toBe(1);
+    expect(columns(store, "tasks")).toContain("idem_key");
+    expect(migrate(store)).toEqual({ from: 1, to: 2 });
+    expect(columns(store, "tasks")).not.toContain("idem_key");
+  });
+
+  it("rolls back a migration that fails, version bump included", () => {
+    const store = memoryStore();
+    migrate(store);
+    const broken = [...MIGRATIONS, { version: 3, description: "broken", sql: "CREATE TABLE extra (x INTEGER); ALTER TABLE nowhere ADD COLUMN y TEXT;" }];
+    expect(() => migrate(store, broken)).toThrow();
+    expect(schemaVersion(store)).toBe(2);
+    expect(tables(store)).not.toContain("extra");
+  });
+});
