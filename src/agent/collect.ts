@@ -2,6 +2,72 @@ import type { CollectedTask, CollectInput, CollectResult } from "../contracts/ta
 import { isTerminalTask } from "../contracts/tasks";
 
 /**
+ * One collect (SPEC §7), for the tool and for `POST /v1/procs/:pid/collect` alike: `startCollect`
+ * fixes what it waits for and until when, `settleCollect` answers once it is satisfied or past its
+ * deadline (and marks the tasks it returns collected). The tool persists the wait in the loop state
+ * and is settled again when the process wakes; the HTTP route holds the request and settles again
+ * when a result is delivered.
+ */
+
+/** What a started collect waits for: its task set, fixed when it starts, and its deadline. */
+export interface CollectWait {
+  taskIds: string[];
+  deadline: number;
+}
+
+/** The part of a copilot's inbox a collect reads and marks. */
+export interface CollectInbox {
+  uncollectedIds(): string[];
+  unknown(ids: readonly string[]): string[];
+  list(ids: readonly string[]): CollectedTask[];
+  markCollected(tasks: readonly CollectedTask[]): void;
+}
+
+/** How long a collect may wait: its default, and the most a caller may ask for. */
+export interface CollectLimits {
+  defaultMs: number;
+  maxMs: number;
+}
+/** The tool waits inside the loop, without CPU: ten minutes unless it asks otherwise. */
+export const TOOL_COLLECT: CollectLimits = { defaultMs: 10 * 60_000, maxMs: Infinity };
+/** An HTTP collect holds its request: at most 60 s. */
+export const HTTP_COLLECT: CollectLimits = { defaultMs: 60_000, maxMs: 60_000 };
+
+/**
+ * Starts a collect: the default task set (every task not yet collected) is fixed now, so results of
+ * later delegations do not join it. Unknown task ids are refused.
+ */
+export function startCollect(
+  inbox: CollectInbox,
+  args: Pick<CollectInput, "taskIds" | "timeoutMs">,
+  now: number,
+  limits: CollectLimits,
+): { ok: true; wait: CollectWait } | { ok: false; unknown: string[] } {
+  const taskIds = args.taskIds ?? inbox.uncollectedIds();
+  const unknown = inbox.unknown(taskIds);
+  if (unknown.length) return { ok: false, unknown };
+  return { ok: true, wait: { taskIds, deadline: now + Math.min(args.timeoutMs ?? limits.defaultMs, limits.maxMs) } };
+}
+
+/**
+ * The answer of a started collect once its mode is satisfied or its deadline has passed (its ended
+ * tasks are then marked collected), else null: it waits on.
+ */
+export function settleCollect(
+  inbox: CollectInbox,
+  wait: CollectWait,
+  args: Pick<CollectInput, "mode" | "n">,
+  now: number,
+  maxChars: number,
+): CollectResult | null {
+  const tasks = inbox.list(wait.taskIds);
+  const satisfied = collectSatisfied(tasks, args.mode, args.n);
+  if (!satisfied && now < wait.deadline) return null;
+  inbox.markCollected(tasks);
+  return collectResult(tasks, satisfied, maxChars);
+}
+
+/**
  * Whether a collect over `tasks` is satisfied (SPEC §7):
  * - all: every task has ended;
  * - any: at least one has ended;

@@ -1,21 +1,21 @@
 import { z } from "zod";
-import { FS_TOOL_ARGS, TASK_TOOL_ARGS, TOOL_DESCRIPTIONS } from "../contracts/tools";
 import type { ToolSchema } from "../models/model";
+import { builtinTools, type ToolRegistry } from "../process/tools/registry";
+import type { Tool } from "../process/tools/types";
 
-const ARGS: Record<string, z.ZodType> = { ...FS_TOOL_ARGS, ...TASK_TOOL_ARGS };
-const schemas = new Map<string, ToolSchema>();
+const schemas = new WeakMap<Tool, ToolSchema>();
 
 /** JSON-schema tool descriptions, derived from the same zod contracts that validate the calls. */
-export function toolSchemas(names: readonly string[]): ToolSchema[] {
+export function toolSchemas(names: readonly string[], registry: ToolRegistry = builtinTools): ToolSchema[] {
   const out: ToolSchema[] = [];
   for (const name of names) {
-    if (!Object.hasOwn(ARGS, name)) continue;
-    const args = ARGS[name]!;
-    let schema = schemas.get(name);
+    const tool = registry.get(name);
+    if (!tool) continue;
+    let schema = schemas.get(tool);
     if (!schema) {
-      const { $schema: _, ...parameters } = z.toJSONSchema(args, { io: "input" }) as Record<string, unknown>;
-      schema = { name, description: TOOL_DESCRIPTIONS[name] ?? name, parameters };
-      schemas.set(name, schema);
+      const { $schema: _, ...parameters } = z.toJSONSchema(tool.args, { io: "input" }) as Record<string, unknown>;
+      schema = { name, description: tool.description, parameters };
+      schemas.set(tool, schema);
     }
     out.push(schema);
   }

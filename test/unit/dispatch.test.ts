@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { errorResult, okResult, pathsOf, precheck, withTimeout } from "../../src/agent/dispatch";
+import { pathsOf, ToolTimeout, withTimeout } from "../../src/agent/dispatch";
 import type { ToolCall } from "../../src/contracts";
+import { precheck } from "../../src/process/tools/registry";
+import { describeFailure, failedResult, okResult } from "../../src/process/tools/result";
 
 const call = (name: string, args: Record<string, unknown> = {}): ToolCall => ({ id: "c1", name, arguments: args });
 
@@ -31,19 +33,22 @@ describe("precheck", () => {
     expect(precheck(call("read_file"), tools)).toBeNull();
     expect(precheck(call("delegate"), tools)).toBeNull();
   });
+  const refusal = (name: string) => describeFailure(precheck(call(name), tools)!);
   it("denies a known tool the process lacks", () => {
-    expect(precheck(call("write_file"), tools)).toMatch(/^permission_denied/);
-    expect(precheck(call("collect"), tools)).toMatch(/^permission_denied/);
+    expect(refusal("write_file")).toMatch(/^permission_denied/);
+    expect(refusal("collect")).toMatch(/^permission_denied/);
+    expect(precheck(call("collect"), tools)?.code).toBe("permission_denied");
   });
   it("calls an unknown tool unknown", () => {
-    expect(precheck(call("shell"), tools)).toMatch(/unknown tool shell/);
-    expect(precheck(call("__proto__"), tools)).toMatch(/unknown tool/);
+    expect(refusal("shell")).toMatch(/unknown tool shell/);
+    expect(refusal("__proto__")).toMatch(/unknown tool/);
+    expect(precheck(call("shell"), tools)?.code).toBe("unknown_tool");
   });
 });
 
 describe("results", () => {
   it("an error result is what the model sees as `Error: ...`", () => {
-    const r = errorResult(call("grep"), "boom", Date.now());
+    const r = failedResult(call("grep"), { code: "tool_error", message: "boom" }, Date.now());
     expect(r).toMatchObject({ toolCallId: "c1", name: "grep", output: "Error: boom", error: "boom", success: false });
     expect(r.durationMs).toBeGreaterThanOrEqual(0);
   });
@@ -61,5 +66,6 @@ describe("withTimeout", () => {
   });
   it("rejects a hung call after the timeout", async () => {
     await expect(withTimeout(new Promise(() => {}), 30, "read_file")).rejects.toThrow("read_file timed out after 30 ms");
+    await expect(withTimeout(new Promise(() => {}), 30, "read_file")).rejects.toBeInstanceOf(ToolTimeout);
   });
 });

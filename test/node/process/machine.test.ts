@@ -1,19 +1,39 @@
 import { describe, expect, it } from "vitest";
 import {
+  afterMessage,
   afterModelError,
   afterModelResponse,
+  afterStep,
+  afterTaskResult,
   afterToolResults,
   budgetUse,
+  chargedToolCall,
+  DEADMAN_MS,
   exhaustedBudget,
+  exitedLoop,
+  fitToBudget,
+  idle,
   initialLoopState,
+  isWaiting,
+  nextAlarm,
+  pausedLoop,
+  phaseOf,
+  restoredLoop,
+  resumedLoop,
+  startWaiting,
+  stepDue,
+  stopWaiting,
   visibleState,
   withBudgetCheck,
+  withinBudget,
+  type ExitRecord,
+  type Incarnation,
   type LoopSettings,
   type LoopState,
   type Next,
-} from "../../src/agent/loop";
-import type { ToolCall } from "../../src/contracts";
-import type { ModelResponse } from "../../src/models/model";
+} from "../../../src/process/machine";
+import type { ToolCall } from "../../../src/contracts";
+import type { ModelResponse } from "../../../src/models/model";
 
 const task: LoopSettings = { mode: "task", maxTurns: 3, budget: {} };
 const interactive: LoopSettings = { mode: "interactive", maxTurns: 3, budget: {} };
@@ -226,5 +246,184 @@ describe("visibleState", () => {
     [{ phase: "exited", paused: true }, "exited"],
   ] as [Partial<LoopState>, string][])("%j → %s", (over, expected) => {
     expect(visibleState(state(over))).toBe(expected);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Phases, transitions from outside, and the alarm
+
+const NOW = 1_000_000;
+const wait = (deadline: number, taskIds = ["t1"]) => ({ taskIds, deadline });
+const exitRecord = (reported: boolean): ExitRecord => ({ status: { code: 0, reason: "completed", at: "2026-01-01T00:00:00.000Z" }, result: "done", reported });
+const run = (over: Partial<Incarnation> = {}): Incarnation => ({ ...idle(), ...over });
+
+describe("phaseOf", () => {
+  it.each([
+    ["model", {}, { name: "model" }],
+    ["backoff", { retryAt: NOW + 500 }, { name: "backoff", until: NOW + 500 }],
+    ["tools", { phase: "tools" }, { name: "tools" }],
+    ["waiting", { phase: "tools", waiting: { a: wait(NOW + 9), b: wait(NOW + 5) } }, { name: "waiting", until: NOW + 5 }],
+    ["tools after its waits ended", { phase: "tools", waiting: {} }, { name: "tools" }],
+    ["sleeping", { phase: "sleeping" }, { name: "sleeping" }],
+    ["paused model", { paused: true }, { name: "paused", from: { name: "model" } }],
+    ["paused waiting", { phase: "tools", paused: true, waiting: { a: wait(NOW) } }, { name: "paused", from: { name: "waiting", until: NOW } }],
+    ["exited (loop only)", { phase: "exited" }, { name: "exited", reported: true }],
+  ] as [string, Partial<LoopState>, unknown][])("%s", (_, over, expected) => {
+    expect(phaseOf({ loop: state(over), exit: null })).toEqual(expected);
+  });
+
+  it("an exit record makes it exited, whatever the loop says, reported or not", () => {
+    expect(phaseOf({ loop: state({ paused: true }), exit: exitRecord(false) })).toEqual({ name: "exited", reported: false });
+    expect(phaseOf({ loop: state(), exit: exitRecord(true) })).toEqual({ name: "exited", reported: true });
+  });
+
+  it("visibleState reads a waiting collect as sleeping", () => {
+    expect(visibleState(state({ phase: "tools", waiting: { a: wait(NOW) } }))).toBe("sleeping");
+    expect(visibleState(state({ retryAt: NOW }))).toBe("running");
+    expect(isWaiting(state({ phase: "tools", waiting: { a: wait(NOW) } }))).toBe(true);
+    expect(isWaiting(state({ phase: "model", waiting: { a: wait(NOW) } }))).toBe(false);
+  });
+});
+
+describe("nextAlarm", () => {
+  const at = (over: Partial<LoopState>, inc: Partial<Incarnation> = {}, exit: ExitRecord | null = null) => nextAlarm({ loop: state(over), exit }, run(inc), NOW);
+
+  it("runs the next step at once in the model and tools phases", () => {
+    expect(at({})).toBe(NOW);
+    expect(at({ phase: "tools" })).toBe(NOW);
+  });
+  it("waits out a backoff, even when woken", () => {
+    expect(at({ retryAt: NOW + 2_000 })).toBe(NOW + 2_000);
+    expect(at({ retryAt: NOW + 2_000 }, { wake: true })).toBe(NOW + 2_000);
+  });
+  it("a waiting collect sleeps until its earliest deadline, or looks at once when woken", () => {
+    expect(at({ phase: "tools", waiting: { a: wait(NOW + 9_000), b: wait(NOW + 4_000) } })).toBe(NOW + 4_000);
+    expect(at({ phase: "tools", waiting: { a: wait(NOW + 9_000) } }, { wake: true })).toBe(NOW);
+  });
+  it("arms nothing for a sleeping or paused process", () => {
+    expect(at({ phase: "sleeping" })).toBeNull();
+    expect(at({ phase: "sleeping" }, { wake: true })).toBeNull();
+    expect(at({ paused: true })).toBeNull();
+    expect(at({ paused: true, phase: "tools", waiting: { a: wait(NOW + 1) } }, { wake: true })).toBeNull();
+  });
+  it("while a step runs, the alarm is its deadman, whatever the phase (a wake waits for the step's end)", () => {
+    const deadman = NOW + DEADMAN_MS;
+    expect(at({}, { stepping: true, deadman })).toBe(deadman);
+    expect(at({ paused: true }, { stepping: true, deadman })).toBe(deadman);
+    expect(at({ phase: "sleeping" }, { stepping: true, deadman, wake: true })).toBe(deadman);
+    expect(at({ phase: "tools", waiting: { a: wait(NOW + 60_000) } }, { stepping: true, deadman, wake: true })).toBe(deadman);
+  });
+  it("the lost wake-up: a result delivered during a step is honoured at the step's end", () => {
+    const waiting: Partial<LoopState> = { phase: "tools", waiting: { a: wait(NOW + 600_000) } };
+    // During the step the wake only leaves a flag; the deadman stays.
+    expect(at(waiting, { stepping: true, deadman: NOW + DEADMAN_MS, wake: true })).toBe(NOW + DEADMAN_MS);
+    // At its end the flag turns into an alarm now, not the collect's deadline.
+    expect(at(waiting, { wake: true })).toBe(NOW);
+  });
+  it("reports an exit until the kernel has it, then arms nothing, not even for a step in flight", () => {
+    expect(at({ phase: "exited" }, {}, exitRecord(false))).toBe(NOW);
+    expect(at({ phase: "exited" }, { reportRetryAt: NOW + 1_000 }, exitRecord(false))).toBe(NOW + 1_000);
+    expect(at({ phase: "exited" }, { stepping: true, deadman: NOW + DEADMAN_MS }, exitRecord(false))).toBe(NOW + DEADMAN_MS);
+    expect(at({ phase: "exited" }, {}, exitRecord(true))).toBeNull();
+    expect(at({ phase: "exited" }, { stepping: true, deadman: NOW + DEADMAN_MS }, exitRecord(true))).toBeNull();
+  });
+});
+
+describe("stepDue", () => {
+  it.each([
+    [{}, true],
+    [{ phase: "tools" }, true],
+    [{ phase: "tools", waiting: { a: wait(NOW + 9) } }, true],
+    [{ retryAt: NOW }, true],
+    [{ retryAt: NOW + 1 }, false],
+    [{ phase: "sleeping" }, false],
+    [{ paused: true }, false],
+    [{ phase: "exited" }, false],
+  ] as [Partial<LoopState>, boolean][])("%j → %s", (over, expected) => {
+    expect(stepDue({ loop: state(over), exit: null }, NOW)).toBe(expected);
+  });
+});
+
+describe("transitions from outside", () => {
+  it("pause and resume keep the phase", () => {
+    const waiting = state({ phase: "tools", waiting: { a: wait(NOW) } });
+    const paused = pausedLoop(waiting);
+    expect(phaseOf({ loop: paused, exit: null }).name).toBe("paused");
+    expect(resumedLoop(paused)).toEqual(waiting);
+  });
+
+  it("a message wakes a sleeping process into the model phase, with its budget checked", () => {
+    expect(afterMessage(state({ phase: "sleeping" }), task).phase).toBe("model");
+    const spent = state({ phase: "sleeping", usage: { inputTokens: 10, outputTokens: 0, toolCalls: 0 } });
+    expect(afterMessage(spent, { ...task, budget: { tokens: 10 } })).toMatchObject({ phase: "model", finalCall: true });
+    const busy = state({ phase: "tools" });
+    expect(afterMessage(busy, task)).toBe(busy);
+  });
+
+  it.each([
+    ["a waiting collect, any policy", { phase: "tools", waiting: { a: wait(NOW) } }, "on_demand", true, "tools"],
+    ["a sleeping copilot, immediate", { phase: "sleeping" }, "immediate", true, "model"],
+    ["a sleeping copilot, deferred", { phase: "sleeping" }, "deferred", false, "sleeping"],
+    ["a running copilot", {}, "immediate", false, "model"],
+    ["a paused copilot that waits", { phase: "tools", paused: true, waiting: { a: wait(NOW) } }, "immediate", false, "tools"],
+    ["a paused sleeping copilot", { phase: "sleeping", paused: true }, "immediate", false, "sleeping"],
+  ] as const)("a task result wakes %s: %s", (_, over, delivery, wake, phase) => {
+    const out = afterTaskResult(state(over as Partial<LoopState>), delivery);
+    expect(out.wake).toBe(wake);
+    expect(out.loop.phase).toBe(phase);
+  });
+
+  it("a restore continues unpaused with a fresh retry count", () => {
+    expect(restoredLoop(state({ paused: true, attempts: 2, retryAt: NOW, turnCount: 4 }))).toMatchObject({ paused: false, attempts: 0, retryAt: null, turnCount: 4 });
+  });
+
+  it("an HTTP dispatch is charged one tool call", () => {
+    expect(chargedToolCall(state()).usage.toolCalls).toBe(1);
+  });
+
+  it("exits drop the turn's pending calls", () => {
+    expect(exitedLoop(state({ phase: "tools", pendingCalls: [call("a")] }))).toMatchObject({ phase: "exited", pendingCalls: [] });
+  });
+});
+
+describe("waits of a turn", () => {
+  it("start and stop a wait per call", () => {
+    const inTools = state({ phase: "tools", pendingCalls: [call("a"), call("b")] });
+    const one = startWaiting(inTools, "a", wait(NOW + 5));
+    const two = startWaiting(one, "b", wait(NOW + 3));
+    expect(phaseOf({ loop: two, exit: null })).toEqual({ name: "waiting", until: NOW + 3 });
+    const left = stopWaiting(two, "b");
+    expect(left.waiting).toEqual({ a: wait(NOW + 5) });
+    expect(phaseOf({ loop: stopWaiting(left, "a"), exit: null })).toEqual({ name: "tools" });
+    expect(stopWaiting(inTools, "x")).toBe(inTools);
+    expect(afterToolResults(two, task, 2)).not.toHaveProperty("waiting");
+  });
+});
+
+describe("afterStep", () => {
+  it("adds the step's wall time and the tree's view, then checks the budget", () => {
+    const tree = { external: { tokens: 5, toolCalls: 1, wallMs: 0 }, ancestorsLeft: { tokens: 100 } };
+    const next = afterStep(state({ wallMs: 10 }), { ...task, budget: { wallMs: 50 } }, 40, tree);
+    expect(next).toMatchObject({ wallMs: 50, external: tree.external, ancestorsLeft: tree.ancestorsLeft, finalCall: true });
+    expect(afterStep(state(), task, 5, null)).toMatchObject({ wallMs: 5, finalCall: false });
+  });
+  it("an ancestor whose budget is spent makes the whole subtree take its last call", () => {
+    const next = afterStep(state(), task, 0, { external: { tokens: 0, toolCalls: 0, wallMs: 0 }, ancestorsLeft: { tokens: 0 } });
+    expect(next.finalCall).toBe(true);
+  });
+});
+
+describe("fitToBudget / withinBudget", () => {
+  const calls = [call("a"), call("b"), call("c")];
+  it("refuses the calls past the budget, in call order", () => {
+    expect(fitToBudget(calls, {}, 0)).toEqual({ run: calls, refused: [] });
+    expect(fitToBudget(calls, { toolCalls: 2 }, 0).refused.map((c) => c.id)).toEqual(["c"]);
+    expect(fitToBudget(calls, { toolCalls: 2 }, 5).run).toEqual([]);
+    expect(fitToBudget(calls, {}, 0, 1).run.map((c) => c.id)).toEqual(["a"]);
+  });
+  it("counts descendants' tool calls and the ancestors' headroom", () => {
+    const loop = state({ usage: { inputTokens: 0, outputTokens: 0, toolCalls: 1 }, external: { tokens: 0, toolCalls: 1, wallMs: 0 } });
+    expect(withinBudget(loop, calls, { toolCalls: 3 }).run.map((c) => c.id)).toEqual(["a"]);
+    expect(withinBudget({ ...loop, ancestorsLeft: { toolCalls: 0 } }, calls, {}).run).toEqual([]);
   });
 });

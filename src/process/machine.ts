@@ -1,0 +1,394 @@
+/**
+ * The process as a state machine (SPEC §5): its persisted state, the phase that state is in, every
+ * transition, and the one function that says when the object's alarm must next fire. Pure: the
+ * process object persists what these functions return and arms what `nextAlarm` answers.
+ */
+import { ExitCode, type Budget, type BudgetUse, type ExitStatus, type Message, type ToolCall, type Usage } from "../contracts";
+import type { DeliveryPolicy } from "../contracts/tasks";
+import type { ModelResponse } from "../models/model";
+import type { CollectWait } from "../agent/collect";
+import { retryDelay } from "../agent/retry";
+
+// ---------------------------------------------------------------------------------------------
+// The persisted state
+
+/** The stored `phase` field; `Phase` below is the full picture it is part of. */
+export type LoopPhase = "model" | "tools" | "sleeping" | "exited";
+
+/** The loop's persisted state (also what a checkpoint saves and a restore continues from). */
+export interface LoopState {
+  phase: LoopPhase;
+  /** Set while the process is paused; `phase` is where it resumes. */
+  paused: boolean;
+  turnCount: number;
+  /** Model calls made so far (the scripted model's cursor). */
+  modelCalls: number;
+  /** Consecutive failed attempts of the current model call. */
+  attempts: number;
+  /** When set, the current model call waits until then (backoff). */
+  retryAt: number | null;
+  /** The tool calls of the current turn, while phase is "tools". */
+  pendingCalls: ToolCall[];
+  usage: Usage;
+  /** Wall time spent in steps, for the wallMs budget. */
+  wallMs: number;
+  /** The budget ran out: the next model call is the last, without tools. */
+  finalCall: boolean;
+  /** What descendants have used: it counts against this process's budget (budgets are tree-wide). */
+  external?: BudgetUse;
+  /** The least any ancestor has left of its budget: the tree stops when an ancestor's runs out. */
+  ancestorsLeft?: Budget;
+  /** Calls of the current turn that wait (collects): what they wait for and until when. */
+  waiting?: Record<string, CollectWait>;
+}
+
+/** How a process ended, and whether its kernel has acknowledged it. */
+export interface ExitRecord {
+  status: ExitStatus;
+  result: string | null;
+  /** The kernel knows (it acknowledged the report, or it decided the exit itself). */
+  reported: boolean;
+}
+
+/** Everything persisted that decides what the process does next. */
+export interface Stored {
+  loop: LoopState;
+  exit: ExitRecord | null;
+}
+
+export const initialLoopState = (): LoopState => ({
+  phase: "model",
+  paused: false,
+  turnCount: 0,
+  modelCalls: 0,
+  attempts: 0,
+  retryAt: null,
+  pendingCalls: [],
+  usage: { inputTokens: 0, outputTokens: 0, toolCalls: 0 },
+  wallMs: 0,
+  finalCall: false,
+});
+
+export interface LoopSettings {
+  mode: "task" | "interactive";
+  maxTurns: number;
+  budget: Budget;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phases
+
+/** A phase a live, unpaused process can be in. */
+export type ActivePhase =
+  /** The next step asks the model. */
+  | { name: "model" }
+  /** A failed model call waits to be retried. */
+  | { name: "backoff"; until: number }
+  /** The turn's tool calls are due. */
+  | { name: "tools" }
+  /** A call of the turn (a collect) waits for results or its deadline. */
+  | { name: "waiting"; until: number }
+  /** An interactive process answered: it waits for the next message. */
+  | { name: "sleeping" };
+
+export type Phase =
+  | ActivePhase
+  /** Paused by an operator: `from` is where it resumes. */
+  | { name: "paused"; from: ActivePhase }
+  /** Ended; the kernel still has to hear of it unless `reported`. */
+  | { name: "exited"; reported: boolean };
+
+/**
+ * The phase of a stored process. What moves it from one phase to the next:
+ *
+ *   model    ── answer with tool calls ─────────────────────────► tools
+ *   model    ── final answer, interactive ───────────────────────► sleeping
+ *   model    ── retryable failure ───────────────────────────────► backoff ── its time ──► model
+ *   tools    ── all results in ──────────────────────────────────► model
+ *   tools    ── a collect not yet satisfied ─────────────────────► waiting
+ *   waiting  ── a result delivered, or the deadline ─────────────► tools (the collect is asked again)
+ *   sleeping ── a message, or an immediate task result ──────────► model
+ *   model    ── final answer (task mode), max turns, the budget's
+ *               last answer, a model failure given up on ────────► exited
+ *   any live ── pause ──► paused ── resume ──► the phase it was paused in
+ *   any live ── kill, cascade (the kernel's terminate) ──────────► exited (reported)
+ *   exited   ── the kernel acknowledged the exit report ─────────► exited (reported)
+ */
+export function phaseOf({ loop, exit }: Stored): Phase {
+  if (exit || loop.phase === "exited") return { name: "exited", reported: exit ? exit.reported : true };
+  const active = activePhase(loop);
+  return loop.paused ? { name: "paused", from: active } : active;
+}
+
+function activePhase(loop: LoopState): ActivePhase {
+  switch (loop.phase) {
+    case "sleeping":
+      return { name: "sleeping" };
+    case "tools": {
+      const waits = Object.values(loop.waiting ?? {});
+      return waits.length ? { name: "waiting", until: Math.min(...waits.map((w) => w.deadline)) } : { name: "tools" };
+    }
+    default:
+      return loop.retryAt !== null ? { name: "backoff", until: loop.retryAt } : { name: "model" };
+  }
+}
+
+/** Human-readable state of a process. */
+export function visibleState(loop: LoopState): "running" | "sleeping" | "paused" | "exited" {
+  const phase = phaseOf({ loop, exit: null });
+  switch (phase.name) {
+    case "exited":
+    case "paused":
+    case "sleeping":
+      return phase.name;
+    case "waiting":
+      return "sleeping";
+    default:
+      return "running";
+  }
+}
+
+/** Blocked in a collect: no CPU, woken by a delivered result or the collect's deadline. */
+export const isWaiting = (loop: LoopState): boolean => loop.phase === "tools" && Object.keys(loop.waiting ?? {}).length > 0;
+
+// ---------------------------------------------------------------------------------------------
+// The alarm
+
+/**
+ * If the object dies mid-step, its alarm brings it back: the alarm is armed this far ahead before
+ * any risky work, and pushed on while the step runs.
+ */
+export const DEADMAN_MS = 5_000;
+/** A failed exit report is retried this much later. */
+export const EXIT_REPORT_RETRY_MS = 1_000;
+
+/** What only this incarnation of the object knows (it is lost with it, and need not survive it). */
+export interface Incarnation {
+  /** A step runs here now: the alarm is its deadman. */
+  stepping: boolean;
+  /** When the deadman fires. */
+  deadman: number;
+  /**
+   * Look at the state at once: a result arrived (while a step ran, or for a collect that waits), or
+   * the process was started or resumed. Cleared when a step starts.
+   */
+  wake: boolean;
+  /** The last exit report failed: the next try is due then. */
+  reportRetryAt: number | null;
+}
+
+export const idle = (): Incarnation => ({ stepping: false, deadman: 0, wake: false, reportRetryAt: null });
+
+/**
+ * When the alarm must next fire, or null for none: the one answer, derived from the stored state
+ * and this incarnation, that the object applies after every change (so no call site arms or deletes
+ * an alarm of its own, and a wake requested while a step runs is never overwritten by the step's end).
+ */
+export function nextAlarm(stored: Stored, run: Incarnation, now: number): number | null {
+  const phase = phaseOf(stored);
+  // An exit the kernel knows of leaves nothing to do, not even for a step still in flight.
+  if (phase.name === "exited" && phase.reported) return null;
+  if (run.stepping) return run.deadman;
+  switch (phase.name) {
+    case "exited":
+      return run.reportRetryAt ?? now;
+    case "paused":
+    case "sleeping":
+      return null;
+    case "backoff":
+      return phase.until;
+    case "waiting":
+      return run.wake ? now : phase.until;
+    case "model":
+    case "tools":
+      return now;
+  }
+}
+
+/** Whether an alarm that fires now should run a step. */
+export function stepDue(stored: Stored, now: number): boolean {
+  const phase = phaseOf(stored);
+  switch (phase.name) {
+    case "model":
+    case "tools":
+    case "waiting":
+      return true;
+    case "backoff":
+      return phase.until <= now;
+    default:
+      return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Budgets
+
+/** This process's own usage. */
+export const ownUse = (s: LoopState): BudgetUse => ({
+  tokens: s.usage.inputTokens + s.usage.outputTokens,
+  toolCalls: s.usage.toolCalls,
+  wallMs: s.wallMs,
+});
+
+/** What counts against this process's budget: its own usage and its descendants'. */
+export const budgetUse = (s: LoopState): BudgetUse => {
+  const own = ownUse(s);
+  const ext = s.external;
+  return ext ? { tokens: own.tokens + ext.tokens, toolCalls: own.toolCalls + ext.toolCalls, wallMs: own.wallMs + ext.wallMs } : own;
+};
+
+/** The first budget dimension that is spent, or null. */
+export function exhaustedBudget(limit: Budget, used: BudgetUse): keyof Budget | null {
+  for (const key of ["tokens", "toolCalls", "wallMs"] as const) {
+    const cap = limit[key];
+    if (cap !== undefined && used[key] >= cap) return key;
+  }
+  return null;
+}
+
+/**
+ * The calls of a turn that fit the remaining toolCalls budget, in call order; the rest are refused
+ * (an error result each), so a turn never overshoots. Computed from the usage at the start of the
+ * turn, the split is the same when a crashed turn is resumed.
+ */
+export function fitToBudget(calls: ToolCall[], budget: Budget, usedToolCalls: number, ancestorsLeft?: number): { run: ToolCall[]; refused: ToolCall[] } {
+  const caps = [budget.toolCalls === undefined ? undefined : budget.toolCalls - usedToolCalls, ancestorsLeft].filter((v): v is number => v !== undefined);
+  if (caps.length === 0) return { run: calls, refused: [] };
+  const room = Math.max(0, Math.min(...caps));
+  return { run: calls.slice(0, room), refused: calls.slice(room) };
+}
+
+/** `fitToBudget` for this process: its own and its descendants' tool calls counted, and its ancestors' headroom. */
+export const withinBudget = (loop: LoopState, calls: ToolCall[], budget: Budget) =>
+  fitToBudget(calls, budget, loop.usage.toolCalls + (loop.external?.toolCalls ?? 0), loop.ancestorsLeft?.toolCalls);
+
+/** Flags the last call when a budget dimension is spent. */
+export function withBudgetCheck(state: LoopState, settings: LoopSettings): LoopState {
+  if (state.finalCall || state.phase !== "model") return state;
+  const spent = exhaustedBudget(settings.budget, budgetUse(state)) ?? exhaustedBudget(state.ancestorsLeft ?? {}, { tokens: 0, toolCalls: 0, wallMs: 0 });
+  return spent ? { ...state, finalCall: true } : state;
+}
+
+export const FINAL_CALL_PROMPT =
+  "Your budget is exhausted. Do not call any tools. Reply now with your best final answer from what you know so far.";
+
+// ---------------------------------------------------------------------------------------------
+// Transitions of a step
+
+export interface Exit {
+  code: number;
+  reason: string;
+  result: string | null;
+}
+
+/** What a step's transition says: the next state, the messages to append, and the exit if it ends. */
+export type Next =
+  | { kind: "continue"; state: LoopState; append: Message[] }
+  | { kind: "exit"; state: LoopState; append: Message[]; exit: Exit };
+
+/** model → tools | sleeping | exited: a persisted model answer, a final answer or a turn of tool calls. */
+export function afterModelResponse(state: LoopState, settings: LoopSettings, response: ModelResponse): Next {
+  const usage = {
+    ...state.usage,
+    inputTokens: state.usage.inputTokens + response.usage.inputTokens,
+    outputTokens: state.usage.outputTokens + response.usage.outputTokens,
+  };
+  const base: LoopState = { ...state, usage, modelCalls: state.modelCalls + 1, attempts: 0, retryAt: null };
+  const assistant: Message =
+    response.toolCalls.length > 0 ? { role: "assistant", content: response.text, toolCalls: response.toolCalls } : { role: "assistant", content: response.text };
+
+  if (state.finalCall) {
+    return { kind: "exit", state: { ...base, phase: "exited" }, append: [{ role: "assistant", content: response.text }], exit: { code: ExitCode.budget, reason: "budget exhausted", result: response.text } };
+  }
+  if (response.toolCalls.length === 0) {
+    if (settings.mode === "task") {
+      return { kind: "exit", state: { ...base, phase: "exited" }, append: [assistant], exit: { code: ExitCode.completed, reason: "completed", result: response.text } };
+    }
+    return { kind: "continue", state: { ...base, phase: "sleeping" }, append: [assistant] };
+  }
+  const turnCount = state.turnCount + 1;
+  if (turnCount > settings.maxTurns) {
+    return {
+      kind: "exit",
+      state: { ...base, turnCount, phase: "exited" },
+      append: [assistant],
+      exit: { code: ExitCode.maxTurns, reason: `max turns exceeded (${settings.maxTurns})`, result: null },
+    };
+  }
+  return { kind: "continue", state: { ...base, turnCount, phase: "tools", pendingCalls: response.toolCalls }, append: [assistant] };
+}
+
+/** model → backoff | exited: a failed model call backs off and tries again, or gives up with exit 1. */
+export function afterModelError(
+  state: LoopState,
+  error: { message: string; retryable: boolean; retryAfterMs: number | null },
+  now: number,
+): Next {
+  const attempts = state.attempts + 1;
+  // A scripted model consumes a step per call, failed ones included.
+  const modelCalls = state.modelCalls + 1;
+  const delay = retryDelay(attempts, error.retryable, error.retryAfterMs);
+  if (delay === null) {
+    const reason = error.retryable ? `model failed after ${attempts - 1} retries: ${error.message}` : `model failed: ${error.message}`;
+    return { kind: "exit", state: { ...state, modelCalls, attempts, phase: "exited" }, append: [], exit: { code: ExitCode.error, reason, result: null } };
+  }
+  return { kind: "continue", state: { ...state, modelCalls, attempts, retryAt: now + delay }, append: [] };
+}
+
+/** tools → model: all results of the turn are in, the budget checked for the next call. */
+export function afterToolResults(state: LoopState, settings: LoopSettings, resultCount: number): LoopState {
+  const { waiting: _done, ...rest } = state;
+  const next: LoopState = {
+    ...rest,
+    phase: "model",
+    pendingCalls: [],
+    usage: { ...state.usage, toolCalls: state.usage.toolCalls + resultCount },
+  };
+  return withBudgetCheck(next, settings);
+}
+
+/** tools → waiting: a call of the turn waits (its hooks ran; it is re-evaluated, not run again). */
+export const startWaiting = (loop: LoopState, callId: string, wait: CollectWait): LoopState => ({ ...loop, waiting: { ...loop.waiting, [callId]: wait } });
+
+/** waiting → tools: the call has its result. */
+export function stopWaiting(loop: LoopState, callId: string): LoopState {
+  if (!loop.waiting?.[callId]) return loop;
+  const { [callId]: _done, ...waiting } = loop.waiting;
+  return { ...loop, waiting };
+}
+
+/** The end of a step: its wall time, the tree's view of the budget (when the kernel answered), the budget check. */
+export function afterStep(loop: LoopState, settings: LoopSettings, wallMs: number, tree: { external: BudgetUse; ancestorsLeft: Budget } | null): LoopState {
+  return withBudgetCheck({ ...loop, wallMs: loop.wallMs + wallMs, ...(tree ?? {}) }, settings);
+}
+
+/** any → exited. */
+export const exitedLoop = (loop: LoopState): LoopState => ({ ...loop, phase: "exited", pendingCalls: [] });
+
+// ---------------------------------------------------------------------------------------------
+// Transitions from outside (operators, the kernel, workers)
+
+/** A restored checkpoint continues unpaused, with a fresh retry count. */
+export const restoredLoop = (saved: LoopState): LoopState => ({ ...saved, paused: false, attempts: 0, retryAt: null });
+
+/** any live phase → paused. */
+export const pausedLoop = (loop: LoopState): LoopState => ({ ...loop, paused: true });
+
+/** paused → the phase it was paused in. */
+export const resumedLoop = (loop: LoopState): LoopState => ({ ...loop, paused: false });
+
+/** sleeping → model: a user message, with the budget checked first. */
+export const afterMessage = (loop: LoopState, settings: LoopSettings): LoopState =>
+  loop.phase === "sleeping" ? withBudgetCheck({ ...loop, phase: "model" }, settings) : loop;
+
+/**
+ * A delegated task ended: it wakes a collect that waits, and an immediate result also wakes a
+ * sleeping copilot (sleeping → model). A paused process is not woken (resume looks at once).
+ */
+export function afterTaskResult(loop: LoopState, delivery: DeliveryPolicy): { loop: LoopState; wake: boolean } {
+  const wake = !loop.paused && (isWaiting(loop) || (delivery === "immediate" && loop.phase === "sleeping"));
+  return { loop: wake && loop.phase === "sleeping" ? { ...loop, phase: "model" } : loop, wake };
+}
+
+/** An HTTP dispatch is charged before it runs. */
+export const chargedToolCall = (loop: LoopState): LoopState => ({ ...loop, usage: { ...loop.usage, toolCalls: loop.usage.toolCalls + 1 } });

@@ -1,0 +1,196 @@
+/**
+ * One step of the agent loop (SPEC §5): the model call, persisted, then that turn's tool calls,
+ * each result persisted as it lands. Every model call and every tool call goes through the
+ * journal, so a step cut short (the object died) resumes where it stopped: a persisted answer is
+ * never asked for again, a persisted tool result never run again. The I/O is injected: the process
+ * object supplies its store, model, tool dispatch and kernel report.
+ */
+import { DEFAULT_SYSTEM_PROMPT, ExitCode, type Budget, type BudgetUse, type Message, type ProcessEventType, type ToolCall, type ToolResult } from "../contracts";
+import type { CollectWait } from "../agent/collect";
+import { trimContext } from "../agent/context";
+import { toolSchemas } from "../agent/tool-schemas";
+import { ModelError, type ModelResponse, type ToolSchema } from "../models/model";
+import { describeRefusal } from "./conversation";
+import { journalKey } from "./journal";
+import {
+  afterModelError,
+  afterModelResponse,
+  afterStep,
+  afterToolResults,
+  FINAL_CALL_PROMPT,
+  isWaiting,
+  startWaiting,
+  stopWaiting,
+  withinBudget,
+  type LoopSettings,
+  type LoopState,
+  type Next,
+} from "./machine";
+import { exitChange, type ProcessStore } from "./store";
+import type { Settle } from "./tools/dispatcher";
+import { failedResult, okResult, replacedResult, toolMessage } from "./tools/result";
+import type { ToolOutcome } from "./tools/types";
+import type { ProcessConfig } from "./types";
+
+/** What a step needs of its process. */
+export interface StepIO {
+  config: ProcessConfig;
+  store: Pick<ProcessStore, "loop" | "exit" | "commit" | "conversation" | "journal" | "beginModelCall">;
+  /** The model call; the process adds the abort signal (a kill abandons it) and streams text deltas. */
+  generate(request: { system: string; messages: Message[]; tools: ToolSchema[] }, call: number): Promise<ModelResponse>;
+  /** Dispatches calls with the process's permissions and hooks; each result goes to `settle`, each wait to `wait`. */
+  dispatch(calls: ToolCall[], settle: Settle, wait: (call: ToolCall, wait: CollectWait) => void): Promise<unknown>;
+  /** Asks a call that waits again: its outcome, or null while it still waits. */
+  resume(call: ToolCall, wait: CollectWait): ToolOutcome | null;
+  /** Reports progress to the kernel; answers the tree's view of the budget, or null when the kernel did not answer. */
+  report(loop: LoopState): Promise<{ external: BudgetUse; ancestorsLeft: Budget } | null>;
+  now(): number;
+}
+
+export const settingsOf = (config: ProcessConfig): LoopSettings => ({ mode: config.spec.mode, maxTurns: config.spec.maxTurns, budget: config.budget });
+
+/** What a model call came to, as the journal records it. */
+export type ModelOutcome =
+  | { response: ModelResponse }
+  | { error: { message: string; status: number | null; retryable: boolean; retryAfterMs: number | null } }
+  /** The answer does not fit the conversation: the process ends without keeping it. */
+  | { refused: string };
+
+type Events = [ProcessEventType, unknown][];
+
+export async function runStep(io: StepIO): Promise<void> {
+  const { store } = io;
+  const startedAt = io.now();
+  if (store.loop.phase === "model") await callModel(io);
+  // The answer is persisted first, so a step cut short resumes with its tools, never by asking the model again.
+  if (store.loop.phase === "tools" && !store.exit && !store.loop.paused) await runTurn(io);
+  if (store.exit) return;
+  // The step's wall time goes into the report; the tree's answer and the budget check land in one commit.
+  const wallMs = io.now() - startedAt;
+  const tree = await io.report({ ...store.loop, wallMs: store.loop.wallMs + wallMs });
+  if (store.exit) return;
+  store.commit({ loop: afterStep(store.loop, settingsOf(io.config), wallMs, tree) });
+}
+
+async function callModel(io: StepIO) {
+  const { store, config } = io;
+  store.beginModelCall();
+  const settings = settingsOf(config);
+  const loop = store.loop;
+  const n = loop.modelCalls;
+  const messages = store.conversation.all();
+  if (loop.finalCall) messages.push({ role: "user", content: FINAL_CALL_PROMPT });
+  const request = {
+    system: config.spec.systemPrompt ?? DEFAULT_SYSTEM_PROMPT,
+    messages: trimContext(messages, config.spec.maxContextTokens),
+    tools: loop.finalCall ? [] : toolSchemas(config.tools),
+  };
+  await store.journal.run<ModelOutcome>(
+    journalKey.model(n),
+    async () => {
+      try {
+        const response = await io.generate(request, n);
+        const room = store.conversation.fits(afterModelResponse(store.loop, settings, response).append);
+        return room.ok ? { response } : { refused: describeRefusal(room, "the model's answer") };
+      } catch (err) {
+        const e = err instanceof ModelError ? err : new ModelError(err instanceof Error ? err.message : String(err), null);
+        return { error: { message: e.message, status: e.status, retryable: e.retryable, retryAfterMs: e.retryAfterMs } };
+      }
+    },
+    (outcome) => persistModelOutcome(io, n, outcome),
+  );
+}
+
+function persistModelOutcome(io: StepIO, n: number, outcome: ModelOutcome) {
+  const { store } = io;
+  // A kill abandoned the call: nothing of it is kept.
+  if (store.exit) return;
+  // Reduced on the state as it is now: a pause or dispatch may have landed while the model ran.
+  const loop = store.loop;
+  const at = new Date(io.now()).toISOString();
+  if ("refused" in outcome) {
+    // Nothing of the answer is kept, and the exit is persisted: it is never requested again.
+    store.commit(exitChange(loop, { code: ExitCode.error, reason: outcome.refused, at }, null));
+    return;
+  }
+  let next: Next, events: Events;
+  if ("response" in outcome) {
+    const { text, toolCalls, usage } = outcome.response;
+    next = afterModelResponse(loop, settingsOf(io.config), outcome.response);
+    events = [["model", { call: n, text, toolCalls, usage }]];
+    if (next.state.turnCount > loop.turnCount) events.push(["turn", { turn: next.state.turnCount }]);
+    if (next.state.phase === "sleeping") events.push(["state", { state: "sleeping" }]);
+  } else {
+    next = afterModelError(loop, outcome.error, io.now());
+    events = [["model", { call: n, error: outcome.error.message, status: outcome.error.status, retryAt: next.state.retryAt }]];
+  }
+  store.commit(
+    next.kind === "exit"
+      ? exitChange(next.state, { code: next.exit.code, reason: next.exit.reason, at }, next.exit.result, { append: next.append, events })
+      : { loop: next.state, append: next.append, events },
+  );
+}
+
+/**
+ * Runs the turn's tool calls that have no recorded result yet. A call that waits (a collect not yet
+ * satisfied) leaves the turn open: the process sleeps until a result is delivered or the wait's
+ * deadline passes, then this runs again and asks it again.
+ */
+async function runTurn(io: StepIO) {
+  const { store } = io;
+  const loop = store.loop;
+  const { run, refused } = withinBudget(loop, loop.pendingCalls, io.config.budget);
+  const startedAt = io.now();
+  const settle = recorder(io);
+  for (const call of refused) {
+    await settle(call, async () => failedResult(call, { code: "budget_exhausted", message: "no tool calls remain in this process's budget" }, startedAt));
+  }
+  const waitedBefore = loop.waiting ?? {};
+  const fresh = run.filter((c) => !store.journal.has(journalKey.tool(c.id)) && !waitedBefore[c.id]);
+  await io.dispatch(fresh, settle, (call, wait) =>
+    store.commit({
+      loop: startWaiting(store.loop, call.id, wait),
+      events: [["state", { state: "sleeping", collect: { taskIds: wait.taskIds, deadline: new Date(wait.deadline).toISOString() } }]],
+    }),
+  );
+  if (store.exit) return;
+  // Calls that already waited are asked again, without running their hooks again.
+  for (const call of run) {
+    const wait = waitedBefore[call.id];
+    if (!wait) continue;
+    await settle(call, async () => {
+      const out = io.resume(call, wait);
+      if (!out || "wait" in out) return undefined;
+      return out.ok ? okResult(call, out.output, startedAt) : failedResult(call, out.failure, startedAt);
+    });
+  }
+  if (isWaiting(store.loop)) return;
+  store.commit({ loop: afterToolResults(store.loop, settingsOf(io.config), run.length) });
+}
+
+/**
+ * The loop's `settle`: a call's effect runs unless the journal has its result; the result (replaced
+ * by an error when it is too large to keep) is recorded with its tool message and event.
+ */
+function recorder(io: StepIO): Settle {
+  const { store } = io;
+  return async (call, effect) => {
+    let produced: ToolResult | undefined;
+    const recorded = await store.journal.run<ToolResult>(
+      journalKey.tool(call.id),
+      async () => {
+        produced = await effect();
+        if (!produced) return undefined;
+        // A result too large to keep is replaced by an error the model can act on (read less at a time).
+        const room = store.conversation.fits([toolMessage(produced)]);
+        return room.ok ? produced : replacedResult(produced, { code: "too_large", message: describeRefusal(room, `the result of ${produced.name}`) });
+      },
+      (result) => {
+        // A call that outlived its process is recorded, never shown.
+        if (store.exit) return;
+        store.commit({ loop: stopWaiting(store.loop, call.id), append: [toolMessage(result)], events: [["tool_result", result]] });
+      },
+    );
+    return produced ?? recorded;
+  };
+}

@@ -1,0 +1,54 @@
+import type { Outcome } from "../../contracts";
+import type { DelegateInput, DelegateResult } from "../../contracts/tasks";
+import { kernelOf, workspaceOf, type Env } from "../../env";
+import { ownUse } from "../machine";
+import type { ProcessStore } from "../store";
+import type { Dispatch, Settle } from "./dispatcher";
+import { startDelegation } from "./tasks";
+import type { ToolContext } from "./types";
+
+/** One process's tools, bound to its kernel, its tenant's workspace and its store. */
+export class ProcessTools {
+  constructor(
+    private readonly env: Env,
+    private readonly store: ProcessStore,
+  ) {}
+
+  context(): ToolContext {
+    const { tenant, pid, fs } = this.store.config;
+    return {
+      pid,
+      runFsTool: (name, args, callId, hidden) => workspaceOf(this.env, tenant).runTool(name, args, fs, `${pid}:${callId}`, hidden),
+      delegate: (args, key) => this.delegate(args, key),
+      cancelTask: (taskId) => kernelOf(this.env, tenant).cancelTask(taskId, { copilotPid: pid, actor: `process:${pid}` }),
+      inbox: this.store.inbox,
+      now: Date.now,
+    };
+  }
+
+  /** A dispatch of this process's calls: its effective tools, the kernel's hooks, its tool timeout. */
+  dispatch(settle: Settle, parallel: boolean, wait: Dispatch["wait"] = () => {}): Dispatch {
+    const { tenant, pid, tools, spec } = this.store.config;
+    const kernel = kernelOf(this.env, tenant);
+    return {
+      allowed: tools,
+      context: this.context(),
+      beforeDispatch: (calls) => kernel.beforeDispatch(pid, calls),
+      afterDispatch: (report) => kernel.afterDispatch(pid, report),
+      emitCall: (call) => this.store.emit("tool_call", call),
+      exited: () => this.store.exit !== null,
+      timeoutMs: spec.toolTimeoutMs,
+      parallel,
+      settle,
+      wait,
+    };
+  }
+
+  /** A delegation by the tool or over HTTP; the copilot's usage so far is charged first (the step that asked). */
+  delegate(args: DelegateInput, idempotencyKey: string): Promise<Outcome<DelegateResult>> {
+    const { tenant, pid } = this.store.config;
+    const delegate = (a: DelegateInput, key: string) =>
+      kernelOf(this.env, tenant).delegate(pid, a, { idempotencyKey: key, actor: `process:${pid}`, copilotUse: ownUse(this.store.loop) });
+    return startDelegation({ delegate, inbox: this.store.inbox, emit: (type, data) => this.store.emit(type, data) }, args, idempotencyKey);
+  }
+}

@@ -1,0 +1,124 @@
+import type { ToolCall, ToolResult, Warning } from "../../contracts";
+import type { CollectWait } from "../../agent/collect";
+import { pathsOf, withTimeout } from "../../agent/dispatch";
+import type { PathFilter } from "../../kernel/hook-chain";
+import { builtinTools, precheck, type ToolRegistry } from "./registry";
+import { describeFailure, failedResult, failureOf, okResult } from "./result";
+import type { ToolContext, ToolOutcome } from "./types";
+
+/** What the kernel's pre_dispatch hooks answer for a batch of calls. */
+export interface Gate {
+  vetoes: Record<string, { hook: string; reason: string }>;
+  hidden: Record<string, PathFilter[]>;
+  postHooks: boolean;
+}
+export interface GateCall {
+  id: string;
+  name: string;
+  arguments: Record<string, unknown>;
+  paths: string[];
+}
+/** What the kernel audits and hands its post_dispatch hooks after a batch. */
+export interface DispatchReport {
+  denials: { tool: string; toolCallId: string; paths: string[]; reason: string }[];
+  results: { toolCallId: string; name: string; success: boolean; durationMs: number }[];
+}
+
+/** Where a call's result goes: the loop records it in its journal, an HTTP dispatch publishes it. */
+export type Settle = (call: ToolCall, effect: () => Promise<ToolResult | undefined>) => Promise<ToolResult | undefined>;
+
+export interface Dispatch {
+  /** The process's effective tools. */
+  allowed: readonly string[];
+  registry?: ToolRegistry;
+  context: ToolContext;
+  beforeDispatch(calls: GateCall[]): Promise<Gate>;
+  afterDispatch(report: DispatchReport): Promise<Warning[]>;
+  /** A `tool_call` event marks the moment a call starts, so each appears once unless a crash interrupted it. */
+  emitCall(call: ToolCall): void;
+  exited(): boolean;
+  timeoutMs: number;
+  parallel: boolean;
+  settle: Settle;
+  /** A loop-only call waits: the loop persists it, to resume it later. */
+  wait(call: ToolCall, wait: CollectWait): void;
+}
+
+const TOOL_STEP_CONCURRENCY = 16;
+const NO_GATE: Gate = { vetoes: {}, hidden: {}, postHooks: false };
+
+/**
+ * Dispatches tool calls with the process's permissions and the kernel's dispatch hooks, in
+ * parallel or one by one; loop-only calls run last, so a delegate of the same turn is already
+ * known to a collect. Denials and failures become error results; none throws.
+ */
+export async function dispatchCalls(calls: readonly ToolCall[], d: Dispatch): Promise<{ results: ToolResult[]; warnings: Warning[] }> {
+  const results: ToolResult[] = [];
+  if (calls.length === 0) return { results, warnings: [] };
+  const registry = d.registry ?? builtinTools;
+  const startedAt = Date.now();
+  const denials: { call: ToolCall; reason: string }[] = [];
+  const settle = async (call: ToolCall, effect: () => Promise<ToolResult | undefined>) => {
+    const r = await d.settle(call, effect);
+    if (r) results.push(r);
+  };
+
+  const allowed: ToolCall[] = [];
+  for (const call of calls) {
+    const refusal = precheck(call, d.allowed, registry);
+    if (!refusal) {
+      allowed.push(call);
+      continue;
+    }
+    if (refusal.code === "permission_denied") denials.push({ call, reason: describeFailure(refusal) });
+    await settle(call, async () => {
+      d.emitCall(call);
+      return failedResult(call, refusal, startedAt);
+    });
+  }
+  const gate = allowed.length ? await d.beforeDispatch(allowed.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments, paths: pathsOf(c) }))) : NO_GATE;
+
+  const runOne = (call: ToolCall) =>
+    settle(call, async () => {
+      const t0 = Date.now();
+      d.emitCall(call);
+      const veto = gate.vetoes[call.id];
+      if (veto) return failedResult(call, { code: "vetoed", hook: veto.hook, message: veto.reason }, t0);
+      const tool = registry.get(call.name)!;
+      const ctx = { ...d.context, hidden: gate.hidden[call.id] };
+      let out: ToolOutcome;
+      try {
+        out = tool.loopOnly ? await tool.run(call, ctx) : await withTimeout(tool.run(call, ctx), d.timeoutMs, `tool ${call.name}`);
+      } catch (err) {
+        out = { ok: false, failure: failureOf(err) };
+      }
+      if ("wait" in out) {
+        d.wait(call, out.wait);
+        return undefined;
+      }
+      if (out.ok) return okResult(call, out.output, t0);
+      if (out.failure.code === "permission_denied") denials.push({ call, reason: describeFailure(out.failure) });
+      return failedResult(call, out.failure, t0);
+    });
+
+  const first = allowed.filter((c) => !registry.get(c.name)!.loopOnly);
+  const last = allowed.filter((c) => registry.get(c.name)!.loopOnly);
+  if (d.parallel) {
+    for (let i = 0; i < first.length; i += TOOL_STEP_CONCURRENCY) await Promise.all(first.slice(i, i + TOOL_STEP_CONCURRENCY).map(runOne));
+  } else {
+    for (const call of first) {
+      if (d.exited()) break;
+      await runOne(call);
+    }
+  }
+  for (const call of last) if (!d.exited()) await runOne(call);
+
+  let warnings: Warning[] = [];
+  if (denials.length || gate.postHooks) {
+    warnings = await d.afterDispatch({
+      denials: denials.map(({ call, reason }) => ({ tool: call.name, toolCallId: call.id, paths: pathsOf(call), reason })),
+      results: gate.postHooks ? results.map((r) => ({ toolCallId: r.toolCallId, name: r.name, success: r.success, durationMs: r.durationMs })) : [],
+    });
+  }
+  return { results, warnings };
+}

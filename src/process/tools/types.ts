@@ -1,0 +1,40 @@
+import type { z } from "zod";
+import type { CollectedTask, Outcome, ToolCall } from "../../contracts";
+import type { DelegateInput, DelegateResult, TaskState } from "../../contracts/tasks";
+import type { FsToolName, FsToolOutcome } from "../../contracts/tools";
+import type { CollectInbox, CollectWait } from "../../agent/collect";
+import type { PathFilter } from "../../kernel/hook-chain";
+import type { ToolFailure } from "./result";
+
+/** What running a tool answers: its output, a failure, or (a loop-only tool) that it waits. */
+export type ToolOutcome = { ok: true; output: string } | { ok: false; failure: ToolFailure } | { wait: CollectWait };
+
+/** What a tool may reach, as the process it runs for. */
+export interface ToolContext {
+  pid: number;
+  /** Paths a pre_dispatch policy hides from this call's search results. */
+  hidden?: PathFilter[];
+  /** A file tool in the tenant's workspace, with the process's fs scopes, remembered under the call id. */
+  runFsTool(name: FsToolName, args: Record<string, unknown>, callId: string, hidden?: PathFilter[]): Promise<FsToolOutcome>;
+  /** Delegates through the kernel and records the task in the inbox (`idempotencyKey` makes a retry answer the same task). */
+  delegate(args: DelegateInput, idempotencyKey: string): Promise<Outcome<DelegateResult>>;
+  cancelTask(taskId: string): Promise<Outcome<{ taskId: string; state: TaskState }>>;
+  inbox: CollectInbox & { list(ids?: readonly string[]): CollectedTask[] };
+  now(): number;
+}
+
+export interface Tool {
+  name: string;
+  description: string;
+  /** The arguments' contract: it validates calls and gives the model the tool's JSON schema. */
+  args: z.ZodType;
+  /**
+   * Waits inside the agent loop (the turn stays open while it waits), so only the loop can finish
+   * it: never dispatched over HTTP, run after the turn's other calls, and without the tool timeout.
+   */
+  loopOnly: boolean;
+  /** Never throws for bad input: failures are outcomes. */
+  run(call: ToolCall, ctx: ToolContext): Promise<ToolOutcome>;
+  /** A call that answered `wait`, asked again when the process wakes (its hooks are not run again): null while it still waits. */
+  resume?(call: ToolCall, wait: CollectWait, ctx: ToolContext): ToolOutcome | null;
+}

@@ -1,0 +1,37 @@
+import type { AgentSpec, Budget, BudgetUse, DeliveryPolicy, FsScope, Limits, Message } from "../contracts";
+import type { LoopState } from "./machine";
+
+/** What the kernel hands a process when it starts it; fixed for the process's life. */
+export interface ProcessConfig {
+  tenant: string;
+  pid: number;
+  parentPid: number | null;
+  taskId: string | null;
+  /** How this worker's progress and result reach its copilot (null unless delegated). */
+  delivery: DeliveryPolicy | null;
+  depth: number;
+  spec: AgentSpec;
+  tools: string[];
+  fs: FsScope[];
+  budget: Budget;
+  limits: Required<Limits>;
+  createdAt: string;
+}
+
+export type ProcessStart = { input: string } | { restore: ProcessSnapshot };
+
+/** The saved state a checkpoint holds and a restore continues from. */
+export interface ProcessSnapshot {
+  agent: string;
+  messages: Message[];
+  loop: LoopState;
+}
+
+/** What the process tells its kernel after each step, so the process table stays current. */
+export interface ProcessReport {
+  state: "running" | "sleeping" | "paused";
+  turnCount: number;
+  usage: LoopState["usage"];
+  /** The process's own usage; the kernel adds descendants' for the tree-wide view. */
+  budgetUsed: BudgetUse;
+}
