@@ -1,5 +1,5 @@
 import { fail, ok, type Budget, type FsScope, type Limits, type Outcome } from "../contracts";
-import type { ProcessSnapshot, ProcessStart } from "../objects/process";
+import type { ProcessSnapshot, ProcessStart } from "../rpc/messages";
 import { canonicalJson, sha256hex } from "./audit-chain";
 import { fsOf, limitsOf, toolsOf, type ProcRow } from "./rows";
 

@@ -1,5 +1,5 @@
 import type { CollectedTask, DeliveryPolicy, ExitStatus, HookContext } from "../contracts";
-import type { ProcessConfig } from "../objects/process";
+import type { ProcessConfig } from "../rpc/messages";
 import type { OutboxRow } from "./rows";
 
 /** How the outbox holds a start order: the first message, or the checkpoint to continue from. */

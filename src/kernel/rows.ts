@@ -1,4 +1,5 @@
-import { LIVE_STATES, TERMINAL_TASK_STATES, type Budget, type BudgetUse, type DeliveryPolicy, type ExitStatus, type FsScope, type Limits, type Process, type ProcessState, type TaskState } from "../contracts";
+import { LIVE_STATES, type Budget, type BudgetUse, type DeliveryPolicy, type ExitStatus, type FsScope, type Limits, type Process, type ProcessState, type TaskState } from "../contracts";
+import { sqlList, TERMINAL_TASK_SQL } from "../lib/sql-store";
 
 /**
  * The kernel's rows as SQLite holds them (the tables are in schema.ts), and their mappers. Row types
@@ -99,15 +100,9 @@ export type HookRow = { name: string; position: number; spec: string };
 /** An `agents` row; `spec` is the JSON AgentSpec. */
 export type AgentRow = { name: string; spec: string; updated_at: string };
 
-/** `('a','b')`, for `x IN ...` over a fixed list of known words. */
-export function sqlList(values: readonly string[]): string {
-  return `(${values.map((v) => `'${v.replaceAll("'", "''")}'`).join(",")})`;
-}
-
 /** The live process states, as SQL: `state IN ${LIVE_SQL}`. */
 export const LIVE_SQL = sqlList(LIVE_STATES);
-/** The terminal task states, as SQL: `state NOT IN ${TERMINAL_TASK_SQL}`. */
-export const TERMINAL_TASK_SQL = sqlList(TERMINAL_TASK_STATES);
+export { TERMINAL_TASK_SQL };
 
 export const limitsOf = (row: Pick<ProcRow, "limits">): Required<Limits> => JSON.parse(row.limits) as Required<Limits>;
 export const toolsOf = (row: Pick<ProcRow, "tools">): string[] => JSON.parse(row.tools) as string[];

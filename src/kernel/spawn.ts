@@ -15,7 +15,7 @@ import {
   type Task,
   type Warning,
 } from "../contracts";
-import type { ProcessConfig } from "../objects/process";
+import type { ProcessConfig } from "../rpc/messages";
 import type { SqlStore } from "../lib/sql-store";
 import { admissionProblem } from "./admission";
 import type { AgentRegistry } from "./agent-registry";

@@ -2,7 +2,8 @@ import { DurableObject } from "cloudflare:workers";
 import { fail, ok, type CollectedTask, type DeliveryPolicy, type ExitStatus, type Message, type Outcome, type ProcessEvent, type ProcessEventType, type ToolCall, type ToolResult, type Warning } from "../contracts";
 import type { CollectInput, CollectResult, DelegateInput, DelegateResult } from "../contracts/tasks";
 import { HTTP_COLLECT, MAX_COLLECT_HTTP_CHARS, settleCollect, startCollect } from "../agent/collect";
-import { kernelOf, processOf, type Env } from "../env";
+import type { Env } from "../env";
+import { forProcess, type ProcessForWorker } from "../rpc/stubs";
 import { alarmTime } from "../lib/alarm";
 import type { Page } from "../lib/paging";
 import { createModel, type Model } from "../models";
@@ -32,9 +33,8 @@ import { Notifier } from "../process/notifier";
 import { ProcessTools } from "../process/tools/bind";
 import { dispatchCalls, type Settle } from "../process/tools/dispatcher";
 import { builtinTools } from "../process/tools/registry";
-import type { ProcessConfig, ProcessReport, ProcessSnapshot, ProcessStart } from "../process/types";
+import type { ProcessConfig, ProcessReport, ProcessSnapshot, ProcessStart } from "../rpc/messages";
 
-export type { ProcessConfig, ProcessReport, ProcessSnapshot, ProcessStart } from "../process/types";
 
 /** What an immediate-policy worker pushes to its copilot as it happens. */
 const PROGRESS_EVENTS = new Set<ProcessEventType>(["turn", "tool_call", "tool_result", "state"]);
@@ -59,7 +59,7 @@ export class ProcessObject extends DurableObject<Env> {
   /** HTTP collects hold until the next delivered result. */
   private readonly delivered = new Notifier();
   /** One stub, so progress reaches the copilot in order (calls on one stub are delivered in order). */
-  private copilotStub: ReturnType<typeof processOf> | null = null;
+  private copilotStub: ProcessForWorker | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -193,7 +193,7 @@ export class ProcessObject extends DurableObject<Env> {
   /** Answers the tree's view of this process's budget (descendants' usage, ancestors' headroom), when the kernel answered. */
   private async reportProgress(loop?: LoopState) {
     try {
-      return await kernelOf(this.env, this.cfg.tenant).report(this.cfg.pid, this.report(loop));
+      return await forProcess.kernel(this.env, this.cfg.tenant).report(this.cfg.pid, this.report(loop));
     } catch (err) {
       // The table catches up at the next report; the process itself is unaffected.
       console.warn(`process ${this.cfg.pid}: progress report failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -206,7 +206,7 @@ export class ProcessObject extends DurableObject<Env> {
     const exit = this.store.exit!;
     if (exit.reported) return;
     try {
-      await kernelOf(this.env, this.cfg.tenant).exited(this.cfg.pid, exit.status, exit.result, this.report());
+      await forProcess.kernel(this.env, this.cfg.tenant).exited(this.cfg.pid, exit.status, exit.result, this.report());
       this.store.markReported();
       this.run.reportRetryAt = null;
     } catch (err) {
@@ -350,7 +350,7 @@ export class ProcessObject extends DurableObject<Env> {
     if (!cfg || cfg.delivery !== "immediate" || cfg.parentPid === null || !cfg.taskId) return;
     const progress = events.filter((e) => PROGRESS_EVENTS.has(e.type)).map((e) => ({ type: e.type, data: e.data }));
     if (progress.length === 0) return;
-    this.copilotStub ??= processOf(this.env, cfg.tenant, cfg.parentPid);
+    this.copilotStub ??= forProcess.copilot(this.env, cfg.tenant, cfg.parentPid);
     this.copilotStub.taskProgress(cfg.taskId, cfg.pid, progress).catch(() => {
       this.copilotStub = null; // progress is best effort; a broken stub is replaced on the next push
     });

@@ -1,8 +1,10 @@
 import type { CollectedTask, DeliveryPolicy, TaskState } from "../contracts/tasks";
 import { isTerminalTask } from "../contracts/tasks";
 import { zeroUsage } from "../contracts";
+import { TERMINAL_TASK_SQL } from "../lib/sql-store";
 
-interface InboxRow {
+/** An `inbox` row (the columns `list` reads). */
+type InboxRow = {
   task_id: string;
   worker_pid: number;
   agent: string;
@@ -10,10 +12,7 @@ interface InboxRow {
   result: string | null;
   reason: string | null;
   usage: string;
-  [key: string]: SqlStorageValue;
-}
-
-const TERMINAL_SQL = "('completed','failed','canceled','rejected')";
+};
 
 /**
  * A copilot's delegations, as its process object knows them: what `collect`, `list_tasks` and result
@@ -52,7 +51,7 @@ export class Inbox {
   applyResult(task: CollectedTask): boolean {
     return (
       this.sql.exec(
-        `UPDATE inbox SET state = ?, result = ?, reason = ?, usage = ? WHERE task_id = ? AND state NOT IN ${TERMINAL_SQL}`,
+        `UPDATE inbox SET state = ?, result = ?, reason = ?, usage = ? WHERE task_id = ? AND state NOT IN ${TERMINAL_TASK_SQL}`,
         task.state,
         task.result,
         task.reason,
@@ -65,7 +64,7 @@ export class Inbox {
   /** The tasks in delegation order, or the given ones in the given order (unknown ids are left out). */
   list(ids?: readonly string[]): CollectedTask[] {
     const rows = this.sql
-      .exec<InboxRow>("SELECT * FROM inbox ORDER BY seq")
+      .exec<InboxRow>("SELECT task_id, worker_pid, agent, state, result, reason, usage FROM inbox ORDER BY seq")
       .toArray()
       .map((r) => ({ taskId: r.task_id, pid: r.worker_pid, agent: r.agent, state: r.state as TaskState, result: r.result, reason: r.reason, usage: JSON.parse(r.usage) }));
     if (!ids) return rows;
@@ -92,7 +91,7 @@ export class Inbox {
    */
   takeForConversation(): CollectedTask[] {
     const ids = this.sql
-      .exec<{ task_id: string }>(`SELECT task_id FROM inbox WHERE injected = 0 AND collected = 0 AND delivery != 'on_demand' AND state IN ${TERMINAL_SQL} ORDER BY seq`)
+      .exec<{ task_id: string }>(`SELECT task_id FROM inbox WHERE injected = 0 AND collected = 0 AND delivery != 'on_demand' AND state IN ${TERMINAL_TASK_SQL} ORDER BY seq`)
       .toArray()
       .map((r) => r.task_id);
     for (const id of ids) this.sql.exec("UPDATE inbox SET injected = 1 WHERE task_id = ?", id);

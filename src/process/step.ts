@@ -30,7 +30,7 @@ import { exitChange, type ProcessStore } from "./store";
 import type { Settle } from "./tools/dispatcher";
 import { failedResult, okResult, replacedResult, toolMessage } from "./tools/result";
 import type { ToolOutcome } from "./tools/types";
-import type { ProcessConfig } from "./types";
+import type { ProcessConfig } from "../rpc/messages";
 
 /** What a step needs of its process. */
 export interface StepIO {

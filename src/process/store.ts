@@ -6,7 +6,7 @@ import { Inbox } from "./inbox";
 import { Journal, journalKey } from "./journal";
 import { exitedLoop, type ExitRecord, type LoopState, type Stored } from "./machine";
 import { resultOfMessage } from "./tools/result";
-import type { ProcessConfig } from "./types";
+import type { ProcessConfig } from "../rpc/messages";
 
 /** What one commit changes; all of it lands in one transaction, or none of it. */
 export interface ProcessChange {

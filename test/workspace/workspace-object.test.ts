@@ -2,13 +2,15 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { FsScope } from "../../src/contracts";
 import { MAX_FILE_BYTES } from "../../src/contracts/tools";
-import { workspaceOf, type Env } from "../../src/env";
+import type { Env } from "../../src/env";
+import type { WorkspaceObject } from "../../src/objects/workspace";
+import type { Stub } from "../../src/rpc/stubs";
 import { freshTenant } from "../support/http";
 
 const ALL: FsScope[] = [{ path: "/**", mode: "rw" }];
 // test/env.d.ts does not currently type `env` (Cloudflare.Env stays empty), hence the cast.
-// workspaceOf is env.WORKSPACE.getByName(tenant), typed with the object's declared signatures.
-const workspace = () => workspaceOf(env as unknown as Env, freshTenant("ws"));
+// The tenant's workspace object, typed with the object's declared signatures (both the routes' and a process's methods).
+const workspace = () => (env as unknown as Env).WORKSPACE.getByName(freshTenant("ws")) as unknown as Stub<WorkspaceObject>;
 
 describe("WorkspaceObject RPC", () => {
   it("runs the file tools over SQLite storage", async () => {

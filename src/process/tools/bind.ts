@@ -1,6 +1,7 @@
 import type { Outcome } from "../../contracts";
 import type { DelegateInput, DelegateResult } from "../../contracts/tasks";
-import { kernelOf, workspaceOf, type Env } from "../../env";
+import type { Env } from "../../env";
+import { forProcess } from "../../rpc/stubs";
 import { ownUse } from "../machine";
 import type { ProcessStore } from "../store";
 import type { Dispatch, Settle } from "./dispatcher";
@@ -18,9 +19,9 @@ export class ProcessTools {
     const { tenant, pid, fs } = this.store.config;
     return {
       pid,
-      runFsTool: (name, args, callId, hidden) => workspaceOf(this.env, tenant).runTool(name, args, fs, `${pid}:${callId}`, hidden),
+      runFsTool: (name, args, callId, hidden) => forProcess.workspace(this.env, tenant).runTool(name, args, fs, `${pid}:${callId}`, hidden),
       delegate: (args, key) => this.delegate(args, key),
-      cancelTask: (taskId) => kernelOf(this.env, tenant).cancelTask(taskId, { copilotPid: pid, actor: `process:${pid}` }),
+      cancelTask: (taskId) => forProcess.kernel(this.env, tenant).cancelTask(taskId, { copilotPid: pid, actor: `process:${pid}` }),
       inbox: this.store.inbox,
       now: Date.now,
     };
@@ -29,7 +30,7 @@ export class ProcessTools {
   /** A dispatch of this process's calls: its effective tools, the kernel's hooks, its tool timeout. */
   dispatch(settle: Settle, parallel: boolean, wait: Dispatch["wait"] = () => {}): Dispatch {
     const { tenant, pid, tools, spec } = this.store.config;
-    const kernel = kernelOf(this.env, tenant);
+    const kernel = forProcess.kernel(this.env, tenant);
     return {
       allowed: tools,
       context: this.context(),
@@ -48,7 +49,7 @@ export class ProcessTools {
   delegate(args: DelegateInput, idempotencyKey: string): Promise<Outcome<DelegateResult>> {
     const { tenant, pid } = this.store.config;
     const delegate = (a: DelegateInput, key: string) =>
-      kernelOf(this.env, tenant).delegate(pid, a, { idempotencyKey: key, actor: `process:${pid}`, copilotUse: ownUse(this.store.loop) });
+      forProcess.kernel(this.env, tenant).delegate(pid, a, { idempotencyKey: key, actor: `process:${pid}`, copilotUse: ownUse(this.store.loop) });
     return startDelegation({ delegate, inbox: this.store.inbox, emit: (type, data) => this.store.emit(type, data) }, args, idempotencyKey);
   }
 }

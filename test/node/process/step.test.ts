@@ -9,7 +9,7 @@ import { exitChange, ProcessStore } from "../../../src/process/store";
 import { dispatchCalls } from "../../../src/process/tools/dispatcher";
 import { builtinTools } from "../../../src/process/tools/registry";
 import type { ToolContext } from "../../../src/process/tools/types";
-import type { ProcessConfig } from "../../../src/process/types";
+import type { ProcessConfig } from "../../../src/rpc/messages";
 import { memoryStore } from "../support/sqlite";
 
 const config = (spec: Partial<AgentSpecInput> = {}, tools = ["read_file", "write_file"], budget = {}): ProcessConfig => ({

@@ -1,5 +1,10 @@
+/**
+ * What the objects send each other over RPC, beyond the public contracts: how the kernel starts a
+ * process, what a checkpoint saves, what a process reports. The kernel's outbox stores some of these
+ * until they are delivered (src/kernel/outbox.ts).
+ */
 import type { AgentSpec, Budget, BudgetUse, DeliveryPolicy, FsScope, Limits, Message } from "../contracts";
-import type { LoopState } from "./machine";
+import type { LoopState } from "../process/machine";
 
 /** What the kernel hands a process when it starts it; fixed for the process's life. */
 export interface ProcessConfig {
