@@ -20,7 +20,12 @@ export const ScriptStep = z.union([
     error: z.strictObject({ status: z.union([z.literal(429), z.literal(500), z.literal(503)]), message: z.string() }),
     ...stepExtras,
   }),
-]);
+], {
+  error: (issue) =>
+    issue.code === "invalid_union"
+      ? 'a script step is {"text": "..."}, {"toolCalls": [{"name": "...", "arguments": {...}}]} or {"error": {"status": 429 | 500 | 503, "message": "..."}}, each optionally with "delayMs" and "usage": {"inputTokens", "outputTokens"}'
+      : undefined,
+});
 export type ScriptStep = z.infer<typeof ScriptStep>;
 
 export const FsMode = z.enum(["r", "rw"]);
