@@ -38,7 +38,7 @@ import { takePage, type Page } from "../lib/paging";
 import type { Env } from "../env";
 import { forKernel } from "../rpc/stubs";
 import { checkModelConfig } from "../models";
-import type { ProcessReport } from "./process";
+import type { ProcessReport } from "../rpc/messages";
 
 export type { Actor };
 
