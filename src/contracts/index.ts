@@ -6,3 +6,4 @@ export * from "./process";
 export * from "./hooks";
 export * from "./audit";
 export * from "./tasks";
+export * from "./responses";

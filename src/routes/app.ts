@@ -1,12 +1,14 @@
-import { Hono } from "hono";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { ApiError, type ErrorBody } from "../contracts";
 import { agentRoutes } from "./agents";
 import { auditRoutes } from "./audit";
 import { authenticate, type AppEnv } from "./context";
+import { docsPage } from "./docs";
 import { fsRoutes } from "./fs";
 import { hookRoutes } from "./hooks";
+import { createRoute, defineRoute, json, S } from "./openapi";
 import { processRoutes } from "./procs";
 import { taskRoutes } from "./tasks";
 
@@ -14,8 +16,29 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 const errorResponse = (status: number, body: ErrorBody) => Response.json(body, { status });
 
+/** The document's top level: what /openapi.json is generated with. */
+const DOCUMENT = {
+  openapi: "3.1.0",
+  info: {
+    title: "Agent Kernel API",
+    version: "0.1.0",
+    description:
+      "A multi-agent runtime with an operating-system model: a kernel per tenant (process table, agent registry, hook chain, hash-chained audit log), agent processes, a workspace file system, and copilots that delegate tasks to workers.\n\nEvery route under `/v1` needs `Authorization: Bearer <JWT>` (HS256, `sub` = tenant, `role` = viewer | operator | admin, `exp` required). `viewer` reads; `operator` also spawns, kills, messages, delegates, cancels, dispatches and writes files; `admin` also registers agents and manages hooks. Errors are `{\"error\": {\"code\", \"message\", \"details?\"}}` (`ErrorBody`). Lists are paged with `?limit=` and `?cursor=`; pass an answer's `nextCursor` back as `cursor` (`null` on the last page).",
+  },
+  tags: [
+    { name: "agents", description: "The registry of agent specs processes are spawned from." },
+    { name: "processes", description: "Agent processes: spawn, list, wait, kill, messages, pause/resume, dispatch, checkpoints, events." },
+    { name: "delegation", description: "Copilot/worker tasks (A2A shape): delegate, collect, cancel." },
+    { name: "files", description: "The tenant's workspace files." },
+    { name: "hooks", description: "The tenant's hook chain (admin only)." },
+    { name: "audit", description: "The hash-chained audit log." },
+    { name: "meta", description: "Health and this description." },
+  ],
+  security: [{ bearerAuth: [] }],
+};
+
 export function createApp() {
-  const app = new Hono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>();
 
   app.onError((err, c) => {
     if (err instanceof ApiError) {
@@ -30,9 +53,24 @@ export function createApp() {
   });
   app.notFound(() => errorResponse(404, { error: { code: "not_found", message: "No such route." } }));
 
-  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "An HS256 JWT signed with the kernel's AUTH_SECRET: `sub` = tenant id, `role` = viewer | operator | admin, `exp` required.",
+  });
 
-  const v1 = new Hono<AppEnv>();
+  // The SSE routes' events, documented as a schema of their own (text/event-stream has no JSON body to refer to it).
+  app.openAPIRegistry.register("ProcessEvent", S.ProcessEvent);
+
+  defineRoute(
+    app,
+    createRoute({ method: "get", path: "/healthz", tags: ["meta"], summary: "Health check", security: [], responses: { 200: json(S.Health, "The Worker is up.") } }),
+    {},
+    (c) => c.json({ ok: true }),
+  );
+
+  const v1 = new OpenAPIHono<AppEnv>();
   v1.use(authenticate);
   v1.use(
     bodyLimit({
@@ -49,5 +87,58 @@ export function createApp() {
   v1.route("/audit", auditRoutes);
   v1.route("/fs", fsRoutes);
   app.route("/v1", v1);
+
+  // The description of every route above, generated once from their declarations; no token needed.
+  let document: ReturnType<typeof app.getOpenAPI31Document> | undefined;
+  const openapi = () => (document ??= tidy(app.getOpenAPI31Document(DOCUMENT)));
+  defineRoute(
+    app,
+    createRoute({
+      method: "get",
+      path: "/openapi.json",
+      tags: ["meta"],
+      summary: "This OpenAPI 3.1 document",
+      security: [],
+      responses: { 200: json(z.record(z.string(), z.unknown()).meta({ description: "An OpenAPI 3.1 document." }), "The description of every route.") },
+    }),
+    {},
+    (c) => c.json(openapi()),
+  );
+  defineRoute(
+    app,
+    createRoute({
+      method: "get",
+      path: "/docs",
+      tags: ["meta"],
+      summary: "The API reference page",
+      description: "A self-contained HTML rendering of /openapi.json (no scripts, nothing loaded from elsewhere).",
+      security: [],
+      responses: { 200: { description: "An HTML page.", content: { "text/html": { schema: z.string() } } } },
+    }),
+    {},
+    (c) => c.html(docsPage(openapi())),
+  );
   return app;
+}
+
+/** The OpenAPI 3.1 document of the API, built without bindings (for tools and Node-side checks). */
+export const openApiDocument = () => tidy(createApp().getOpenAPI31Document(DOCUMENT));
+
+/**
+ * Query and path parameters arrive as strings and are never null, but the generator types a coerced
+ * number (`z.coerce.number()`, whose input is unknown) as `["integer", "null"]`: drop the `null`.
+ */
+function tidy<D extends { paths?: Record<string, unknown> }>(doc: D): D {
+  for (const item of Object.values(doc.paths ?? {})) {
+    for (const op of Object.values(item as Record<string, { parameters?: { schema?: { type?: unknown } }[] }>)) {
+      for (const p of op.parameters ?? []) {
+        const type = p.schema?.type;
+        if (Array.isArray(type) && type.includes("null")) {
+          const rest = type.filter((t) => t !== "null");
+          p.schema!.type = rest.length === 1 ? rest[0] : rest;
+        }
+      }
+    }
+  }
+  return doc;
 }

@@ -1,0 +1,184 @@
+/**
+ * The `agent-kernel` CLI (bin/agent-kernel.mjs → bin/cli.ts, SPEC §13) against a real `wrangler dev`:
+ * each command runs as a subprocess, as an operator would run it, with AK_URL/AK_TOKEN pointing at the
+ * server. About 15 s: one wrangler boot and ~25 CLI runs.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { DevServer, installCleanup, scratchConfig, scratchDir } from "../../scripts/lib/dev-server.mjs";
+import { randomSecret } from "../../scripts/lib/jwt.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const BIN = join(root, "bin", "agent-kernel.mjs");
+installCleanup("e2e-cli");
+
+describe("agent-kernel CLI", { timeout: 120_000 }, () => {
+  const scratch = scratchDir("agent-kernel-cli-");
+  const secret = randomSecret();
+  let server;
+  let token;
+
+  /** Runs the CLI; resolves with its exit code and output (never rejects on a non-zero exit). */
+  const cli = (args, { env = {}, input } = {}) =>
+    new Promise((resolve) => {
+      const child = execFile(
+        process.execPath,
+        [BIN, ...args],
+        { cwd: root, timeout: 30_000, env: { ...process.env, NO_COLOR: "1", AK_URL: server?.url ?? "", AK_TOKEN: token ?? "", AUTH_SECRET: secret, ...env } },
+        (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
+      );
+      if (input !== undefined) child.stdin.end(input);
+    });
+  const ok = async (args, opts) => {
+    const res = await cli(args, opts);
+    assert.equal(res.code, 0, `agent-kernel ${args.join(" ")} → ${res.code}\n${res.stderr}${res.stdout}`);
+    return res.stdout;
+  };
+  const file = (name, content) => {
+    const path = join(scratch, name);
+    writeFileSync(path, typeof content === "string" ? content : JSON.stringify(content, null, 2));
+    return path;
+  };
+
+  before(async () => {
+    server = await new DevServer({ root, label: "e2e-cli", config: scratchConfig(root, scratch), vars: { AUTH_SECRET: secret } }).start();
+    await server.ready("/healthz", 60_000);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test("--help on the program and on each command", async () => {
+    const top = await ok(["--help"]);
+    for (const cmd of ["agents", "ps", "spawn", "wait", "kill", "logs", "tasks", "fs", "audit", "token", "approvals", "reply", "mcp"]) assert.match(top, new RegExp(`\\b${cmd}\\b`));
+    assert.match(await ok(["ps", "--help"]), /--tree[\s\S]*--state[\s\S]*-w, --watch[\s\S]*polling/);
+    assert.match(await ok(["spawn", "--help"]), /--wait/);
+    assert.match(await ok(["kill", "--help"]), /--no-cascade|cascade/);
+    assert.match(await ok(["fs", "put", "--help"]), /PATH[\s\S]*FILE/i);
+  });
+
+  test("token mints a token the server accepts", async () => {
+    token = (await ok(["token", "e2e-cli", "admin", "--ttl", "10m"])).trim();
+    assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+    const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
+    assert.equal(claims.sub, "e2e-cli");
+    assert.equal(claims.exp - claims.iat, 600);
+    const bad = await cli(["token", "Not-A-Tenant"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /invalid tenant/);
+  });
+
+  test("agents put/ls/get, spawn --wait, ps, logs", async () => {
+    const greeter = file("greeter.json", {
+      model: "scripted",
+      script: [{ toolCalls: [{ name: "write_file", arguments: { path: "/hello.txt", content: "Hello, {{input}}!" } }] }, { text: "Done: {{lastToolResult}}" }],
+    });
+    assert.match(await ok(["agents", "put", greeter]), /registered greeter \(scripted\)/);
+    const agents = JSON.parse(await ok(["agents", "ls", "--json"]));
+    assert.deepEqual(agents.map((a) => a.name), ["greeter"]);
+    assert.match(await ok(["agents", "ls"]), /^NAME\s+MODEL[\s\S]*greeter\s+scripted\s+task/m);
+    assert.equal(JSON.parse(await ok(["agents", "get", "greeter"])).maxTurns, 50);
+
+    const run = await cli(["spawn", "greeter", "world", "--wait"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, "Done: wrote 13 bytes to /hello.txt\n");
+    assert.match(run.stderr, /pid 1 exited 0: /);
+
+    const ps = JSON.parse(await ok(["ps", "--json"]));
+    assert.equal(ps.length, 1);
+    assert.equal(ps[0].pid, 1);
+    assert.equal(ps[0].state, "stopped");
+    assert.match(await ok(["ps"]), /^PID\s+PPID\s+AGENT\s+STATE[\s\S]*^1\s+-\s+greeter\s+stopped/m);
+
+    const logs = await ok(["logs", "1"]);
+    assert.match(logs, /tool_call/);
+    assert.match(logs, /\bexit\b/);
+    const events = (await ok(["logs", "1", "--json"])).trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(events.at(-1).event, "exit");
+    const resumed = (await ok(["logs", "1", "--json", "--after", events[1].id])).trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(resumed.map((e) => e.id), events.slice(2).map((e) => e.id));
+  });
+
+  test("a copilot's tree and tasks", async () => {
+    await ok(["agents", "put", file("worker.json", { model: "scripted", script: [{ text: "summary of {{input}}" }] })]);
+    await ok([
+      "agents",
+      "put",
+      file("lead.json", {
+        model: "scripted",
+        tools: ["delegate", "collect"],
+        script: [
+          { toolCalls: [{ name: "delegate", arguments: { agent: "worker", message: "alpha" } }, { name: "delegate", arguments: { agent: "worker", message: "beta" } }] },
+          { toolCalls: [{ name: "collect", arguments: { mode: "all", timeoutMs: 20000 } }] },
+          { text: "{{lastToolResult}}" },
+        ],
+      }),
+    ]);
+    const pid = Number((await ok(["spawn", "lead", "go"])).trim());
+    assert.ok(pid > 1);
+    const waited = JSON.parse(await ok(["wait", String(pid), "--json"]));
+    assert.equal(waited.exited, true);
+    assert.equal(waited.code, 0);
+    const tree = await ok(["ps", "--tree"]);
+    assert.match(tree, new RegExp(`^${pid} lead \\[stopped exit 0\\]`, "m"));
+    assert.match(tree, /^├─ \d+ worker \[/m);
+    assert.match(tree, /^└─ \d+ worker \[/m);
+    const tasks = await ok(["tasks", String(pid)]);
+    assert.match(tasks, /^TASK\s+WORKER\s+AGENT\s+STATE/m);
+    assert.equal((tasks.match(/worker\s+completed\s+immediate\s+summary of/g) ?? []).length, 2);
+    assert.equal(JSON.parse(await ok(["tasks", String(pid), "--json"])).length, 2);
+    const children = JSON.parse(await ok(["ps", "--json", "--parent", String(pid)]));
+    assert.equal(children.length, 2);
+  });
+
+  test("fs put/get/ls/rm", async () => {
+    const local = file("notes.md", "# notes\nünïcode ✓\n");
+    assert.match(await ok(["fs", "put", "/notes/a.md", local]), /wrote \d+ bytes to \/notes\/a.md/);
+    await ok(["fs", "put", "/notes/b.md", "-"], { input: "from stdin" });
+    assert.equal(await ok(["fs", "get", "/notes/a.md"]), "# notes\nünïcode ✓\n");
+    assert.equal(await ok(["fs", "get", "/notes/b.md"]), "from stdin");
+    assert.deepEqual(JSON.parse(await ok(["fs", "ls", "/notes/**", "--json"])), ["/notes/a.md", "/notes/b.md"]);
+    assert.match(await ok(["fs", "ls"]), /\/hello.txt/);
+    await ok(["fs", "rm", "/notes/b.md"]);
+    const gone = await cli(["fs", "get", "/notes/b.md"]);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /404 file_not_found/);
+  });
+
+  test("audit and audit verify", async () => {
+    assert.match(await ok(["audit", "verify"]), /^ok: \d+ entries, head [0-9a-f]{64}$/m);
+    const verify = JSON.parse(await ok(["audit", "verify", "--full", "--json"]));
+    assert.equal(verify.ok, true);
+    const entries = JSON.parse(await ok(["audit", "--json"]));
+    assert.equal(entries.length, verify.entries);
+    assert.match(await ok(["audit", "--limit", "3"]), /agent_registered/);
+  });
+
+  test("errors: the API's message and a non-zero exit", async () => {
+    const res = await fetch(`${server.url}/v1/procs/999`, { headers: { authorization: `Bearer ${token}` } });
+    const { error } = await res.json();
+    const missing = await cli(["wait", "999"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, new RegExp(`error: ${error.message.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(404 process_not_found\\)`));
+    const kill = await cli(["kill", "abc"]);
+    assert.notEqual(kill.code, 0);
+    const anonymous = await cli(["ps"], { env: { AK_TOKEN: "" } });
+    assert.equal(anonymous.code, 1);
+    assert.match(anonymous.stderr, /A bearer token is required\. \(401 unauthorized\)/);
+    const invalid = await cli(["agents", "put", file("bad.json", { model: "scripted" })]);
+    assert.equal(invalid.code, 1);
+    assert.match(invalid.stderr, /script_required/);
+    for (const cmd of [["approvals"], ["reply", "t", "yes"], ["mcp", "ls"]]) {
+      const r = await cli(cmd);
+      assert.equal(r.code, 2, cmd.join(" "));
+      assert.match(r.stderr, /not available yet/);
+    }
+    const unreachable = await cli(["ps", "--url", "http://127.0.0.1:9"]);
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.stderr, /cannot reach/);
+  });
+});
