@@ -304,6 +304,8 @@ export function createClient(options: ClientOptions) {
     message: (pid: number, content: string) => call<StateResult>("POST", `/v1/procs/${pid}/messages`, { body: { content } }),
     pause: (pid: number) => call<StateResult>("POST", `/v1/procs/${pid}/pause`),
     resume: (pid: number) => call<StateResult>("POST", `/v1/procs/${pid}/resume`),
+    /** One step of a paused process (its model call, or its turn of tool calls); it stays paused. */
+    step: (pid: number) => call<Process>("POST", `/v1/procs/${pid}/step`),
     dispatch: (pid: number, tool: string, args: Record<string, unknown> = {}) => call<DispatchResult>("POST", `/v1/procs/${pid}/dispatch`, { body: { tool, arguments: args } }),
     delegate: (pid: number, req: DelegateInput) => call<DelegateResult>("POST", `/v1/procs/${pid}/delegate`, { body: req }),
     collect: (pid: number, req: CollectInputs = {}) => call<CollectResult>("POST", `/v1/procs/${pid}/collect`, { body: req }),

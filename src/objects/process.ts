@@ -103,11 +103,11 @@ export class ProcessObject extends DurableObject<Env> {
   }
 
   /** One step. The deadman is armed before any risky work; a step that throws leaves it armed, to run the step again. */
-  private async step() {
+  private async step(single = false) {
     Object.assign(this.run, { stepping: true, wake: false, deadman: Date.now() + DEADMAN_MS });
     try {
       await this.schedule();
-      await runStep(this.stepIO());
+      await runStep(this.stepIO(), { single });
       if (this.store.exit) await this.reportExit();
     } finally {
       this.run.stepping = false;
@@ -256,6 +256,24 @@ export class ProcessObject extends DurableObject<Env> {
       await this.reportProgress();
     }
     return ok({ state: "paused" });
+  }
+
+  /**
+   * `POST /v1/procs/:pid/step`: on a paused process, exactly one step (the model call, or the turn of
+   * tool calls it asked for), journaled and persisted like any other; the process stays paused.
+   */
+  async singleStep(): Promise<Outcome<{ state: string }>> {
+    if (!this.store.load()) return missing();
+    if (this.store.exit) return notRunning();
+    const { loop } = this.store;
+    if (!loop.paused) return fail(409, "conflict", "Only a paused process can be stepped: pause it first.");
+    if (this.run.stepping) return fail(409, "conflict", "A step of this process is already running.");
+    if (loop.phase !== "model" && loop.phase !== "tools") {
+      return fail(409, "conflict", "There is no step to run: the process waits for a message.", { phase: loop.phase });
+    }
+    await this.step(true);
+    await this.schedule();
+    return ok({ state: visibleState(this.store.loop) });
   }
 
   async resume(): Promise<Outcome<{ state: string }>> {

@@ -58,12 +58,18 @@ export type ModelOutcome =
 
 type Events = [ProcessEventType, unknown][];
 
-export async function runStep(io: StepIO): Promise<void> {
+/**
+ * `single`: exactly one step of a paused process (`POST /v1/procs/:pid/step`, a debugger's step): the
+ * model call, or else the turn of tool calls, and the process stays paused.
+ */
+export async function runStep(io: StepIO, { single = false }: { single?: boolean } = {}): Promise<void> {
   const { store } = io;
   const startedAt = io.now();
-  if (store.loop.phase === "model") await callModel(io);
+  const phase = store.loop.phase;
+  if (phase === "model") await callModel(io);
   // The answer is persisted first, so a step cut short resumes with its tools, never by asking the model again.
-  if (store.loop.phase === "tools" && !store.exit && !store.loop.paused) await runTurn(io);
+  const runTools = single ? phase === "tools" : !store.loop.paused;
+  if (runTools && store.loop.phase === "tools" && !store.exit) await runTurn(io);
   if (store.exit) return;
   // The step's wall time goes into the report; the tree's answer and the budget check land in one commit.
   const wallMs = io.now() - startedAt;

@@ -197,6 +197,28 @@ defineRoute(
   processRoutes,
   createRoute({
     method: "post",
+    path: "/{pid}/step",
+    tags,
+    summary: "Run one step of a paused process",
+    description:
+      "A debugger's step: on a `paused` process, runs exactly one step (its model call, or the turn of tool calls the model asked for), persisted like any other, and leaves the process paused. Answers the process.",
+    request: { params: PidParam },
+    responses: {
+      200: json(S.Process, "The process after the step."),
+      ...errors(401, 403, unknownPid, [409, "`process_not_running` (exited), or `conflict`: not paused, a step already running, or nothing to step (it waits for a message)."], 500),
+    },
+  }),
+  { ...pidRoute, role: "operator" },
+  async (c, { param: { pid } }) => {
+    unwrap(await (await proc(c, pid)).singleStep());
+    return c.json(unwrap(await kernel(c).getProcess(pid)));
+  },
+);
+
+defineRoute(
+  processRoutes,
+  createRoute({
+    method: "post",
     path: "/{pid}/dispatch",
     tags,
     summary: "Run one tool as a process",

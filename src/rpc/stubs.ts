@@ -49,7 +49,7 @@ export type KernelForRoutes = View<
 export type KernelForProcess = View<KernelObject, "report" | "exited" | "delegate" | "cancelTask" | "beforeDispatch" | "afterDispatch">;
 
 /** What the HTTP API asks of a process (after the kernel's table said the pid exists). */
-export type ProcessForRoutes = View<ProcessObject, "conversationPage" | "message" | "pause" | "resume" | "dispatch" | "delegate" | "collect" | "fetch">;
+export type ProcessForRoutes = View<ProcessObject, "conversationPage" | "message" | "pause" | "resume" | "singleStep" | "dispatch" | "delegate" | "collect" | "fetch">;
 /** What the kernel asks of a process: its lifecycle, results of its delegations, checkpoints. */
 export type ProcessForKernel = View<ProcessObject, "start" | "terminate" | "deliverTask" | "snapshot" | "resume">;
 /** What a worker tells its copilot as it goes (immediate delivery). */

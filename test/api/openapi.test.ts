@@ -140,6 +140,7 @@ describe("a walk-through validates against the documented responses", () => {
     await conforms("POST", "/v1/procs/{pid}/collect", await api.call("POST", `/v1/procs/${hub.pid}/collect`, { taskIds: [delegated.taskId], timeoutMs: 10000 }));
     await conforms("POST", "/v1/procs/{pid}/cancel-all", await api.call("POST", `/v1/procs/${hub.pid}/cancel-all`));
     await conforms("POST", "/v1/procs/{pid}/pause", await api.call("POST", `/v1/procs/${hub.pid}/pause`));
+    await conforms("POST", "/v1/procs/{pid}/step", await api.call("POST", `/v1/procs/${hub.pid}/step`));
     await conforms("POST", "/v1/procs/{pid}/resume", await api.call("POST", `/v1/procs/${hub.pid}/resume`));
     const cp = await conforms("POST", "/v1/procs/{pid}/checkpoint", await api.call("POST", `/v1/procs/${hub.pid}/checkpoint`));
     await conforms("POST", "/v1/procs/restore", await api.call("POST", "/v1/procs/restore", { checkpointId: cp.checkpointId }));
