@@ -1,6 +1,7 @@
 import type { AuditDraft, AuditEntry, AuditVerify } from "../contracts";
 import { GENESIS_HASH, sealEntry, verifyChain } from "./audit-chain";
 import type { AuditRow } from "./rows";
+import type { Sql } from "../lib/sql-store";
 
 /** Who asked: "api:<role>" for HTTP callers, "process:<pid>" for agents, "kernel" for itself. */
 export type Actor = string;
@@ -18,7 +19,7 @@ export const VERIFY_SWEEP = 10_000;
  * Its tables (`audit`, `audit_verified`) are in schema.ts.
  */
 export class AuditLog {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly sql: Sql) {}
 
   /** Synchronous, so an entry joins the transaction of the change it records. */
   append(draft: AuditDraft): AuditEntry {

@@ -1,6 +1,7 @@
 import type { Budget, BudgetUse } from "../contracts";
 import { addUse, BUDGET_KEYS, maxUse, outstanding, remaining, spentDimension, subUse, zeroUse } from "../agent/budget";
 import { budgetLimitOf, budgetUsedOf, LIVE_SQL, treeUsedOf, type ProcRow } from "./rows";
+import type { Sql } from "../lib/sql-store";
 
 /** A process's budget as the tree sees it. */
 export interface TreeBudget {
@@ -26,7 +27,7 @@ type BudgetColumns = Pick<ProcRow, "pid" | "parent_pid" | "budget_limit" | "budg
  * descendants'). Synchronous, so a charge joins the caller's transaction.
  */
 export class BudgetLedger {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly sql: Sql) {}
 
   private columns(pid: number): BudgetColumns | null {
     return (

@@ -2,6 +2,7 @@ import { fail, ok, type Budget, type FsScope, type Limits, type Outcome } from "
 import type { ProcessSnapshot, ProcessStart } from "../rpc/messages";
 import { canonicalJson, sha256hex } from "./audit-chain";
 import { fsOf, limitsOf, toolsOf, type ProcRow } from "./rows";
+import type { Sql } from "../lib/sql-store";
 
 /** SQLite keeps a value to 2 MB: a saved state is stored in chunks below that. */
 const CHUNK_CHARS = 500_000;
@@ -51,7 +52,7 @@ export function sealCheckpoint(saved: SavedProcess): Outcome<{ id: string; text:
  * (`checkpoints`, `checkpoint_chunks`) are in schema.ts.
  */
 export class CheckpointStore {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly sql: Sql) {}
 
   /** Idempotent: the same state saved twice is stored once. */
   save(id: string, pid: number, agent: string, text: string) {

@@ -1,6 +1,7 @@
 import type { CollectedTask, DeliveryPolicy, ExitStatus, HookContext } from "../contracts";
 import type { ProcessConfig } from "../rpc/messages";
 import type { OutboxRow } from "./rows";
+import type { Sql } from "../lib/sql-store";
 
 /** How the outbox holds a start order: the first message, or the checkpoint to continue from. */
 export type StartOrder = { input: string } | { checkpointId: string };
@@ -38,7 +39,7 @@ export const redeliveryDelay = (attempts: number) => Math.min(60_000, 500 * 2 **
  * is never nested in the copilot's own outbound call).
  */
 export class Outbox {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly sql: Sql) {}
 
   add(pid: number, message: OutboxMessage, { held = false, viaAlarm = false } = {}) {
     this.sql.exec(

@@ -19,12 +19,12 @@ import {
 } from "../contracts";
 import { zeroUse } from "../agent/budget";
 import { takePage, type Page } from "../lib/paging";
-import type { SqlStore } from "../lib/sql-store";
 import type { Actor, AuditLog } from "./audit-log";
 import type { Outbox } from "./outbox";
 import { exitOf, limitsOf, LIVE_SQL, mapRows, toProcess, type ProcRow, type TaskRow } from "./rows";
 import type { TaskStore } from "./task-store";
 import { collectedOf } from "./tasks";
+import type { Sql, SqlStore } from "../lib/sql-store";
 
 /** A new row of the table, as spawn writes it. */
 export interface NewProcess {
@@ -74,7 +74,7 @@ export class ProcessTable {
     private readonly fx: ExitEffects,
   ) {}
 
-  private get sql(): SqlStorage {
+  private get sql(): Sql {
     return this.store.sql;
   }
 

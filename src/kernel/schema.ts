@@ -1,4 +1,5 @@
 import type { SqlStore } from "../lib/sql-store";
+import { FEED_SCHEMA } from "./tenant-feed";
 
 /**
  * The kernel's SQLite schema, versioned. `meta.schema_version` records the last migration applied;
@@ -57,6 +58,7 @@ const V1 = `
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "the schema before versions: process table, agents, hooks, tasks, idempotency, audit, outbox, checkpoints", sql: V1 },
   { version: 2, description: "drop tasks.idem_key, which nothing ever wrote (delegations replay through the idempotency table)", sql: "ALTER TABLE tasks DROP COLUMN idem_key" },
+  { version: 3, description: "the tenant feed: tenant_events, filled by triggers on procs, tasks and audit in the transaction of each change", sql: FEED_SCHEMA },
 ];
 
 /** The version a store has once `migrate` ran. */

@@ -1,5 +1,6 @@
 import { fail, isTerminalTask, ok, type Budget, type DeliveryPolicy, type ExitStatus, type Metadata, type Outcome, type Task } from "../contracts";
 import { takePage, type Page } from "../lib/paging";
+import type { Sql } from "../lib/sql-store";
 import type { Actor, AuditLog } from "./audit-log";
 import { mapRows, TERMINAL_TASK_SQL, type TaskRow } from "./rows";
 import { taskOutcome, toTask } from "./tasks";
@@ -28,7 +29,7 @@ export interface NewTask {
  */
 export class TaskStore {
   constructor(
-    private readonly sql: SqlStorage,
+    private readonly sql: Sql,
     private readonly audit: AuditLog,
   ) {}
 

@@ -13,7 +13,10 @@ export function sqlList(values: readonly string[]): string {
 /** The terminal task states, as SQL (`state NOT IN ${TERMINAL_TASK_SQL}`), built from the contract. */
 export const TERMINAL_TASK_SQL = sqlList(TERMINAL_TASK_STATES);
 
+/** The part of `SqlStorage` the services use. */
+export type Sql = Pick<SqlStorage, "exec">;
+
 export interface SqlStore {
-  readonly sql: SqlStorage;
+  readonly sql: Sql;
   transactionSync<T>(fn: () => T): T;
 }

@@ -32,6 +32,9 @@ import { exitOf, toProcess } from "../kernel/rows";
 import { migrate } from "../kernel/schema";
 import { kernelServices, type KernelServices } from "../kernel/services";
 import { toTask } from "../kernel/tasks";
+import { TenantFeed, type FeedType } from "../kernel/tenant-feed";
+import { lastEventId } from "../lib/sse";
+import type { SqlStore } from "../lib/sql-store";
 import { alarmTime } from "../lib/alarm";
 import { parseHostList } from "../lib/net";
 import { takePage, type Page } from "../lib/paging";
@@ -52,6 +55,8 @@ const notFound = (pid: number) => fail(404, "process_not_found", `No process ${p
  */
 export class KernelObject extends DurableObject<Env> {
   private readonly k: KernelServices;
+  private readonly store: SqlStore;
+  private readonly feed: TenantFeed;
   /** Saved states (a field of its own: tests make saving fail). */
   private readonly checkpoints: CheckpointStore;
   /** Outbox entries being delivered by this incarnation, so two drains never deliver one twice at once. */
@@ -60,8 +65,22 @@ export class KernelObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    migrate(ctx.storage);
-    this.k = kernelServices(ctx.storage, {
+    // Every statement tells the feed's live readers to look for what it added, once the current
+    // synchronous work (and so its transaction) is done: nothing uncommitted is ever read for them.
+    const sql = ctx.storage.sql;
+    this.store = {
+      sql: {
+        exec: <T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]) => {
+          const cursor = sql.exec<T>(query, ...bindings);
+          this.feed?.flushSoon();
+          return cursor;
+        },
+      },
+      transactionSync: (fn) => ctx.storage.transactionSync(fn),
+    };
+    migrate(this.store);
+    this.feed = new TenantFeed(ctx.storage.sql, (type, ref) => this.feedItem(type, ref));
+    this.k = kernelServices(this.store, {
       tenant: () => this.tenant,
       // The cap is read at each spawn, from the env as it is then.
       maxLive: () => maxLiveProcesses(this.env.MAX_LIVE_PROCESSES),
@@ -74,6 +93,31 @@ export class KernelObject extends DurableObject<Env> {
 
   private get tenant(): string {
     return this.ctx.id.name!;
+  }
+
+  // ======================= the tenant feed (GET /v1/events) =======================
+
+  /** What a feed row names, as it is now. */
+  private feedItem(type: FeedType, ref: string): object | null {
+    switch (type) {
+      case "proc": {
+        const row = this.k.table.get(Number(ref));
+        return row ? { process: toProcess(row) } : null;
+      }
+      case "task": {
+        const row = this.k.tasks.get(ref);
+        return row ? { task: toTask(row) } : null;
+      }
+      case "audit": {
+        const entry = this.k.audit.page(Number(ref) - 1, 1)[0];
+        return entry ? { entry } : null;
+      }
+    }
+  }
+
+  /** `GET /v1/events`: the feed after the reader's `Last-Event-ID`, then live. */
+  override async fetch(request: Request): Promise<Response> {
+    return this.feed.stream(lastEventId(request.headers.get("last-event-id")));
   }
 
   /** Drops the cached hook chain (tests write the hooks table behind the API's back). */
@@ -158,7 +202,7 @@ export class KernelObject extends DurableObject<Env> {
    */
   async report(pid: number, report: ProcessReport): Promise<{ external: BudgetUse; ancestorsLeft: Budget }> {
     if (this.k.table.has(pid)) {
-      this.ctx.storage.transactionSync(() => {
+      this.store.transactionSync(() => {
         this.k.ledger.charge(pid, report.budgetUsed);
         this.k.table.recordReport(pid, report);
       });
@@ -172,7 +216,7 @@ export class KernelObject extends DurableObject<Env> {
     if (!row) return exit;
     const recorded = exitOf(row);
     if (recorded) return recorded;
-    this.ctx.storage.transactionSync(() => {
+    this.store.transactionSync(() => {
       this.k.ledger.charge(pid, report.budgetUsed);
       this.k.table.exitedOnItsOwn(pid, exit, result, report);
     });
@@ -265,7 +309,7 @@ export class KernelObject extends DurableObject<Env> {
     }
     const { id, text } = sealed.value;
     try {
-      this.ctx.storage.transactionSync(() => {
+      this.store.transactionSync(() => {
         this.checkpoints.save(id, pid, row.agent, text);
         this.k.table.recordPause(pid);
         this.k.audit.append({ actor, event: "checkpoint", pid, data: { checkpointId: id } });
@@ -322,7 +366,7 @@ export class KernelObject extends DurableObject<Env> {
         // A checkpoint is never deleted, so a missing one is a broken store, not a retryable delivery.
         if (!start) throw new Error(`checkpoint of process ${entry.pid} is missing`);
         const state = await process().start(config, start);
-        this.ctx.storage.transactionSync(() => {
+        this.store.transactionSync(() => {
           this.k.table.recordStart(entry.pid, state);
           if (config.taskId) this.k.tasks.markWorking(config.taskId, entry.pid);
         });
@@ -339,5 +383,6 @@ export class KernelObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     await this.drainOutbox(undefined, true);
+    this.feed.flushSoon();
   }
 }

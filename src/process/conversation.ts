@@ -1,6 +1,7 @@
 import type { Message } from "../contracts";
 import { takePage, type Page } from "../lib/paging";
 import { utf8Length } from "../workspace/fs-tools";
+import type { Sql } from "../lib/sql-store";
 
 /**
  * A conversation is bounded: it is read whole into each model context, a checkpoint and a restore,
@@ -37,7 +38,7 @@ export function describeRefusal(refusal: Extract<Admission, { ok: false }>, what
 export class Conversation {
   private bytesUsed: number | null = null;
 
-  constructor(private readonly sql: SqlStorage) {
+  constructor(private readonly sql: Sql) {
     sql.exec(`
       CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS conversation_size (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);

@@ -2,6 +2,7 @@ import type { CollectedTask, DeliveryPolicy, TaskState } from "../contracts/task
 import { isTerminalTask } from "../contracts/tasks";
 import { zeroUsage } from "../contracts";
 import { TERMINAL_TASK_SQL } from "../lib/sql-store";
+import type { Sql } from "../lib/sql-store";
 
 /** An `inbox` row (the columns `list` reads). */
 type InboxRow = {
@@ -20,7 +21,7 @@ type InboxRow = {
  * once and are applied once, since a task's terminal state never changes.
  */
 export class Inbox {
-  constructor(private readonly sql: SqlStorage) {
+  constructor(private readonly sql: Sql) {
     sql.exec(`CREATE TABLE IF NOT EXISTS inbox (
       task_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, worker_pid INTEGER NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL,
       result TEXT, reason TEXT, usage TEXT NOT NULL, delivery TEXT NOT NULL,

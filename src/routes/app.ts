@@ -6,6 +6,7 @@ import { agentRoutes } from "./agents";
 import { auditRoutes } from "./audit";
 import { authenticate, type AppEnv } from "./context";
 import { docsPage } from "./docs";
+import { eventRoutes } from "./events";
 import { fsRoutes } from "./fs";
 import { hookRoutes } from "./hooks";
 import { createRoute, defineRoute, json, S } from "./openapi";
@@ -86,6 +87,7 @@ export function createApp() {
   v1.route("/hooks", hookRoutes);
   v1.route("/audit", auditRoutes);
   v1.route("/fs", fsRoutes);
+  v1.route("/events", eventRoutes);
   app.route("/v1", v1);
 
   // The description of every route above, generated once from their declarations; no token needed.

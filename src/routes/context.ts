@@ -77,10 +77,13 @@ export function pathParam<S extends z.ZodType>(c: AppContext, name: string, sche
 /** The audit log's actor for an HTTP caller. */
 export const actorOf = (c: AppContext) => `api:${c.get("role")}`;
 
-/** A process's SSE stream, resumed after the caller's `Last-Event-ID` and closed when the caller goes. */
-export function processEvents(c: AppContext, pid: number): Promise<Response> {
+/** An object's SSE stream, resumed after the caller's `Last-Event-ID` and closed when the caller goes. */
+export function forwardEventStream(c: AppContext, source: { fetch(request: Request): Promise<Response> }): Promise<Response> {
   const headers = new Headers();
   const last = c.req.header("last-event-id");
   if (last) headers.set("last-event-id", last);
-  return forRoutes.process(c.env, c.get("tenant"), pid).fetch(new Request("https://process/events", { headers, signal: c.req.raw.signal }));
+  return source.fetch(new Request("https://kernel/events", { headers, signal: c.req.raw.signal }));
 }
+
+/** A process's SSE stream (the process's events, or a task's: its worker's). */
+export const processEvents = (c: AppContext, pid: number): Promise<Response> => forwardEventStream(c, forRoutes.process(c.env, c.get("tenant"), pid));

@@ -44,6 +44,7 @@ export type KernelForRoutes = View<
   | "listTasks"
   | "cancelTask"
   | "cancelAll"
+  | "fetch"
 >;
 /** What a process asks of its tenant's kernel: progress, its exit, delegations and the dispatch hooks. */
 export type KernelForProcess = View<KernelObject, "report" | "exited" | "delegate" | "cancelTask" | "beforeDispatch" | "afterDispatch">;

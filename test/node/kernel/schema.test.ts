@@ -46,9 +46,9 @@ describe("the kernel's schema versions", () => {
     const store = memoryStore();
     expect(schemaVersion(store)).toBe(0);
     expect(migrate(store)).toEqual({ from: 0, to: SCHEMA_VERSION });
-    expect(SCHEMA_VERSION).toBe(2);
+    expect(SCHEMA_VERSION).toBe(3);
     expect(schemaVersion(store)).toBe(SCHEMA_VERSION);
-    expect(tables(store)).toEqual(["agents", "audit", "audit_verified", "checkpoint_chunks", "checkpoints", "hooks", "idempotency", "meta", "outbox", "procs", "tasks"]);
+    expect(tables(store)).toEqual(["agents", "audit", "audit_verified", "checkpoint_chunks", "checkpoints", "hooks", "idempotency", "meta", "outbox", "procs", "tasks", "tenant_events"]);
     expect(columns(store, "tasks")).not.toContain("idem_key");
     expect(columns(store, "tasks")).toContain("created_at");
   });
@@ -57,7 +57,7 @@ describe("the kernel's schema versions", () => {
     const store = storeFromBeforeVersions();
     expect(columns(store, "tasks")).toContain("idem_key");
     expect(schemaVersion(store)).toBe(0);
-    expect(migrate(store)).toEqual({ from: 0, to: 2 });
+    expect(migrate(store)).toEqual({ from: 0, to: 3 });
     expect(columns(store, "tasks")).not.toContain("idem_key");
     expect(store.sql.exec<{ pid: number }>("SELECT pid FROM procs ORDER BY pid").toArray().map((r) => r.pid)).toEqual([1, 2]);
     const task = store.sql.exec<TaskRow>("SELECT * FROM tasks").one();
@@ -93,16 +93,50 @@ describe("the kernel's schema versions", () => {
     migrate(store, MIGRATIONS.slice(0, 1));
     expect(schemaVersion(store)).toBe(1);
     expect(columns(store, "tasks")).toContain("idem_key");
-    expect(migrate(store)).toEqual({ from: 1, to: 2 });
+    expect(migrate(store)).toEqual({ from: 1, to: 3 });
     expect(columns(store, "tasks")).not.toContain("idem_key");
   });
 
   it("rolls back a migration that fails, version bump included", () => {
     const store = memoryStore();
     migrate(store);
-    const broken = [...MIGRATIONS, { version: 3, description: "broken", sql: "CREATE TABLE extra (x INTEGER); ALTER TABLE nowhere ADD COLUMN y TEXT;" }];
+    const broken = [...MIGRATIONS, { version: SCHEMA_VERSION + 1, description: "broken", sql: "CREATE TABLE extra (x INTEGER); ALTER TABLE nowhere ADD COLUMN y TEXT;" }];
     expect(() => migrate(store, broken)).toThrow();
-    expect(schemaVersion(store)).toBe(2);
+    expect(schemaVersion(store)).toBe(SCHEMA_VERSION);
     expect(tables(store)).not.toContain("extra");
+  });
+
+  it("v3: the feed's triggers log process, task and audit changes in the transaction that makes them", () => {
+    const store = memoryStore();
+    migrate(store);
+    const feed = () => store.sql.exec<{ type: string; ref: string }>("SELECT type, ref FROM tenant_events ORDER BY seq").toArray().map((r) => `${r.type}:${r.ref}`);
+    const at = "2026-01-01T00:00:00.000Z";
+    for (const pid of [1, 2]) {
+      store.sql.exec(
+        `INSERT INTO procs (pid, agent, parent_pid, task_id, state, mode, usage, tools, fs, budget_limit, budget_used, tree_used, limits, depth, created_at, updated_at, metadata)
+         VALUES (?, 'a', NULL, NULL, 'running', 'task', '{}', '[]', '[]', '{}', '{}', '{}', '{}', 0, ?, ?, '{}')`,
+        pid,
+        at,
+        at,
+      );
+    }
+    store.sql.exec(
+      `INSERT INTO tasks (id, copilot_pid, worker_pid, agent, state, status_message, status_at, result, delivery, budget, requested, granted, metadata, created_at)
+       VALUES ('t-1', 1, 2, 'a', 'working', NULL, ?, NULL, 'immediate', '{}', '{}', '{}', '{}', ?)`,
+      at,
+      at,
+    );
+    expect(feed()).toEqual(["proc:1", "proc:2", "task:t-1"]);
+    store.sql.exec("UPDATE procs SET turn_count = 3 WHERE pid = 2");
+    store.sql.exec("UPDATE procs SET metadata = '{}' WHERE pid = 2"); // not a change the feed announces
+    store.sql.exec("UPDATE tasks SET state = 'completed' WHERE id = 't-1'");
+    expect(feed().slice(3)).toEqual(["proc:2", "task:t-1"]);
+    expect(() =>
+      store.transactionSync(() => {
+        store.sql.exec("UPDATE procs SET state = 'zombie' WHERE pid = 1");
+        throw new Error("rolled back");
+      }),
+    ).toThrow();
+    expect(feed()).toHaveLength(5);
   });
 });

@@ -1,0 +1,82 @@
+import { takePage } from "../lib/paging";
+import { SseHub, type SseEvent } from "../lib/sse";
+import type { Sql } from "../lib/sql-store";
+
+/**
+ * The tenant's feed (`GET /v1/events`): what a live view listens to. SQLite triggers (schema v3)
+ * append a row to `tenant_events` whenever a process row's state, turn, usage or exit changes, a task
+ * is made or changes state, or an audit entry is written, in the same transaction as that change, so
+ * a change that is not committed is never announced. A row names what changed; the event carries it
+ * as it is when the event is sent (a live view wants the current process, not a past one). The last
+ * `FEED_RETENTION` rows are kept; a reader further behind resumes from the oldest kept.
+ */
+export type FeedType = "proc" | "task" | "audit";
+export const FEED_RETENTION = 10_000;
+const PAGE = 200;
+
+type FeedRow = { seq: number; type: string; ref: string; at: string };
+
+export class TenantFeed {
+  private readonly hub = new SseHub((after) => this.page(after));
+  private flushing = false;
+
+  /** @param render the current JSON of what a row names (a process, a task, an audit entry), or null when it is gone */
+  constructor(
+    private readonly sql: Sql,
+    private readonly render: (type: FeedType, ref: string) => object | null,
+  ) {}
+
+  /** Events after `after`, rendered, at most a page and a few MiB. */
+  page(after: number, limit = PAGE): SseEvent[] {
+    const rows = this.sql.exec<FeedRow>("SELECT seq, type, ref, at FROM tenant_events WHERE seq > ? ORDER BY seq LIMIT ?", after, limit + 1);
+    const render = this.render;
+    return takePage(
+      (function* () {
+        for (const r of rows) {
+          const data = render(r.type as FeedType, r.ref);
+          // Gone (a pruned row): the event keeps its place with what is known.
+          yield { seq: r.seq, type: r.type, data: { seq: r.seq, at: r.at, ...(data ?? { ref: r.ref, gone: true }) } };
+        }
+      })(),
+      limit,
+      (e) => e.seq,
+    ).items;
+  }
+
+  stream(after: number): Response {
+    return this.hub.stream(after);
+  }
+
+  /** After a commit: the live streams get what it added, once the current synchronous work is done. */
+  flushSoon() {
+    if (this.flushing || !this.hub.listening) return;
+    this.flushing = true;
+    queueMicrotask(() => {
+      this.flushing = false;
+      this.hub.catchUp();
+    });
+  }
+}
+
+/** Schema v3: the feed's table and the triggers that fill it. */
+export const FEED_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS tenant_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, ref TEXT NOT NULL, at TEXT NOT NULL);
+  CREATE TRIGGER IF NOT EXISTS feed_proc_insert AFTER INSERT ON procs BEGIN
+    INSERT INTO tenant_events (type, ref, at) VALUES ('proc', NEW.pid, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+  END;
+  CREATE TRIGGER IF NOT EXISTS feed_proc_update AFTER UPDATE OF state, turn_count, usage, tree_used, exit ON procs BEGIN
+    INSERT INTO tenant_events (type, ref, at) VALUES ('proc', NEW.pid, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+  END;
+  CREATE TRIGGER IF NOT EXISTS feed_task_insert AFTER INSERT ON tasks BEGIN
+    INSERT INTO tenant_events (type, ref, at) VALUES ('task', NEW.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+  END;
+  CREATE TRIGGER IF NOT EXISTS feed_task_update AFTER UPDATE OF state ON tasks BEGIN
+    INSERT INTO tenant_events (type, ref, at) VALUES ('task', NEW.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+  END;
+  CREATE TRIGGER IF NOT EXISTS feed_audit AFTER INSERT ON audit BEGIN
+    INSERT INTO tenant_events (type, ref, at) VALUES ('audit', NEW.seq, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+  END;
+  CREATE TRIGGER IF NOT EXISTS feed_retention AFTER INSERT ON tenant_events WHEN NEW.seq % 500 = 0 BEGIN
+    DELETE FROM tenant_events WHERE seq <= NEW.seq - ${FEED_RETENTION};
+  END;
+`;
