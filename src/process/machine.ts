@@ -8,6 +8,7 @@ import type { DeliveryPolicy } from "../contracts/tasks";
 import type { ModelResponse } from "../models/model";
 import type { CollectWait } from "../agent/collect";
 import { retryDelay } from "../agent/retry";
+import { addUse, remaining, spentDimension } from "../agent/budget";
 
 // ---------------------------------------------------------------------------------------------
 // The persisted state
@@ -233,18 +234,11 @@ export const ownUse = (s: LoopState): BudgetUse => ({
 /** What counts against this process's budget: its own usage and its descendants'. */
 export const budgetUse = (s: LoopState): BudgetUse => {
   const own = ownUse(s);
-  const ext = s.external;
-  return ext ? { tokens: own.tokens + ext.tokens, toolCalls: own.toolCalls + ext.toolCalls, wallMs: own.wallMs + ext.wallMs } : own;
+  return s.external ? addUse(own, s.external) : own;
 };
 
 /** The first budget dimension that is spent, or null. */
-export function exhaustedBudget(limit: Budget, used: BudgetUse): keyof Budget | null {
-  for (const key of ["tokens", "toolCalls", "wallMs"] as const) {
-    const cap = limit[key];
-    if (cap !== undefined && used[key] >= cap) return key;
-  }
-  return null;
-}
+export const exhaustedBudget = (limit: Budget, used: BudgetUse): keyof Budget | null => spentDimension(remaining(limit, used));
 
 /**
  * The calls of a turn that fit the remaining toolCalls budget, in call order; the rest are refused
