@@ -8,7 +8,8 @@ import type { Sql } from "../lib/sql-store";
  * is made or changes state, or an audit entry is written, in the same transaction as that change, so
  * a change that is not committed is never announced. A row names what changed; the event carries it
  * as it is when the event is sent (a live view wants the current process, not a past one). The last
- * `FEED_RETENTION` rows are kept; a reader further behind resumes from the oldest kept.
+ * `FEED_RETENTION` rows are kept (the newest is never pruned, so a plain rowid keeps growing without
+ * AUTOINCREMENT's bookkeeping); a reader further behind resumes from the oldest kept.
  */
 export type FeedType = "proc" | "task" | "audit";
 export const FEED_RETENTION = 10_000;
@@ -60,7 +61,7 @@ export class TenantFeed {
 
 /** Schema v3: the feed's table and the triggers that fill it. */
 export const FEED_SCHEMA = `
-  CREATE TABLE IF NOT EXISTS tenant_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, ref TEXT NOT NULL, at TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS tenant_events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, ref TEXT NOT NULL, at TEXT NOT NULL);
   CREATE TRIGGER IF NOT EXISTS feed_proc_insert AFTER INSERT ON procs BEGIN
     INSERT INTO tenant_events (type, ref, at) VALUES ('proc', NEW.pid, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
   END;
