@@ -201,38 +201,77 @@ function processTree(list: Process[]): string {
 }
 
 const ps = defineCommand({
-  meta: { name: "ps", description: "List processes (-w refreshes every second until Ctrl-C; it polls, until a tenant event stream exists)" },
+  meta: { name: "ps", description: "List processes (-w follows the tenant's event stream and redraws on every change until Ctrl-C)" },
   args: {
     tree: { type: "boolean", description: "Show the process tree", default: false },
     state: { type: "enum", options: ["created", "running", "sleeping", "paused", "zombie", "stopped"], description: "Only processes in this state" },
     agent: { type: "string", description: "Only processes of this agent" },
     parent: { type: "string", description: "Only children of this pid", valueHint: "pid" },
-    watch: { type: "boolean", alias: "w", description: "Refresh every second (polling) until Ctrl-C", default: false },
+    watch: {
+      type: "boolean",
+      alias: "w",
+      description: "Follow GET /v1/events and redraw on each process change until Ctrl-C (with --json: one JSON line per proc event)",
+      default: false,
+    },
     ...common,
   },
   run: ({ args }) =>
     run(async () => {
       const api = clientOf(args);
+      const parentPid = args.parent ? pidArg(args.parent) : undefined;
       const query = {
         ...(args.state ? { state: args.state as Process["state"] } : {}),
         ...(args.agent ? { agent: args.agent } : {}),
-        ...(args.parent ? { parentPid: pidArg(args.parent) } : {}),
+        ...(parentPid !== undefined ? { parentPid } : {}),
       };
-      const once = async () => {
-        const list: Process[] = [];
-        for await (const p of api.procs.all(query)) list.push(p);
-        if (args.json) return JSON.stringify(list, null, 2);
+      const render = (list: Process[]) => {
         if (list.length === 0) return "no processes";
         return args.tree ? processTree(list) : processTable(list);
       };
-      if (!args.watch) return print(await once());
-      for (;;) {
-        const text = await once();
-        process.stdout.write(`\x1b[2J\x1b[H${new Date().toLocaleTimeString()}  (every 1 s, Ctrl-C to stop)\n${text}\n`);
-        await new Promise((r) => setTimeout(r, 1000));
-      }
+      const list: Process[] = [];
+      if (!args.watch || !args.json) for await (const p of api.procs.all(query)) list.push(p);
+      if (!args.watch) return print(args.json ? JSON.stringify(list, null, 2) : render(list));
+      await watchProcs(api, list, render, args.json ?? false, (p) =>
+        (query.state === undefined || p.state === query.state) && (query.agent === undefined || p.agent === query.agent) && (parentPid === undefined || p.parentPid === parentPid),
+      );
     }),
 });
+
+/**
+ * `ps -w`: the table as listed, then kept current from the tenant's feed (`proc` events carry the
+ * process as it is), redrawn on each change (at most every 100 ms) until Ctrl-C. With --json, one
+ * JSON line per `proc` event that passes the filters: the backlog the kernel keeps, then live.
+ */
+async function watchProcs(api: KernelClient, initial: Process[], render: (list: Process[]) => string, json: boolean, keep: (p: Process) => boolean): Promise<void> {
+  const stop = new AbortController();
+  process.once("SIGINT", () => stop.abort());
+  process.once("SIGTERM", () => stop.abort());
+  const shown = new Map(initial.map((p) => [p.pid, p]));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const draw = () => {
+    timer = undefined;
+    const rows = [...shown.values()].sort((a, b) => a.pid - b.pid);
+    process.stdout.write(`\x1b[2J\x1b[H${new Date().toLocaleTimeString()}  (live from /v1/events, Ctrl-C to stop)\n${render(rows)}\n`);
+  };
+  if (!json) draw();
+  try {
+    for await (const e of api.events({ signal: stop.signal })) {
+      if (e.event !== "proc" || !("process" in e.data)) continue;
+      const p = e.data.process;
+      if (json) {
+        if (keep(p)) print(JSON.stringify(e));
+        continue;
+      }
+      if (keep(p)) shown.set(p.pid, p);
+      else if (!shown.delete(p.pid)) continue;
+      timer ??= setTimeout(draw, 100);
+    }
+  } catch (err) {
+    if (!stop.signal.aborted) throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Waits for an exit, up to `timeoutMs` in total (0 = forever), 60 s per request. */
 async function waitFor(api: KernelClient, pid: number, timeoutMs: number) {
@@ -501,4 +540,11 @@ export const main: CommandDef = defineCommand({
   },
 });
 
-export const runCli = (rawArgs = process.argv.slice(2)) => runMain(main, { rawArgs });
+export const runCli = (rawArgs = process.argv.slice(2)) => {
+  // A reader that went away (`agent-kernel ps -w --json | head`) ends the command quietly.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") throw err;
+    process.exit(0);
+  });
+  return runMain(main, { rawArgs });
+};

@@ -6,7 +6,7 @@
  *   ALLOW_PRIVATE_HOSTS=127.0.0.1,localhost (webhooks on this machine); adds that setting to an
  *   older .dev.vars that has none;
  * - serves on http://127.0.0.1:$PORT (default 8787), keeping Durable Object state in
- *   .wrangler/state so processes, files and the audit log survive restarts;
+ *   .wrangler/state so processes, files and the audit log survive restarts (`npm run reset` deletes it);
  * - once GET /healthz answers, prints the URL, how to mint a token and a curl example.
  *
  * Extra arguments go to wrangler: `npm start -- --log-level debug`.
@@ -17,12 +17,14 @@ import { createServer } from "node:net";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseDevVars, randomSecret } from "./lib/jwt.mjs";
+import { LOCAL_STATE_DIR } from "./lib/local-state.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const devVars = join(root, ".dev.vars");
 const example = join(root, ".dev.vars.example");
 const wranglerJs = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
-const persistTo = join(root, ".wrangler", "state");
+/** Shared with `npm run reset`, which deletes it. */
+const persistTo = LOCAL_STATE_DIR;
 const host = "127.0.0.1";
 const PLACEHOLDER = "change-me-local-dev-secret";
 /** Local development calls webhooks on this machine; the kernel refuses private hosts unless listed. */
@@ -105,7 +107,10 @@ const args = [wranglerJs, "dev", "--local", "--ip", host, "--port", String(port)
 const child = spawn(process.execPath, args, {
   cwd: root,
   stdio: "inherit",
-  env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  // The kernel never reads `request.cf`, so wrangler need not fetch its real value from
+  // workers.cloudflare.com (offline that fetch fails with an alarming stack trace); set
+  // CLOUDFLARE_CF_FETCH_ENABLED=true to have it anyway.
+  env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false" },
 });
 
 let stopping = false;

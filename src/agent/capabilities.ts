@@ -1,4 +1,4 @@
-import type { FsMode, FsScope, Limits } from "../contracts";
+import type { Failure, FsMode, FsScope, Limits } from "../contracts";
 import { ALL_TOOL_NAMES } from "../contracts/tools";
 import { anyGlobMatch, globLiteralPrefix, globMatch } from "../lib/glob";
 
@@ -12,6 +12,57 @@ export function effectiveTools(own: readonly string[], parent: readonly string[]
   if (parent) tools = tools.filter((t) => parent.includes(t));
   if (requested) tools = tools.filter((t) => anyGlobMatch(requested, t));
   return tools;
+}
+
+/**
+ * The patterns of a tool list that name nothing: a misspelt name (`"write_fiel"`) or a glob that
+ * matches no known tool (`"wirte_*"`). `known` is every tool a process could be given (today the
+ * built-in ones; tools from MCP servers can join the list later).
+ */
+export const unknownToolPatterns = (patterns: readonly string[], known: readonly string[] = ALL_TOOL_NAMES): string[] =>
+  [...new Set(patterns)].filter((p) => !known.some((name) => globMatch(p, name)));
+
+/**
+ * `422 unknown_tool` when a tool list names a tool that exists nowhere; null when every pattern
+ * matches a known tool. `where` says whose list it is, e.g. `agent greeter's tools` or `the delegation's tools`.
+ */
+export function unknownToolsFailure(patterns: readonly string[], where: string, known: readonly string[] = ALL_TOOL_NAMES): Failure | null {
+  const unknown = unknownToolPatterns(patterns, known);
+  if (unknown.length === 0) return null;
+  const named = unknown.map((p) => (/[*?[]/.test(p) ? `${JSON.stringify(p)} (a pattern that matches no tool)` : JSON.stringify(p)));
+  return {
+    status: 422,
+    code: "unknown_tool",
+    message: `Unknown tool${unknown.length === 1 ? "" : "s"} ${named.join(", ")} in ${where}. Known tools: ${known.join(", ")}.`,
+    details: { unknown, known: [...known] },
+  };
+}
+
+/**
+ * Why a new process's effective tools came out empty although its agent lists some, or null when
+ * they did not (an agent that lists no tools asked for none). Mirrors `effectiveTools`, step by step.
+ * `parentLabel` names what bounds it (`its copilot (process 2)`, `the checkpoint's saved rights`).
+ */
+export function emptyToolsReason(
+  own: readonly string[],
+  parent: { label: string; tools: readonly string[] } | null,
+  requested?: readonly string[],
+  known: readonly string[] = ALL_TOOL_NAMES,
+): string | null {
+  if (own.length === 0) return null;
+  const mine = expandTools(own, known);
+  if (mine.length === 0) return `none of the agent's tools (${own.join(", ")}) is a known tool`;
+  const inherited = parent ? mine.filter((t) => parent.tools.includes(t)) : mine;
+  if (inherited.length === 0) {
+    const has = parent!.tools.length ? `only ${parent!.tools.join(", ")}` : "no tools at all";
+    return `${parent!.label} holds none of the tools the agent lists (${mine.join(", ")}): it has ${has}`;
+  }
+  if (requested && !inherited.some((t) => anyGlobMatch(requested, t))) {
+    return requested.length === 0
+      ? "the delegation asked for no tools (tools: [])"
+      : `the delegation asked only for ${requested.join(", ")}, which matches none of the tools it could have (${inherited.join(", ")})`;
+  }
+  return null;
 }
 
 const modeAllows = (have: FsMode, need: FsMode) => have === "rw" || need === "r";

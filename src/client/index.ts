@@ -131,6 +131,16 @@ export interface StreamEvent {
   event: ProcessEventType | (string & {});
   data: { seq?: number; at: string; [key: string]: unknown };
 }
+/**
+ * One event of the tenant's feed (`GET /v1/events`): the process, task or audit entry as it is when
+ * the event is sent. A row pruned since is `{ref, gone: true}`.
+ */
+export type TenantEvent =
+  | { id: string | undefined; event: "proc"; data: FeedData<{ process: Process }> }
+  | { id: string | undefined; event: "task"; data: FeedData<{ task: Task }> }
+  | { id: string | undefined; event: "audit"; data: FeedData<{ entry: AuditEntry }> };
+type FeedData<T> = { seq: number; at: string } & (T | { ref: string; gone: true });
+
 export interface StreamOptions {
   /** Resume after this id (sent as `Last-Event-ID`). */
   lastEventId?: string;
@@ -139,6 +149,8 @@ export interface StreamOptions {
   /** Reconnect (resuming after the last id) when the connection drops before the `exit` event; default true. */
   reconnect?: boolean;
 }
+/** The tenant's feed never ends by itself: it reconnects, resuming after the last id, until `signal` stops it. */
+export type TenantStreamOptions = Omit<StreamOptions, "reconnect">;
 
 type Query = Record<string, string | number | boolean | undefined | null>;
 
@@ -241,17 +253,23 @@ export function createClient(options: ClientOptions) {
     return (await res.json()) as T;
   }
 
-  /** A process's (or a task worker's) event stream, resumed with Last-Event-ID after a dropped connection. */
-  async function* stream(path: string, opts: StreamOptions = {}): AsyncGenerator<StreamEvent> {
+  /**
+   * A process's (or a task worker's) event stream, resumed with Last-Event-ID after a dropped
+   * connection; `endless` (the tenant's feed) also reconnects after a clean end, and keeps retrying.
+   */
+  async function* stream(path: string, opts: StreamOptions = {}, endless = false): AsyncGenerator<StreamEvent> {
     let last = opts.lastEventId;
     const reconnect = opts.reconnect ?? true;
     for (let attempt = 0; ; attempt++) {
+      if (endless && attempt > 0) await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * attempt)));
+      if (opts.signal?.aborted) return;
       let res: Response;
       try {
         res = await send("GET", path, { headers: { accept: "text/event-stream", ...(last ? { "last-event-id": last } : {}) }, ...(opts.signal ? { signal: opts.signal } : {}) });
       } catch (err) {
+        if (opts.signal?.aborted) return;
         // A stream that got events before the drop retries; one that cannot connect at all fails.
-        if (err instanceof KernelApiError && err.code === "network_error" && reconnect && attempt > 0 && attempt < 5) {
+        if (err instanceof KernelApiError && err.code === "network_error" && reconnect && attempt > 0 && (endless || attempt < 5)) {
           await new Promise((r) => setTimeout(r, 200 * attempt));
           continue;
         }
@@ -275,6 +293,11 @@ export function createClient(options: ClientOptions) {
       } catch (err) {
         if (opts.signal?.aborted) return;
         if (!reconnect) throw err;
+      }
+      if (endless) {
+        if (opts.signal?.aborted) return;
+        if (got > 0) attempt = 0;
+        continue;
       }
       // The server closes the stream once the process has exited and its backlog is sent.
       if (exited || !reconnect || opts.signal?.aborted || got === 0) return;
@@ -348,6 +371,11 @@ export function createClient(options: ClientOptions) {
   return {
     baseUrl: base,
     health: () => call<{ ok: true }>("GET", "/healthz"),
+    /**
+     * The tenant's feed (`GET /v1/events`): `proc`, `task` and `audit` events, the kept backlog after
+     * `lastEventId` first, then live, reconnecting with Last-Event-ID until `signal` aborts.
+     */
+    events: (opts: TenantStreamOptions = {}) => stream("/v1/events", opts, true) as AsyncGenerator<TenantEvent>,
     openapi: () => call<Record<string, unknown>>("GET", "/openapi.json"),
     agents,
     procs,

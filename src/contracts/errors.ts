@@ -21,6 +21,7 @@ export const ErrorCode = z.enum([
   "too_many_processes",
   "model_not_configured",
   "tool_not_dispatchable",
+  "unknown_tool",
   "internal",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;

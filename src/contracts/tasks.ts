@@ -2,6 +2,7 @@ import { z } from "zod";
 import { Budget } from "./agent";
 import { Metadata, pageQuery, Usage } from "./common";
 import { CollectArgs, DelegateArgs, DeliveryPolicy } from "./tools";
+import { Warning } from "./conversation";
 
 export { DeliveryPolicy };
 export type DeliveryPolicy = z.infer<typeof DeliveryPolicy>;
@@ -43,7 +44,8 @@ export type Task = z.infer<typeof Task>;
 export const DelegateRequest = DelegateArgs.extend({ idempotencyKey: z.string().min(1).max(256).optional() });
 export type DelegateRequest = z.infer<typeof DelegateRequest>;
 export type DelegateInput = z.infer<typeof DelegateArgs>;
-export const DelegateResult = z.object({ taskId: z.string(), pid: z.number().int(), state: TaskState });
+/** `warnings`: the worker starts degraded (e.g. its effective tools came out empty), with why. */
+export const DelegateResult = z.object({ taskId: z.string(), pid: z.number().int(), state: TaskState, warnings: z.array(Warning).optional() });
 export type DelegateResult = z.infer<typeof DelegateResult>;
 
 export const CollectRequest = CollectArgs.extend({ timeoutMs: z.number().int().nonnegative().max(60_000).optional() });

@@ -1,4 +1,6 @@
 import { fail, ok, type AgentSpec, type Outcome } from "../contracts";
+import { ALL_TOOL_NAMES } from "../contracts/tools";
+import { unknownToolsFailure } from "../agent/capabilities";
 import { takePage, type Page } from "../lib/paging";
 import type { SqlStore } from "../lib/sql-store";
 import type { Actor, AuditLog } from "./audit-log";
@@ -11,9 +13,18 @@ export class AgentRegistry {
   constructor(
     private readonly store: SqlStore,
     private readonly audit: AuditLog,
+    /** Every tool an agent may name (built-in tools today; MCP tools can join later). */
+    private readonly knownTools: () => readonly string[] = () => ALL_TOOL_NAMES,
   ) {}
 
-  /** Registers or replaces a spec. */
+  /** `PUT /v1/agents/:name`: registers or replaces a spec, refusing one whose tools name a tool that exists nowhere. */
+  register(spec: AgentSpec, actor: Actor): Outcome<AgentSpec> {
+    const unknown = unknownToolsFailure(spec.tools, `agent ${spec.name}'s tools`, this.knownTools());
+    if (unknown) return { ok: false, error: unknown };
+    return ok(this.put(spec, actor));
+  }
+
+  /** Registers or replaces a spec, as it is. */
   put(spec: AgentSpec, actor: Actor): AgentSpec {
     this.store.transactionSync(() => {
       this.store.sql.exec(

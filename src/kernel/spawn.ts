@@ -15,6 +15,8 @@ import {
   type Task,
   type Warning,
 } from "../contracts";
+import { ALL_TOOL_NAMES } from "../contracts/tools";
+import { emptyToolsReason, unknownToolsFailure } from "../agent/capabilities";
 import type { ProcessConfig } from "../rpc/messages";
 import type { SqlStore } from "../lib/sql-store";
 import { admissionProblem } from "./admission";
@@ -77,6 +79,8 @@ export interface SpawnDeps {
   modelProblem(spec: AgentSpec): { message: string; setting: string } | null;
   /** Delivers the start order of `pid` now (the outbox retries it if this fails). */
   start(pid: number): Promise<void>;
+  /** Every tool a process may be given (default the built-in ones; MCP tools can join later). */
+  knownTools?(): readonly string[];
 }
 
 type Refusal = { ok: false; error: Failure };
@@ -115,12 +119,15 @@ export class Spawner {
    * delegation happens whole or not at all; the idempotency key makes a retried call return the
    * same task.
    */
-  async delegate(copilotPid: number, input: DelegateInput, opts: { idempotencyKey?: string; actor: Actor; copilotUse?: BudgetUse }): Promise<Outcome<{ task: Task; pid: number }>> {
+  async delegate(copilotPid: number, input: DelegateInput, opts: { idempotencyKey?: string; actor: Actor; copilotUse?: BudgetUse }): Promise<Outcome<{ task: Task; pid: number; warnings?: Warning[] }>> {
     const copilot = this.deps.table.get(copilotPid);
     if (!copilot) return fail(404, "process_not_found", `No process ${copilotPid}.`);
     if (!toolsOf(copilot).includes("delegate")) {
       return fail(403, "forbidden", `Process ${copilotPid} may not delegate: delegate is not among its tools.`);
     }
+    // A misspelt tool would silently narrow the worker to nothing: refused, naming the known tools.
+    const unknown = input.tools ? unknownToolsFailure(input.tools, "the delegation's tools", this.knownTools()) : null;
+    if (unknown) return { ok: false, error: unknown };
     // The model call that asked for this delegation has used budget the kernel has not heard of yet:
     // charge it first, so the worker is granted at most what is really left.
     if (opts.copilotUse && !copilot.exit) this.store.transactionSync(() => this.deps.ledger.charge(copilotPid, opts.copilotUse!));
@@ -135,7 +142,8 @@ export class Spawner {
     });
     if (!created.ok) return created;
     const task = this.deps.tasks.get(created.value.taskId!);
-    return ok({ task: toTask(task!), pid: created.value.pid });
+    const { warnings } = created.value;
+    return ok({ task: toTask(task!), pid: created.value.pid, ...(warnings?.length ? { warnings } : {}) });
   }
 
   /** `POST /v1/procs/restore`: a new top-level process continuing a checkpoint, with the rights it saved. */
@@ -168,7 +176,9 @@ export class Spawner {
     const planned = this.plan(req, spec, parent);
     if (!planned.ok) return planned;
     if (planned.value.kind === "replay") return ok(planned.value.process);
-    const { pid, runNow } = this.commit(planned.value.plan, warnings);
+    // Not a hook's warning: stored on the row and answered, but no hook_warning audit entry.
+    const degraded = this.capabilityWarnings(planned.value.plan);
+    const { pid, runNow } = this.commit(planned.value.plan, [...warnings, ...degraded]);
     if (runNow) await this.deps.start(pid);
 
     this.deps.table.addWarnings(pid, warnings, "pre_spawn", false);
@@ -177,8 +187,27 @@ export class Spawner {
       this.deps.table.addWarnings(pid, post, "post_spawn");
       warnings = [...warnings, ...post];
     }
+    warnings = [...warnings, ...degraded];
     const process = toProcess(this.deps.table.get(pid)!);
     return ok(warnings.length ? { ...process, warnings } : process);
+  }
+
+  private knownTools(): readonly string[] {
+    return this.deps.knownTools?.() ?? ALL_TOOL_NAMES;
+  }
+
+  /** A process that will start with no tools although its agent lists some: said, with why. */
+  capabilityWarnings(plan: SpawnPlan): Warning[] {
+    const { req, spec, parent, grant } = plan;
+    if (grant.tools.length > 0) return [];
+    const bound = req.restore
+      ? { label: "the checkpoint's saved rights", tools: req.restore.saved.grant.tools }
+      : parent
+        ? { label: `${req.delegation ? "its copilot" : "its parent"} (process ${parent.pid})`, tools: toolsOf(parent) }
+        : null;
+    const reason = emptyToolsReason(spec.tools, bound, req.delegation?.tools, this.knownTools());
+    if (!reason) return [];
+    return [{ severity: "degraded", component: "capabilities", message: `Agent ${spec.name}'s effective tools are empty because ${reason}; the process can only answer with text.` }];
   }
 
   /** The process an idempotency key already made, if any. */

@@ -137,8 +137,8 @@ export class KernelObject extends DurableObject<Env> {
 
   // ======================= agents and hooks =======================
 
-  async registerAgent(spec: AgentSpec, actor: Actor): Promise<AgentSpec> {
-    return this.k.agents.put(spec, actor);
+  async registerAgent(spec: AgentSpec, actor: Actor): Promise<Outcome<AgentSpec>> {
+    return this.k.agents.register(spec, actor);
   }
 
   async getAgent(name: string): Promise<Outcome<AgentSpec>> {
@@ -187,7 +187,7 @@ export class KernelObject extends DurableObject<Env> {
   }
 
   /** Delegation (SPEC §7): task, worker and reservation in one transaction with the spawn. */
-  async delegate(copilotPid: number, input: DelegateInput, opts: { idempotencyKey?: string; actor: Actor; copilotUse?: BudgetUse }): Promise<Outcome<{ task: Task; pid: number }>> {
+  async delegate(copilotPid: number, input: DelegateInput, opts: { idempotencyKey?: string; actor: Actor; copilotUse?: BudgetUse }): Promise<Outcome<{ task: Task; pid: number; warnings?: Warning[] }>> {
     return this.k.spawner.delegate(copilotPid, input, opts);
   }
 

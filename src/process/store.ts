@@ -27,7 +27,7 @@ export function exitChange(
   return {
     loop: exitedLoop(loop),
     append: also.append ?? [],
-    events: [...(also.events ?? []), ["state", { state: "exited" }], ["exit", { ...status, result }]],
+    events: [...(also.events ?? []), ["state", { state: "zombie" }], ["exit", { ...status, result }]],
     exit: { status, result, reported: also.reported ?? false },
   };
 }

@@ -53,7 +53,7 @@ defineRoute(
     request: { params: NameParam, body: jsonRequest(S.AgentSpecInput) },
     responses: {
       200: json(S.AgentSpec, "The stored AgentSpec, defaults filled in."),
-      ...errors([400, `${"`invalid_request`"} (also for a malformed name) or \`invalid_json\`.`], 401, 403, 413, [422, "`script_required`: a scripted agent needs a script."], 500),
+      ...errors([400, `${"`invalid_request`"} (also for a malformed name) or \`invalid_json\`.`], 401, 403, 413, [422, "`script_required`: a scripted agent needs a script; `unknown_tool`: `tools` names a tool that exists nowhere, or a pattern that matches no tool (the message lists the known tools)."], 500),
     },
   }),
   { role: "admin", paramError: ApiError.of(400, "invalid_request", "Agent names are 1-64 lowercase letters, digits, _ and -.") },
@@ -62,7 +62,7 @@ defineRoute(
       throw ApiError.of(422, "script_required", 'An agent whose model is "scripted" needs a script.');
     }
     const spec = AgentSpec.parse({ ...input, name });
-    return c.json(await forRoutes.kernel(c.env, c.get("tenant")).registerAgent(spec, actorOf(c)));
+    return c.json(unwrap(await forRoutes.kernel(c.env, c.get("tenant")).registerAgent(spec, actorOf(c))));
   },
 );
 

@@ -131,7 +131,11 @@ describe("agent specs and delegations with adversarial globs", () => {
     const api = client(freshTenant());
     await putFile(api, `/${as(3000)}`, "mine");
     await putFile(api, `/${as(3000)}b`, "not mine");
-    const p = await sleeper(api, "scoped", { tools: [EVIL, `*${EVIL}`, "read_*", "list_dir"], fs: [{ path: `/**/${EVIL_A}`, mode: "r" }] });
+    // Tool globs that match no tool are refused (422 unknown_tool), after matching every known name at once.
+    const unmatched = await api.put("/v1/agents/scoped", { model: "scripted", script: [{ text: "x" }], tools: [EVIL, `*${EVIL}`, "read_*", "list_dir"] });
+    expect(unmatched.status).toBe(422);
+    expect(unmatched.body.error).toMatchObject({ code: "unknown_tool", details: { unknown: [EVIL, `*${EVIL}`] } });
+    const p = await sleeper(api, "scoped", { tools: ["read_*", "list_dir"], fs: [{ path: `/**/${EVIL_A}`, mode: "r" }] });
     expect(((await api.get(`/v1/procs/${p.pid}`)).body as Process).tools).toEqual(["read_file", "list_dir"]);
 
     expect(await dispatch(api, p.pid, "read_file", { path: `/${as(3000)}` })).toMatchObject({ success: true, output: "mine" });
@@ -157,7 +161,7 @@ describe("agent specs and delegations with adversarial globs", () => {
         { text: "{{lastToolResult}}" },
       ],
     });
-    const asked = { tools: [EVIL, "read_*"], fs: [{ path: `/**/${EVIL_A}`, mode: "r" }] };
+    const asked = { tools: ["read_*"], fs: [{ path: `/**/${EVIL_A}`, mode: "r" }] };
     await registerCopilot(api, "boss", [{ toolCalls: [delegate("reader", "read", asked)] }, { toolCalls: [collect()] }, { text: "{{lastToolResult}}" }], {
       tools: ["read_file"],
     });
@@ -169,6 +173,10 @@ describe("agent specs and delegations with adversarial globs", () => {
 
     // Over HTTP, past the caps: 400 before anything is spawned.
     const live = await sleeper(api, "boss2", { tools: ["delegate"] });
+    // A tool glob that matches no tool: 422 unknown_tool, at once.
+    const unmatched = await api.post(`/v1/procs/${live.pid}/delegate`, { agent: "reader", message: "x", tools: [EVIL, "read_*"] });
+    expect(unmatched.status).toBe(422);
+    expect(unmatched.body.error).toMatchObject({ code: "unknown_tool", details: { unknown: [EVIL] } });
     for (const extra of [{ tools: ["x".repeat(129)] }, { fs: [{ path: "*".repeat(1025), mode: "r" }] }, { fs: Array.from({ length: 65 }, () => ({ path: "/**", mode: "r" })) }]) {
       const res = await api.post(`/v1/procs/${live.pid}/delegate`, { agent: "reader", message: "x", ...extra });
       expect(res.status).toBe(400);

@@ -4,7 +4,7 @@
  * server. About 15 s: one wrangler boot and ~25 CLI runs.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -55,7 +55,7 @@ describe("agent-kernel CLI", { timeout: 120_000 }, () => {
   test("--help on the program and on each command", async () => {
     const top = await ok(["--help"]);
     for (const cmd of ["agents", "ps", "spawn", "wait", "kill", "logs", "tasks", "fs", "audit", "token", "approvals", "reply", "mcp"]) assert.match(top, new RegExp(`\\b${cmd}\\b`));
-    assert.match(await ok(["ps", "--help"]), /--tree[\s\S]*--state[\s\S]*-w, --watch[\s\S]*polling/);
+    assert.match(await ok(["ps", "--help"]), /--tree[\s\S]*--state[\s\S]*-w, --watch[\s\S]*\/v1\/events/);
     assert.match(await ok(["spawn", "--help"]), /--wait/);
     assert.match(await ok(["kill", "--help"]), /--no-cascade|cascade/);
     assert.match(await ok(["fs", "put", "--help"]), /PATH[\s\S]*FILE/i);
@@ -133,6 +133,32 @@ describe("agent-kernel CLI", { timeout: 120_000 }, () => {
     assert.equal(JSON.parse(await ok(["tasks", String(pid), "--json"])).length, 2);
     const children = JSON.parse(await ok(["ps", "--json", "--parent", String(pid)]));
     assert.equal(children.length, 2);
+  });
+
+  test("ps -w --json follows the tenant's event stream: a spawn shows up as a proc event", async () => {
+    const child = spawn(process.execPath, [BIN, "ps", "-w", "--json"], { cwd: root, env: { ...process.env, NO_COLOR: "1", AK_URL: server.url, AK_TOKEN: token } });
+    try {
+      let out = "";
+      const seen = (pid) => out.split("\n").slice(0, -1).map((l) => JSON.parse(l)).find((e) => e.event === "proc" && e.data.process.pid === pid);
+      const lines = new Promise((resolve, reject) => {
+        child.stdout.on("data", (chunk) => {
+          out += chunk;
+          resolve();
+        });
+        child.once("exit", (code) => reject(new Error(`ps -w exited ${code}: ${out}`)));
+      });
+      await lines; // connected: the backlog of the earlier tests has arrived
+      const pid = Number((await ok(["spawn", "greeter", "watch"])).trim());
+      const deadline = Date.now() + 15_000;
+      while (!seen(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const event = seen(pid);
+      assert.ok(event, `no proc event for pid ${pid} in:\n${out}`);
+      assert.equal(event.data.process.agent, "greeter");
+      assert.match(event.id, /^\d+$/);
+      assert.equal(child.exitCode, null, "ps -w keeps following");
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 
   test("fs put/get/ls/rm", async () => {

@@ -1,4 +1,4 @@
-import { ok, type Outcome, type ToolCall } from "../../contracts";
+import { ok, type Outcome, type ToolCall, type Warning } from "../../contracts";
 import { isTerminalTask, type DelegateInput, type DelegateResult, type DeliveryPolicy, type Task, type TaskState } from "../../contracts/tasks";
 import { TASK_TOOL_ARGS, TOOL_DESCRIPTIONS } from "../../contracts/tools";
 import { MAX_COLLECT_TOOL_CHARS, settleCollect, startCollect, TOOL_COLLECT, type CollectWait } from "../../agent/collect";
@@ -20,7 +20,9 @@ const delegate: Tool = {
     // The call id is stable across a crash and re-run of this step, so the kernel answers a repeat
     // with the task it already made instead of spawning a second worker.
     const out = await ctx.delegate(args.data, `tool:${call.id}`);
-    return out.ok ? { ok: true, output: JSON.stringify({ taskId: out.value.taskId, pid: out.value.pid }) } : kernelFailure(out);
+    if (!out.ok) return kernelFailure(out);
+    const { taskId, pid, warnings } = out.value;
+    return { ok: true, output: JSON.stringify({ taskId, pid, ...(warnings ? { warnings: warnings.map((w) => w.message) } : {}) }) };
   },
 };
 
@@ -86,7 +88,7 @@ const answeredFailure = (failure: ToolFailure): ToolOutcome => ({ ok: true, outp
 
 /** What a delegation needs: the kernel's delegate, the copilot's inbox, its event stream. */
 export interface DelegationDeps {
-  delegate(args: DelegateInput, idempotencyKey: string): Promise<Outcome<{ task: Task; pid: number }>>;
+  delegate(args: DelegateInput, idempotencyKey: string): Promise<Outcome<{ task: Task; pid: number; warnings?: Warning[] }>>;
   inbox: { record(task: { taskId: string; pid: number; agent: string; state: TaskState }, delivery: DeliveryPolicy): boolean };
   emit(type: "task", data: unknown): void;
 }
@@ -95,7 +97,7 @@ export interface DelegationDeps {
 export async function startDelegation(deps: DelegationDeps, args: DelegateInput, idempotencyKey: string): Promise<Outcome<DelegateResult>> {
   const out = await deps.delegate(args, idempotencyKey);
   if (!out.ok) return out;
-  const { task, pid } = out.value;
+  const { task, pid, warnings } = out.value;
   const state = task.status.state as TaskState;
   const delivery = task.metadata.deliveryPolicy;
   // A retried delegation may find its task already ended. Its result comes only with the kernel's
@@ -104,5 +106,5 @@ export async function startDelegation(deps: DelegationDeps, args: DelegateInput,
   if (deps.inbox.record({ taskId: task.id, pid, agent: task.metadata.agent, state: known }, delivery) && delivery !== "on_demand") {
     deps.emit("task", { taskId: task.id, workerPid: pid, agent: task.metadata.agent, state });
   }
-  return ok({ taskId: task.id, pid, state });
+  return ok({ taskId: task.id, pid, state, ...(warnings?.length ? { warnings } : {}) });
 }
