@@ -9,7 +9,7 @@ export default defineConfig({
       miniflare: {
         // The model provider settings point at the fake providers (no network); see test/global-setup.ts.
         // The hook receiver and fake providers listen on 127.0.0.1, which webhooks may only reach when allowed.
-        bindings: { AUTH_SECRET: "test-secret", ALLOW_PRIVATE_HOSTS: "127.0.0.1,localhost", HOOK_SERVER_URL: inject("hookServerUrl"), ...inject("providerBindings") },
+        bindings: { AUTH_SECRET: "test-secret", ALLOW_PRIVATE_HOSTS: "127.0.0.1,localhost", HOOK_SERVER_URL: inject("hookServerUrl"), MCP_SERVER_URL: inject("mcpServerUrl"), ...inject("providerBindings") },
       },
     })),
   ],

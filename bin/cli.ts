@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineCommand, runMain, type ArgsDef, type CommandDef } from "citty";
-import { createClient, KernelApiError, type KernelClient, type Process, type StreamEvent } from "../src/client/index.ts";
+import { createClient, KernelApiError, type KernelClient, type McpServer, type Process, type StreamEvent } from "../src/client/index.ts";
 import { mintToken, parseTtl, readAuthSecret, ROLES } from "../scripts/lib/jwt.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -406,6 +406,101 @@ const tasks = defineCommand({
     }),
 });
 
+// ---------- MCP servers ----------
+
+/** Every `--header "Name: value"` (citty keeps only the last of a repeated flag, so they are read from the raw arguments). */
+function headersOf(rawArgs: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    const value = arg === "--header" || arg === "-H" ? rawArgs[++i] : arg.startsWith("--header=") ? arg.slice("--header=".length) : undefined;
+    if (value === undefined) continue;
+    const colon = value.indexOf(":");
+    if (colon < 1) throw new CliFailure(`--header needs "Name: value", got ${JSON.stringify(value.length > 40 ? `${value.slice(0, 20)}…` : value)}`);
+    headers[value.slice(0, colon).trim()] = value.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+function mcpSummary(s: McpServer): string {
+  const lines = [
+    `${s.name}  ${s.url}  (${s.serverInfo.name} ${s.serverInfo.version})`,
+    `headers: ${s.headerNames.join(", ") || "-"}   tools: ${s.tools.join(",")}   timeout: ${s.timeoutMs} ms   refreshed: ${s.refreshedAt}`,
+    table(["TOOL", "HINTS", "DESCRIPTION"], s.exposed.map((t) => [t.name, Object.entries(t.annotations).filter(([, v]) => v).map(([k]) => k.replace(/Hint$/, "")).join(",") || "-", short(t.description, 60)])),
+  ];
+  if (s.unexposed.length) lines.push(`not exposed: ${s.unexposed.join(", ")}`);
+  for (const k of s.skipped) lines.push(`skipped ${k.tool}: ${k.reason}`);
+  return lines.join("\n");
+}
+
+const mcpName = { name: { type: "positional", required: true, description: "server name (1-32 of a-z, 0-9, -)" } } as const;
+
+const mcp = defineCommand({
+  meta: { name: "mcp", description: "MCP servers whose tools agents can be granted as mcp__<server>__<tool>: list | get <name> | add <name> <server-url> | refresh <name> | rm <name>" },
+  subCommands: {
+    list: defineCommand({
+      meta: { name: "list", description: "List the MCP servers and how many tools each exposes" },
+      args: { ...common },
+      run: ({ args }) =>
+        run(async () => {
+          const list: McpServer[] = [];
+          for await (const s of clientOf(args).mcp.all()) list.push(s);
+          if (args.json) return printJson(list);
+          if (list.length === 0) return print("no MCP servers");
+          print(table(["NAME", "URL", "TOOLS", "HEADERS", "REFRESHED"], list.map((s) => [s.name, s.url, s.exposed.length, s.headerNames.join(",") || "-", s.refreshedAt])));
+        }),
+    }),
+    get: defineCommand({
+      meta: { name: "get", description: "Show a server and its exposed tools" },
+      args: { ...mcpName, ...common },
+      run: ({ args }) =>
+        run(async () => {
+          const s = await clientOf(args).mcp.get(args.name);
+          print(args.json ? JSON.stringify(s, null, 2) : mcpSummary(s));
+        }),
+    }),
+    add: defineCommand({
+      meta: { name: "add", description: "Register (or replace) a server: the kernel connects, lists its tools and stores them" },
+      args: {
+        ...mcpName,
+        endpoint: { type: "positional", required: true, description: "the server's Streamable HTTP URL, e.g. https://example.com/mcp" },
+        header: { type: "string", alias: "H", description: 'A header sent with every request, "Name: value" (repeatable; values are write-only)', valueHint: "Name: value" },
+        tools: { type: "string", description: "Comma-separated globs over the server's tool names to expose (default *)", valueHint: "globs" },
+        timeout: { type: "string", description: "Connection and listing timeout in ms (default 30000)", valueHint: "ms" },
+        ...common,
+      },
+      run: ({ args, rawArgs }) =>
+        run(async () => {
+          const timeoutMs = intArg(args.timeout, "timeout");
+          const tools = args.tools ? args.tools.split(",").map((t) => t.trim()).filter(Boolean) : undefined;
+          const s = await clientOf(args).mcp.put(args.name, { url: args.endpoint, headers: headersOf(rawArgs), ...(tools ? { tools } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+          print(args.json ? JSON.stringify(s, null, 2) : `registered ${s.name}: ${s.exposed.length} tools\n${mcpSummary(s)}`);
+        }),
+    }),
+    refresh: defineCommand({
+      meta: { name: "refresh", description: "List the server's tools again" },
+      args: { ...mcpName, ...common },
+      run: ({ args }) =>
+        run(async () => {
+          const s = await clientOf(args).mcp.refresh(args.name);
+          if (args.json) return printJson(s);
+          const { added, removed, changed } = s.changes;
+          print(`refreshed ${s.name}: ${s.exposed.length} tools (added: ${added.join(", ") || "-"}; removed: ${removed.join(", ") || "-"}; changed: ${changed.join(", ") || "-"})`);
+        }),
+    }),
+    rm: defineCommand({
+      meta: { name: "rm", description: "Remove a server (calls of its tools become tool_unavailable errors)" },
+      args: { ...mcpName, ...common },
+      run: ({ args }) =>
+        run(async () => {
+          const res = await clientOf(args).mcp.delete(args.name);
+          if (args.json) return printJson(res);
+          print(`removed ${res.deleted}`);
+        }),
+    }),
+  },
+});
+
 // ---------- files, audit, token ----------
 
 const fs = defineCommand({
@@ -536,7 +631,7 @@ export const main: CommandDef = defineCommand({
     token,
     approvals: notYet("approvals", "approvals come with the people-in-the-loop issue"),
     reply: notYet("reply", "answers to request_input come with the people-in-the-loop issue"),
-    mcp: notYet("mcp", "MCP servers come with their own issue"),
+    mcp,
   },
 });
 

@@ -17,15 +17,21 @@
  * Completions, an OpenAI-compatible server, Anthropic Messages). The Worker's provider settings
  * pointing at them are provided as "providerBindings", which vitest.config.ts passes as bindings.
  * Workers AI stays unconfigured (no AI binding), for the model_not_configured test.
+ *
+ * A real MCP server (test/support/mcp-server.mjs, the official SDK) is provided as "mcpServerUrl"
+ * and handed to the Worker as the MCP_SERVER_URL binding; its counters are at <origin>/counters.
  */
 import type { TestProject } from "vitest/node";
 import { createServer, type IncomingMessage as IncomingRequest, type Server, type ServerResponse } from "node:http";
 import { FAKE_KEYS, FakeProviders, fakeBaseUrls, type Exchange } from "./providers/fake-providers";
+import { startMcpServer } from "./support/mcp-server.mjs";
 
 declare module "vitest" {
   export interface ProvidedContext {
     hookServerUrl: string;
     providerBindings: Record<string, string>;
+    /** The real MCP server of test/support/mcp-server.mjs: `http://127.0.0.1:<port>/mcp`. */
+    mcpServerUrl: string;
   }
 }
 
@@ -148,11 +154,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     MODEL_TIMEOUT_MS: "2000",
   });
 
+  const mcp = await startMcpServer({ quiet: true });
+  project.provide("mcpServerUrl", mcp.url);
+
   const close = async (s: Server) => {
     s.closeAllConnections();
     await new Promise<void>((resolve, reject) => s.close((err) => (err ? reject(err) : resolve())));
   };
   return async () => {
-    await Promise.all([close(server), close(providerServer)]);
+    await Promise.all([close(server), close(providerServer), mcp.close()]);
   };
 }

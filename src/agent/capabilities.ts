@@ -1,5 +1,6 @@
 import type { Failure, FsMode, FsScope, Limits } from "../contracts";
 import { ALL_TOOL_NAMES } from "../contracts/tools";
+import { MCP_PREFIX } from "../contracts/mcp";
 import { anyGlobMatch, globLiteralPrefix, globMatch } from "../lib/glob";
 
 /** The concrete tool names a set of glob patterns allows. */
@@ -7,8 +8,8 @@ export const expandTools = (patterns: readonly string[], known: readonly string[
   known.filter((name) => anyGlobMatch(patterns, name));
 
 /** Tools a child may use: its own patterns, within its parent's effective tools, within what was asked for. */
-export function effectiveTools(own: readonly string[], parent: readonly string[] | null, requested?: readonly string[]): string[] {
-  let tools = expandTools(own);
+export function effectiveTools(own: readonly string[], parent: readonly string[] | null, requested?: readonly string[], known: readonly string[] = ALL_TOOL_NAMES): string[] {
+  let tools = expandTools(own, known);
   if (parent) tools = tools.filter((t) => parent.includes(t));
   if (requested) tools = tools.filter((t) => anyGlobMatch(requested, t));
   return tools;
@@ -16,11 +17,15 @@ export function effectiveTools(own: readonly string[], parent: readonly string[]
 
 /**
  * The patterns of a tool list that name nothing: a misspelt name (`"write_fiel"`) or a glob that
- * matches no known tool (`"wirte_*"`). `known` is every tool a process could be given (today the
- * built-in ones; tools from MCP servers can join the list later).
+ * matches no known tool (`"wirte_*"`). `known` is every tool a process could be given: the built-in
+ * ones and the tenant's exposed MCP tools.
+ *
+ * A pattern that starts with `mcp__` is never unknown: it names tools of an MCP server, which may be
+ * registered (or refreshed into offering the tool) after the agent is. It matches what the catalogue
+ * holds when a process is spawned (SPEC §10, docs/mcp.md).
  */
 export const unknownToolPatterns = (patterns: readonly string[], known: readonly string[] = ALL_TOOL_NAMES): string[] =>
-  [...new Set(patterns)].filter((p) => !known.some((name) => globMatch(p, name)));
+  [...new Set(patterns)].filter((p) => !p.startsWith(MCP_PREFIX) && !known.some((name) => globMatch(p, name)));
 
 /**
  * `422 unknown_tool` when a tool list names a tool that exists nowhere; null when every pattern
@@ -33,7 +38,8 @@ export function unknownToolsFailure(patterns: readonly string[], where: string, 
   return {
     status: 422,
     code: "unknown_tool",
-    message: `Unknown tool${unknown.length === 1 ? "" : "s"} ${named.join(", ")} in ${where}. Known tools: ${known.join(", ")}.`,
+    // A tenant with many MCP tools would make the sentence endless: it names the first ones, details has all.
+    message: `Unknown tool${unknown.length === 1 ? "" : "s"} ${named.join(", ")} in ${where}. Known tools: ${known.slice(0, 40).join(", ")}${known.length > 40 ? ` and ${known.length - 40} more` : ""}.`,
     details: { unknown, known: [...known] },
   };
 }

@@ -34,6 +34,11 @@ import type {
   HookSpecInput,
   HookView,
   KillResult,
+  McpRefreshResult,
+  McpServer,
+  McpServerInput,
+  McpServerList,
+  McpTool,
   Message,
   MessagePage,
   Process,
@@ -59,6 +64,11 @@ export type {
   DispatchResult,
   HookView,
   KillResult,
+  McpRefreshResult,
+  McpServer,
+  McpServerInput,
+  McpServerList,
+  McpTool,
   Message,
   Process,
   ProcessList,
@@ -362,6 +372,16 @@ export function createClient(options: ClientOptions) {
     delete: (name: string) => call<Deleted>("DELETE", `/v1/hooks/${enc(name)}`),
   };
 
+  /** MCP servers (SPEC §10): header values are write-only, so a server comes back with `headerNames` only. */
+  const mcp = {
+    list: (q: PageQuery = {}) => call<McpServerList>("GET", "/v1/mcp", { query: { ...q } }),
+    all: () => follow((cursor) => mcp.list({ ...(cursor ? { cursor } : {}) }), (p): McpServer[] => p.servers),
+    get: (name: string) => call<McpServer>("GET", `/v1/mcp/${enc(name)}`),
+    put: (name: string, server: McpServerInput) => call<McpServer>("PUT", `/v1/mcp/${enc(name)}`, { body: server }),
+    refresh: (name: string) => call<McpRefreshResult>("POST", `/v1/mcp/${enc(name)}/refresh`),
+    delete: (name: string) => call<Deleted>("DELETE", `/v1/mcp/${enc(name)}`),
+  };
+
   const audit = {
     list: (q: AuditQuery = {}) => call<AuditPage>("GET", "/v1/audit", { query: { ...q } }),
     all: (q: Omit<AuditQuery, "cursor"> = {}) => follow((cursor) => audit.list({ ...q, ...(cursor ? { cursor } : {}) }), (p): AuditEntry[] => p.entries),
@@ -382,6 +402,7 @@ export function createClient(options: ClientOptions) {
     tasks,
     fs: files,
     hooks,
+    mcp,
     audit,
   };
 }

@@ -18,6 +18,10 @@ export const AuditEvent = z.enum([
   "checkpoint",
   "restore",
   "reap",
+  "mcp_registered",
+  "mcp_refreshed",
+  "mcp_removed",
+  "mcp_call",
 ]);
 export type AuditEvent = z.infer<typeof AuditEvent>;
 

@@ -22,6 +22,7 @@ export const ErrorCode = z.enum([
   "model_not_configured",
   "tool_not_dispatchable",
   "unknown_tool",
+  "mcp_unreachable",
   "internal",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;

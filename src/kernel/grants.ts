@@ -1,6 +1,7 @@
 import { DEFAULT_LIMITS, fail, ok, type AgentSpec, type Budget, type DelegateInput, type FsScope, type Limits, type Outcome } from "../contracts";
 import { BUDGET_KEYS, reserveBudget, spentDimension } from "../agent/budget";
 import { clampLimits, clipScopes, effectiveTools, expandTools } from "../agent/capabilities";
+import { ALL_TOOL_NAMES } from "../contracts/tools";
 import type { Headroom } from "./budget-ledger";
 import type { SavedGrant } from "./checkpoints";
 
@@ -24,12 +25,18 @@ export interface ParentRights {
 
 /**
  * Inherit-and-restrict (SPEC §7): what a new process may do, given its agent, its parent and the
- * delegation's request. A top-level process gets its agent's own rights.
+ * delegation's request. A top-level process gets its agent's own rights. `known` is every tool name
+ * the tenant has now (built-in and exposed MCP tools): globs expand to these, once, at spawn.
  */
-export function inheritedGrant(spec: AgentSpec, parent: ParentRights | null, delegation?: Pick<DelegateInput, "tools" | "fs" | "budget">): Outcome<Grant> {
+export function inheritedGrant(
+  spec: AgentSpec,
+  parent: ParentRights | null,
+  delegation?: Pick<DelegateInput, "tools" | "fs" | "budget">,
+  known: readonly string[] = ALL_TOOL_NAMES,
+): Outcome<Grant> {
   const own = { ...DEFAULT_LIMITS, ...spec.limits };
-  if (!parent) return ok({ tools: expandTools(spec.tools), fs: spec.fs, limits: own, budget: spec.budget });
-  const tools = effectiveTools(spec.tools, parent.tools, delegation?.tools);
+  if (!parent) return ok({ tools: expandTools(spec.tools, known), fs: spec.fs, limits: own, budget: spec.budget });
+  const tools = effectiveTools(spec.tools, parent.tools, delegation?.tools, known);
   let fs = clipScopes(spec.fs, parent.fs);
   if (delegation?.fs) fs = clipScopes(fs, delegation.fs);
   // Nothing left at all (actual usage), or nothing left to promise (usage plus live children's reservations).
@@ -44,7 +51,7 @@ export function inheritedGrant(spec: AgentSpec, parent: ParentRights | null, del
  * A restored process keeps the rights of the process it was saved from, narrowed by its agent's
  * spec as it is now: never wider than either. A budget already spent is refused.
  */
-export function restoredGrant(spec: AgentSpec, saved: SavedGrant): Outcome<Grant> {
+export function restoredGrant(spec: AgentSpec, saved: SavedGrant, known: readonly string[] = ALL_TOOL_NAMES): Outcome<Grant> {
   const budget: Budget = {};
   for (const k of BUDGET_KEYS) {
     const caps = [spec.budget[k], saved.budget[k]].filter((v): v is number => v !== undefined);
@@ -53,7 +60,7 @@ export function restoredGrant(spec: AgentSpec, saved: SavedGrant): Outcome<Grant
   const spent = spentDimension(budget);
   if (spent) return fail(422, "limit_exceeded", `The saved process has no ${spent} budget left.`, { limit: "budget", dimension: spent });
   return ok({
-    tools: effectiveTools(spec.tools, saved.tools),
+    tools: effectiveTools(spec.tools, saved.tools, undefined, known),
     fs: clipScopes(spec.fs, saved.fs),
     limits: clampLimits({ ...DEFAULT_LIMITS, ...spec.limits }, saved.limits),
     budget,

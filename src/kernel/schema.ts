@@ -55,10 +55,24 @@ const V1 = `
       CREATE TABLE IF NOT EXISTS checkpoint_chunks (id TEXT NOT NULL, idx INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (id, idx));
 `;
 
+/** MCP servers (src/kernel/mcp-registry.ts): one row per server, one per listed tool (SQLite values stay under 2 MB). */
+const MCP = `
+  CREATE TABLE IF NOT EXISTS mcp_servers (
+    name TEXT PRIMARY KEY, url TEXT NOT NULL, headers TEXT NOT NULL, globs TEXT NOT NULL, timeout_ms INTEGER NOT NULL,
+    server_info TEXT NOT NULL, skipped TEXT NOT NULL, revision INTEGER NOT NULL, registered_at TEXT NOT NULL, refreshed_at TEXT NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS mcp_tools (
+    server TEXT NOT NULL, tool TEXT NOT NULL, name TEXT NOT NULL, position INTEGER NOT NULL, description TEXT NOT NULL,
+    input_schema TEXT NOT NULL, annotations TEXT NOT NULL, exposed INTEGER NOT NULL, PRIMARY KEY (server, tool)
+  );
+  CREATE UNIQUE INDEX IF NOT EXISTS mcp_tools_name ON mcp_tools (name);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "the schema before versions: process table, agents, hooks, tasks, idempotency, audit, outbox, checkpoints", sql: V1 },
   { version: 2, description: "drop tasks.idem_key, which nothing ever wrote (delegations replay through the idempotency table)", sql: "ALTER TABLE tasks DROP COLUMN idem_key" },
   { version: 3, description: "the tenant feed: tenant_events, filled by triggers on procs, tasks and audit in the transaction of each change", sql: FEED_SCHEMA },
+  { version: 4, description: "MCP servers and their tool catalogues (mcp_servers, mcp_tools)", sql: MCP },
 ];
 
 /** The version a store has once `migrate` ran. */

@@ -1,4 +1,6 @@
 import type { AgentSpec } from "../contracts";
+import { ALL_TOOL_NAMES } from "../contracts/tools";
+import { openMcpSession } from "../mcp/client";
 import type { SqlStore } from "../lib/sql-store";
 import { AgentRegistry } from "./agent-registry";
 import { AuditLog } from "./audit-log";
@@ -8,10 +10,14 @@ import { ExitWaiters } from "./exit-waiters";
 import type { Fetcher } from "./hook-chain";
 import { HookRegistry } from "./hook-registry";
 import { HookRunner } from "./hook-runner";
+import { McpRegistry, type McpConnect } from "./mcp-registry";
 import { Outbox } from "./outbox";
 import { ProcessTable } from "./process-table";
 import { Spawner } from "./spawn";
 import { TaskStore } from "./task-store";
+import { toProcess } from "./rows";
+import { toTask } from "./tasks";
+import type { FeedType } from "./tenant-feed";
 
 /** What the services need from their host (the Durable Object, or a test). */
 export interface KernelHost {
@@ -25,6 +31,8 @@ export interface KernelHost {
   /** Delivers the start order of a new process now. */
   start(pid: number): Promise<void>;
   fetch?: Fetcher;
+  /** Opens an MCP session (default: src/mcp/client.ts with `fetch` and `privateHosts`). */
+  mcpConnect?: McpConnect;
 }
 
 export interface KernelServices {
@@ -39,6 +47,9 @@ export interface KernelServices {
   ledger: BudgetLedger;
   spawner: Spawner;
   waiters: ExitWaiters;
+  mcp: McpRegistry;
+  /** Every tool name a process may be given now: built-in, then the exposed MCP tools. */
+  knownTools(): string[];
 }
 
 /** The kernel's services over one store, wired to each other. The store must be migrated (schema.ts). */
@@ -46,7 +57,9 @@ export function kernelServices(store: SqlStore, host: KernelHost): KernelService
   const audit = new AuditLog(store.sql);
   const outbox = new Outbox(store.sql);
   const checkpoints = new CheckpointStore(store.sql);
-  const agents = new AgentRegistry(store, audit);
+  const mcp = new McpRegistry(store, audit, host.mcpConnect ?? ((conn) => openMcpSession(conn, fetch, host.privateHosts())));
+  const knownTools = () => [...ALL_TOOL_NAMES, ...mcp.exposedNames()];
+  const agents = new AgentRegistry(store, audit, knownTools);
   const hookRegistry = new HookRegistry(store, audit);
   const hooks = new HookRunner({ registry: hookRegistry, audit, tenant: host.tenant, privateHosts: host.privateHosts, ...(host.fetch ? { fetch: host.fetch } : {}) });
   const tasks = new TaskStore(store.sql, audit);
@@ -72,6 +85,25 @@ export function kernelServices(store: SqlStore, host: KernelHost): KernelService
     maxLive: host.maxLive,
     modelProblem: host.modelProblem,
     start: host.start,
+    knownTools,
   });
-  return { audit, outbox, checkpoints, agents, hookRegistry, hooks, tasks, table, ledger, spawner, waiters };
+  return { audit, outbox, checkpoints, agents, hookRegistry, hooks, tasks, table, ledger, spawner, waiters, mcp, knownTools };
+}
+
+/** What a feed row names, as it is now (src/kernel/tenant-feed.ts), or null when it is gone. */
+export function feedItem(k: Pick<KernelServices, "table" | "tasks" | "audit">, type: FeedType, ref: string): object | null {
+  switch (type) {
+    case "proc": {
+      const row = k.table.get(Number(ref));
+      return row ? { process: toProcess(row) } : null;
+    }
+    case "task": {
+      const row = k.tasks.get(ref);
+      return row ? { task: toTask(row) } : null;
+    }
+    case "audit": {
+      const entry = k.audit.page(Number(ref) - 1, 1)[0];
+      return entry ? { entry } : null;
+    }
+  }
 }

@@ -79,7 +79,7 @@ export interface SpawnDeps {
   modelProblem(spec: AgentSpec): { message: string; setting: string } | null;
   /** Delivers the start order of `pid` now (the outbox retries it if this fails). */
   start(pid: number): Promise<void>;
-  /** Every tool a process may be given (default the built-in ones; MCP tools can join later). */
+  /** Every tool a process may be given now: the built-in ones and the tenant's exposed MCP tools. */
   knownTools?(): readonly string[];
 }
 
@@ -253,9 +253,11 @@ export class Spawner {
     if (parent && (!fresh || !isLive(fresh.state))) return fail(409, "process_not_running", `Parent process ${parent.pid} has exited.`);
     const late = this.admission(spec, fresh, !!req.delegation);
     if (late) return late;
+    // Globs expand to the tool names the tenant has now: MCP tools registered later reach new processes only.
+    const known = this.knownTools();
     const grant = req.restore
-      ? restoredGrant(spec, req.restore.saved.grant)
-      : inheritedGrant(spec, fresh ? { pid: fresh.pid, tools: toolsOf(fresh), fs: fsOf(fresh), limits: limitsOf(fresh), headroom: this.deps.ledger.headroom(fresh.pid) } : null, req.delegation);
+      ? restoredGrant(spec, req.restore.saved.grant, known)
+      : inheritedGrant(spec, fresh ? { pid: fresh.pid, tools: toolsOf(fresh), fs: fsOf(fresh), limits: limitsOf(fresh), headroom: this.deps.ledger.headroom(fresh.pid) } : null, req.delegation, known);
     if (!grant.ok) return grant;
     return ok({
       kind: "new",

@@ -19,4 +19,6 @@ export type Sql = Pick<SqlStorage, "exec">;
 export interface SqlStore {
   readonly sql: Sql;
   transactionSync<T>(fn: () => T): T;
+  /** Resolves once every write so far is durable (`ctx.storage.sync()`); absent where writes are durable at once. */
+  sync?(): Promise<void>;
 }

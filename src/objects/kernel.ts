@@ -14,6 +14,10 @@ import {
   type KillRequest,
   type KillResult,
   type ListQuery,
+  type McpRefreshResult,
+  type McpServer,
+  type McpServerConfig,
+  type McpToolBinding,
   type Outcome,
   type Process,
   type SpawnRequest,
@@ -30,9 +34,9 @@ import type { DispatchCall } from "../kernel/hook-runner";
 import type { OutboxEntry } from "../kernel/outbox";
 import { exitOf, toProcess } from "../kernel/rows";
 import { migrate } from "../kernel/schema";
-import { kernelServices, type KernelServices } from "../kernel/services";
+import { feedItem, kernelServices, type KernelServices } from "../kernel/services";
 import { toTask } from "../kernel/tasks";
-import { TenantFeed, type FeedType } from "../kernel/tenant-feed";
+import { TenantFeed } from "../kernel/tenant-feed";
 import { lastEventId } from "../lib/sse";
 import type { SqlStore } from "../lib/sql-store";
 import { alarmTime } from "../lib/alarm";
@@ -41,7 +45,7 @@ import { takePage, type Page } from "../lib/paging";
 import type { Env } from "../env";
 import { forKernel } from "../rpc/stubs";
 import { checkModelConfig } from "../models";
-import type { ProcessReport } from "../rpc/messages";
+import type { DispatchReport, ProcessReport } from "../rpc/messages";
 
 export type { Actor };
 
@@ -79,7 +83,7 @@ export class KernelObject extends DurableObject<Env> {
       transactionSync: (fn) => ctx.storage.transactionSync(fn),
     };
     migrate(this.store);
-    this.feed = new TenantFeed(ctx.storage.sql, (type, ref) => this.feedItem(type, ref));
+    this.feed = new TenantFeed(ctx.storage.sql, (type, ref) => feedItem(this.k, type, ref));
     this.k = kernelServices(this.store, {
       tenant: () => this.tenant,
       // The cap is read at each spawn, from the env as it is then.
@@ -96,24 +100,6 @@ export class KernelObject extends DurableObject<Env> {
   }
 
   // ======================= the tenant feed (GET /v1/events) =======================
-
-  /** What a feed row names, as it is now. */
-  private feedItem(type: FeedType, ref: string): object | null {
-    switch (type) {
-      case "proc": {
-        const row = this.k.table.get(Number(ref));
-        return row ? { process: toProcess(row) } : null;
-      }
-      case "task": {
-        const row = this.k.tasks.get(ref);
-        return row ? { task: toTask(row) } : null;
-      }
-      case "audit": {
-        const entry = this.k.audit.page(Number(ref) - 1, 1)[0];
-        return entry ? { entry } : null;
-      }
-    }
-  }
 
   /** `GET /v1/events`: the feed after the reader's `Last-Event-ID`, then live. */
   override async fetch(request: Request): Promise<Response> {
@@ -163,6 +149,20 @@ export class KernelObject extends DurableObject<Env> {
 
   async deleteHook(name: string, actor: Actor): Promise<Outcome<{ deleted: string }>> {
     return this.k.hookRegistry.remove(name, actor);
+  }
+
+  // ======================= MCP servers (src/kernel/mcp-registry.ts) =======================
+  // Registering and refreshing talk to the server before anything is written, holding nothing.
+
+  async registerMcp(name: string, config: McpServerConfig, actor: Actor): Promise<Outcome<McpServer>> { return this.k.mcp.register(name, config, actor); }
+  async refreshMcp(name: string, actor: Actor): Promise<Outcome<McpRefreshResult>> { return this.k.mcp.refresh(name, actor); }
+  async getMcp(name: string): Promise<Outcome<McpServer>> { return this.k.mcp.find(name); }
+  async listMcp(page: { limit: number; cursor?: string }): Promise<Page<McpServer>> { return this.k.mcp.page(page); }
+  async removeMcp(name: string, actor: Actor): Promise<Outcome<{ deleted: string }>> { return this.k.mcp.remove(name, actor); }
+
+  /** A process's MCP tools as the catalogue has them now, with their connections; names not there are absent. */
+  async mcpTools(names: string[]): Promise<McpToolBinding[]> {
+    return this.k.mcp.bindings(names);
   }
 
   // ======================= processes =======================
@@ -277,11 +277,10 @@ export class KernelObject extends DurableObject<Env> {
     return this.k.hooks.beforeDispatch(pid, () => this.k.table.get(pid), calls);
   }
 
-  async afterDispatch(
-    pid: number,
-    report: { denials: { tool: string; toolCallId: string; paths: string[]; reason: string }[]; results: { toolCallId: string; name: string; success: boolean; durationMs: number }[] },
-  ): Promise<Warning[]> {
+  async afterDispatch(pid: number, report: DispatchReport): Promise<Warning[]> {
     for (const d of report.denials) this.k.audit.append({ actor: `process:${pid}`, event: "dispatch_denied", pid, data: { tool: d.tool, toolCallId: d.toolCallId, paths: d.paths, reason: d.reason } });
+    // What was called and how it went; never the arguments, the result or the server's headers.
+    for (const c of report.mcpCalls ?? []) this.k.audit.append({ actor: `process:${pid}`, event: "mcp_call", pid, data: { tool: c.tool, toolCallId: c.toolCallId, durationMs: c.durationMs, ok: c.ok, ...(c.interrupted ? { interrupted: true } : {}) } });
     if (report.results.length === 0) return [];
     const warnings = await this.k.hooks.afterDispatch(pid, this.k.table.get(pid)?.agent ?? null, report.results);
     this.k.table.addWarnings(pid, warnings, "post_dispatch", false);

@@ -108,7 +108,10 @@ export class ProcessObject extends DurableObject<Env> {
     try {
       await this.schedule();
       await runStep(this.stepIO(), { single });
-      if (this.store.exit) await this.reportExit();
+      if (this.store.exit) {
+        this.tools.close();
+        await this.reportExit();
+      }
     } finally {
       this.run.stepping = false;
     }
@@ -119,7 +122,8 @@ export class ProcessObject extends DurableObject<Env> {
       config: this.cfg,
       store: this.store,
       generate: (request, call) => this.generate(request, call),
-      dispatch: (calls, settle, wait) => dispatchCalls(calls, this.tools.dispatch(settle, this.cfg.spec.parallelToolCalls, wait)),
+      tools: () => this.tools.refresh(),
+      dispatch: async (calls, settle, wait) => dispatchCalls(calls, await this.tools.dispatch(settle, this.cfg.spec.parallelToolCalls, { wait, journaled: true })),
       resume: (call, wait) => builtinTools.get(call.name)?.resume?.(call, wait, this.tools.context()) ?? null,
       report: (loop) => this.reportProgress(loop),
       now: Date.now,
@@ -323,7 +327,7 @@ export class ProcessObject extends DurableObject<Env> {
       if (result) this.store.emit("tool_result", result);
       return result;
     };
-    const { results, warnings } = await dispatchCalls([call], this.tools.dispatch(publish, false));
+    const { results, warnings } = await dispatchCalls([call], await this.tools.dispatch(publish, false));
     await this.reportProgress();
     const result = results[0]!;
     return ok(warnings.length ? { ...result, warnings } : result);

@@ -18,13 +18,34 @@ import type { SqlStore } from "../lib/sql-store";
  * with it, and the kernel answers a repeated delegation (idempotency key `tool:<call id>`) with the
  * task it already made. Reads, and a model call (whose answer is simply asked for again), need nothing.
  *
+ * Some effects cannot be made harmless by their receiver: a call to a tool on an MCP server acts on
+ * the world outside. For those the journal keeps a **sent** marker (`sent:tool:<call id>`), written
+ * and made durable before the call goes out (`beginSend`). A call that finds its marker but no
+ * result was in flight when an earlier incarnation died: it is sent again only when the tool says a
+ * repeat is harmless (read-only or idempotent); otherwise it is answered as interrupted, since it
+ * may or may not have taken effect (SPEC §10).
+ *
  * The journal holds the step in flight, not history (the conversation and the event log have that):
  * it is cleared when the next model call begins, when no entry of the step before can be asked for.
+ * The sent markers go with it: by then every call of the turn has its result.
  */
 export const journalKey = {
   model: (n: number) => `model:${n}`,
   tool: (callId: string) => `tool:${callId}`,
+  sent: (callId: string) => `sent:tool:${callId}`,
 };
+
+/**
+ * What a call that acts on the world does now: goes out for the first time (`send`), goes out again
+ * after a crash because a repeat is harmless (`resend`), or does not go out (`interrupted`).
+ */
+export type SendDecision = "send" | "resend" | "interrupted";
+
+/** The rule, given whether an earlier attempt left its sent marker and whether a repeat is harmless. */
+export function sendDecision(markedSent: boolean, repeatable: boolean): SendDecision {
+  if (!markedSent) return "send";
+  return repeatable ? "resend" : "interrupted";
+}
 
 export class Journal {
   /** Effects running in this incarnation: a second run of the same key joins the first. */
@@ -74,6 +95,28 @@ export class Journal {
       persist?.(value);
       return value;
     });
+  }
+
+  /**
+   * Called right before call `callId` goes out to the world. The first time, writes its sent marker
+   * and waits until the marker is durable, so that no crash can lose it once the call may have left.
+   * A marker already there means an earlier attempt may have reached the world (its object died, or
+   * its step failed, before the result was recorded): the answer is `resend` when `repeatable`, else
+   * `interrupted` (record the interrupted result; do not send).
+   */
+  async beginSend(callId: string, repeatable: boolean): Promise<SendDecision> {
+    const key = journalKey.sent(callId);
+    const decision = sendDecision(this.has(key), repeatable);
+    if (decision === "interrupted") return decision;
+    if (decision === "send") this.markSent(callId);
+    // Workerd's output gate holds outgoing messages until pending writes are durable; sync() says so explicitly.
+    await this.store.sync?.();
+    return decision;
+  }
+
+  /** Marks a call as possibly sent without sending it (a restored process's calls that its original may have sent). */
+  markSent(callId: string): void {
+    this.store.sql.exec("INSERT INTO journal (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING", journalKey.sent(callId), JSON.stringify({ at: Date.now() }));
   }
 
   /** Forgets every entry: the step they belong to is over. */

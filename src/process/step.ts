@@ -28,6 +28,7 @@ import {
 } from "./machine";
 import { exitChange, type ProcessStore } from "./store";
 import type { Settle } from "./tools/dispatcher";
+import type { ToolRegistry } from "./tools/registry";
 import { failedResult, okResult, replacedResult, toolMessage } from "./tools/result";
 import type { ToolOutcome } from "./tools/types";
 import type { ProcessConfig } from "../rpc/messages";
@@ -38,6 +39,8 @@ export interface StepIO {
   store: Pick<ProcessStore, "loop" | "exit" | "commit" | "conversation" | "journal" | "beginModelCall">;
   /** The model call; the process adds the abort signal (a kill abandons it) and streams text deltas. */
   generate(request: { system: string; messages: Message[]; tools: ToolSchema[] }, call: number): Promise<ModelResponse>;
+  /** The process's tools as the model may see them now (the MCP catalogue is asked again before each model call). */
+  tools(): Promise<ToolRegistry>;
   /** Dispatches calls with the process's permissions and hooks; each result goes to `settle`, each wait to `wait`. */
   dispatch(calls: ToolCall[], settle: Settle, wait: (call: ToolCall, wait: CollectWait) => void): Promise<unknown>;
   /** Asks a call that waits again: its outcome, or null while it still waits. */
@@ -89,7 +92,7 @@ async function callModel(io: StepIO) {
   const request = {
     system: config.spec.systemPrompt ?? DEFAULT_SYSTEM_PROMPT,
     messages: trimContext(messages, config.spec.maxContextTokens),
-    tools: loop.finalCall ? [] : toolSchemas(config.tools),
+    tools: loop.finalCall ? [] : toolSchemas(config.tools, await io.tools()),
   };
   await store.journal.run<ModelOutcome>(
     journalKey.model(n),

@@ -1,4 +1,5 @@
 import type { CollectedTask, ExitStatus, Message, ProcessEvent, ProcessEventType } from "../contracts";
+import { MCP_PREFIX } from "../contracts/mcp";
 import type { SqlStore } from "../lib/sql-store";
 import { Conversation } from "./conversation";
 import { EventLog } from "./event-log";
@@ -84,7 +85,10 @@ export class ProcessStore {
 
   /**
    * A new process: its config, first loop state and messages. A restored turn's results are in its
-   * conversation; the journal learns them, so they are not run again.
+   * conversation; the journal learns them, so they are not run again. Its MCP calls without a result
+   * may be in flight in the process it was saved from (a checkpoint does not wait for the step): they
+   * are marked sent, so only a read-only or idempotent one goes out again, the others answer
+   * `interrupted`.
    */
   create(config: ProcessConfig, loop: LoopState, messages: readonly Message[], events: readonly (readonly [ProcessEventType, unknown])[]) {
     this.storage.transactionSync(() => {
@@ -92,7 +96,10 @@ export class ProcessStore {
       this.cfg = config;
       if (loop.phase === "tools") {
         const pending = new Set(loop.pendingCalls.map((c) => c.id));
-        for (const m of messages) if (m.role === "tool" && pending.has(m.toolCallId)) this.journal.record(journalKey.tool(m.toolCallId), resultOfMessage(m));
+        for (const m of messages) {
+          if (m.role === "tool" && pending.delete(m.toolCallId)) this.journal.record(journalKey.tool(m.toolCallId), resultOfMessage(m));
+        }
+        for (const call of loop.pendingCalls) if (pending.has(call.id) && call.name.startsWith(MCP_PREFIX)) this.journal.markSent(call.id);
       }
       this.commit({ loop, append: messages, events });
     });

@@ -9,6 +9,7 @@ import { docsPage } from "./docs";
 import { eventRoutes } from "./events";
 import { fsRoutes } from "./fs";
 import { hookRoutes } from "./hooks";
+import { mcpRoutes } from "./mcp";
 import { createRoute, defineRoute, json, S } from "./openapi";
 import { processRoutes } from "./procs";
 import { taskRoutes } from "./tasks";
@@ -24,7 +25,7 @@ const DOCUMENT = {
     title: "Agent Kernel API",
     version: "0.1.0",
     description:
-      "A multi-agent runtime with an operating-system model: a kernel per tenant (process table, agent registry, hook chain, hash-chained audit log), agent processes, a workspace file system, and copilots that delegate tasks to workers.\n\nEvery route under `/v1` needs `Authorization: Bearer <JWT>` (HS256, `sub` = tenant, `role` = viewer | operator | admin, `exp` required). `viewer` reads; `operator` also spawns, kills, messages, delegates, cancels, dispatches and writes files; `admin` also registers agents and manages hooks. Errors are `{\"error\": {\"code\", \"message\", \"details?\"}}` (`ErrorBody`). Lists are paged with `?limit=` and `?cursor=`; pass an answer's `nextCursor` back as `cursor` (`null` on the last page).",
+      "A multi-agent runtime with an operating-system model: a kernel per tenant (process table, agent registry, hook chain, hash-chained audit log), agent processes, a workspace file system, and copilots that delegate tasks to workers.\n\nEvery route under `/v1` needs `Authorization: Bearer <JWT>` (HS256, `sub` = tenant, `role` = viewer | operator | admin, `exp` required). `viewer` reads; `operator` also spawns, kills, messages, delegates, cancels, dispatches and writes files; `admin` also registers agents and MCP servers and manages hooks. Errors are `{\"error\": {\"code\", \"message\", \"details?\"}}` (`ErrorBody`). Lists are paged with `?limit=` and `?cursor=`; pass an answer's `nextCursor` back as `cursor` (`null` on the last page).",
   },
   tags: [
     { name: "agents", description: "The registry of agent specs processes are spawned from." },
@@ -32,6 +33,7 @@ const DOCUMENT = {
     { name: "delegation", description: "Copilot/worker tasks (A2A shape): delegate, collect, cancel." },
     { name: "files", description: "The tenant's workspace files." },
     { name: "hooks", description: "The tenant's hook chain (admin only)." },
+    { name: "mcp", description: "MCP servers whose tools agents can be granted (`mcp__<server>__<tool>`)." },
     { name: "audit", description: "The hash-chained audit log." },
     { name: "meta", description: "Health and this description." },
   ],
@@ -85,6 +87,7 @@ export function createApp() {
   v1.route("/procs", processRoutes);
   v1.route("/tasks", taskRoutes);
   v1.route("/hooks", hookRoutes);
+  v1.route("/mcp", mcpRoutes);
   v1.route("/audit", auditRoutes);
   v1.route("/fs", fsRoutes);
   v1.route("/events", eventRoutes);

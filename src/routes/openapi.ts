@@ -43,6 +43,10 @@ import {
   HookViewSchema,
   KillRequest,
   KillResult,
+  McpRefreshResult,
+  McpServerList,
+  McpServer,
+  McpServerInput,
   Message,
   MessagePage,
   MessageRequest,
@@ -71,6 +75,7 @@ const TaskDoc = named(Task, "Task");
 const MessageDoc = named(Message, "Message");
 const AuditEntryDoc = named(AuditEntry, "AuditEntry");
 const HookViewDoc = named(HookViewSchema, "HookView");
+const McpServerDoc = named(McpServer, "McpServer");
 /** A list answer built from the named item schema, so its items are a `$ref` (same shape as the contract's). */
 const listOf = <T extends z.ZodType>(key: string, item: T, id: string) => named(z.object({ [key]: z.array(item), nextCursor: NextCursor }), id);
 
@@ -118,6 +123,10 @@ export const S = {
   AuditEntry: AuditEntryDoc,
   AuditPage: listOf("entries", AuditEntryDoc, "AuditPage") as unknown as typeof AuditPage,
   AuditVerify: named(AuditVerify, "AuditVerify"),
+  McpServerInput: named(McpServerInput, "McpServerInput"),
+  McpServer: McpServerDoc,
+  McpServerList: listOf("servers", McpServerDoc, "McpServerList") as unknown as typeof McpServerList,
+  McpRefreshResult: named(McpRefreshResult, "McpRefreshResult"),
 };
 
 // ---------- building blocks of route declarations ----------

@@ -40,3 +40,20 @@ export interface ProcessReport {
   /** The process's own usage; the kernel adds descendants' for the tree-wide view. */
   budgetUsed: BudgetUse;
 }
+
+/** What a process reports after a batch of tool calls: the kernel audits it and hands its post_dispatch hooks the results. */
+export interface DispatchReport {
+  denials: { tool: string; toolCallId: string; paths: string[]; reason: string }[];
+  results: { toolCallId: string; name: string; success: boolean; durationMs: number }[];
+  /** Calls that reached an MCP server (or, interrupted by a crash, may have): audited as `mcp_call`. */
+  mcpCalls?: McpCallRecord[];
+}
+
+/** An MCP call as the audit log keeps it: never its arguments, its result or its server's headers. */
+export interface McpCallRecord {
+  tool: string;
+  toolCallId: string;
+  ok: boolean;
+  durationMs: number;
+  interrupted?: true;
+}

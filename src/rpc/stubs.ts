@@ -44,10 +44,15 @@ export type KernelForRoutes = View<
   | "listTasks"
   | "cancelTask"
   | "cancelAll"
+  | "registerMcp"
+  | "refreshMcp"
+  | "getMcp"
+  | "listMcp"
+  | "removeMcp"
   | "fetch"
 >;
-/** What a process asks of its tenant's kernel: progress, its exit, delegations and the dispatch hooks. */
-export type KernelForProcess = View<KernelObject, "report" | "exited" | "delegate" | "cancelTask" | "beforeDispatch" | "afterDispatch">;
+/** What a process asks of its tenant's kernel: progress, its exit, delegations, the dispatch hooks and its MCP tools. */
+export type KernelForProcess = View<KernelObject, "report" | "exited" | "delegate" | "cancelTask" | "beforeDispatch" | "afterDispatch" | "mcpTools">;
 
 /** What the HTTP API asks of a process (after the kernel's table said the pid exists). */
 export type ProcessForRoutes = View<ProcessObject, "conversationPage" | "message" | "pause" | "resume" | "singleStep" | "dispatch" | "delegate" | "collect" | "fetch">;

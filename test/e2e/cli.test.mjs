@@ -11,6 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { DevServer, installCleanup, scratchConfig, scratchDir } from "../../scripts/lib/dev-server.mjs";
 import { randomSecret } from "../../scripts/lib/jwt.mjs";
+import { startMcpServer } from "../support/mcp-server.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const BIN = join(root, "bin", "agent-kernel.mjs");
@@ -21,6 +22,7 @@ describe("agent-kernel CLI", { timeout: 120_000 }, () => {
   const secret = randomSecret();
   let server;
   let token;
+  let mcpServer;
 
   /** Runs the CLI; resolves with its exit code and output (never rejects on a non-zero exit). */
   const cli = (args, { env = {}, input } = {}) =>
@@ -46,10 +48,12 @@ describe("agent-kernel CLI", { timeout: 120_000 }, () => {
 
   before(async () => {
     server = await new DevServer({ root, label: "e2e-cli", config: scratchConfig(root, scratch), vars: { AUTH_SECRET: secret } }).start();
+    mcpServer = await startMcpServer({ quiet: true });
     await server.ready("/healthz", 60_000);
   });
   after(async () => {
     await server?.stop();
+    await mcpServer?.close();
   });
 
   test("--help on the program and on each command", async () => {
@@ -184,6 +188,33 @@ describe("agent-kernel CLI", { timeout: 120_000 }, () => {
     assert.match(await ok(["audit", "--limit", "3"]), /agent_registered/);
   });
 
+  test("mcp add/list/get/refresh/rm against a real MCP server; header values never printed", async () => {
+    const added = await ok(["mcp", "add", "fx", mcpServer.secureUrl, "--header", `Authorization: Bearer ${mcpServer.secureToken}`, "-H", "X-Team: blue-team-value", "--tools", "echo,lookup,launch"]);
+    assert.match(added, /registered fx: 3 tools/);
+    assert.match(added, /mcp__fx__lookup\s+readOnly/);
+    assert.match(added, /headers: Authorization, X-Team/);
+    const list = await ok(["mcp", "list"]);
+    assert.match(list, /^fx\s+http:\/\/127\.0\.0\.1:\d+\/secure\/mcp\s+3\s+Authorization,X-Team/m);
+    const json = JSON.parse(await ok(["mcp", "get", "fx", "--json"]));
+    assert.deepEqual(json.exposed.map((t) => t.name), ["mcp__fx__lookup", "mcp__fx__launch", "mcp__fx__echo"]);
+    const everything = added + list + JSON.stringify(json) + (await ok(["mcp", "get", "fx"])) + (await ok(["audit", "--json"]));
+    assert.doesNotMatch(everything, new RegExp(mcpServer.secureToken));
+    assert.doesNotMatch(everything, /blue-team-value/);
+    mcpServer.addTool("extra_tool");
+    // Tools are exposed by the stored globs: the new one is listed but not exposed.
+    assert.match(await ok(["mcp", "refresh", "fx"]), /refreshed fx: 3 tools \(added: -; removed: -; changed: -\)/);
+    assert.match(await ok(["mcp", "get", "fx"]), /not exposed: .*extra_tool/);
+    const refused = await cli(["mcp", "add", "locked", mcpServer.secureUrl]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /\(422 mcp_unreachable\)/);
+    assert.match(refused.stderr, /"kind": "unauthorized"/);
+    const badHeader = await cli(["mcp", "add", "x", mcpServer.url, "--header", "no-colon"]);
+    assert.equal(badHeader.code, 1);
+    assert.match(badHeader.stderr, /--header needs "Name: value"/);
+    assert.match(await ok(["mcp", "rm", "fx"]), /removed fx/);
+    assert.match(await ok(["mcp", "list"]), /no MCP servers/);
+  });
+
   test("errors: the API's message and a non-zero exit", async () => {
     const res = await fetch(`${server.url}/v1/procs/999`, { headers: { authorization: `Bearer ${token}` } });
     const { error } = await res.json();
@@ -198,7 +229,7 @@ describe("agent-kernel CLI", { timeout: 120_000 }, () => {
     const invalid = await cli(["agents", "put", file("bad.json", { model: "scripted" })]);
     assert.equal(invalid.code, 1);
     assert.match(invalid.stderr, /script_required/);
-    for (const cmd of [["approvals"], ["reply", "t", "yes"], ["mcp", "ls"]]) {
+    for (const cmd of [["approvals"], ["reply", "t", "yes"]]) {
       const r = await cli(cmd);
       assert.equal(r.code, 2, cmd.join(" "));
       assert.match(r.stderr, /not available yet/);

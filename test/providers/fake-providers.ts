@@ -115,6 +115,16 @@ function errorBody(wire: Wire, type: string, message: string): string {
   return JSON.stringify(wire === "chat" ? { error: { message, type, param: null, code: null } } : { type: "error", error: { type, message } });
 }
 
+function mcpRoundtrip({ wire, body }: { wire: Wire; body: any }): Extract<Reply, { kind: "answer" }> {
+  const result = lastToolResult(wire, body);
+  if (result !== null) return text(`done: ${result}`, { input: 40, output: 8 }) as Extract<Reply, { kind: "answer" }>;
+  const names: string[] = (body.tools ?? []).map((t: any) => (wire === "chat" ? t.function.name : t.name));
+  const lookup = names.find((n) => /^mcp__[a-z0-9-]+__lookup$/.test(n));
+  if (!lookup) return text(`no lookup tool among ${names.join(", ")}`) as Extract<Reply, { kind: "answer" }>;
+  const id = wire === "chat" ? `call_${rid()}` : `toolu_${rid()}`;
+  return { kind: "answer", answer: { text: "", toolCalls: [{ id, name: lookup, arguments: { query: "over the wire" } }], usage: { input: 30, output: 12 } } };
+}
+
 /**
  * Behaviours by model-id prefix (longest prefix wins). `count` is the number of earlier requests
  * for the same model id.
@@ -130,6 +140,10 @@ const BEHAVIOURS: Record<string, Behaviour> = {
       answer: { text: "", toolCalls: [{ id, name: "write_file", arguments: { path: `/out/${provider}.txt`, content: `written by ${provider}` } }], usage: { input: 30, output: 12 } },
     };
   },
+  // Calls the offered MCP tool named `mcp__<server>__lookup` (SPEC §10), then answers with its result.
+  "mcp-roundtrip": async (ctx) => mcpRoundtrip(ctx),
+  // The same, but the first answer waits until the test lets it go (so it can change the MCP catalogue meanwhile).
+  "gated-mcp-roundtrip": async (ctx) => ({ ...mcpRoundtrip(ctx), ...(ctx.count === 0 ? { gate: ctx.gate } : {}) }),
   // Streams a text in pieces.
   text: async ({ provider }) => text(`Hello from the fake ${provider}.`, undefined, ["Hello", " from", " the fake", ` ${provider}.`]),
   // Eight pieces 100 ms apart: a stream that takes longer than a short MODEL_TIMEOUT_MS but never stalls that long.

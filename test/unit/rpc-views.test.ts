@@ -9,6 +9,9 @@ describe("RPC views per caller", () => {
     expectTypeOf<Kernel>().not.toHaveProperty("report");
     expectTypeOf<Kernel>().not.toHaveProperty("exited");
     expectTypeOf<Kernel>().not.toHaveProperty("beforeDispatch");
+    // mcpTools answers MCP header values (API keys): only a process of the tenant may ask for them.
+    expectTypeOf<Kernel>().toHaveProperty("registerMcp");
+    expectTypeOf<Kernel>().not.toHaveProperty("mcpTools");
     type Process = ReturnType<typeof forRoutes.process>;
     expectTypeOf<Process>().toHaveProperty("dispatch");
     expectTypeOf<Process>().not.toHaveProperty("start");
@@ -23,6 +26,9 @@ describe("RPC views per caller", () => {
     expectTypeOf<Kernel>().not.toHaveProperty("registerAgent");
     expectTypeOf<Kernel>().not.toHaveProperty("putHook");
     expectTypeOf<Kernel>().not.toHaveProperty("kill");
+    expectTypeOf<Kernel>().toHaveProperty("mcpTools");
+    expectTypeOf<Kernel>().not.toHaveProperty("registerMcp");
+    expectTypeOf<Kernel>().not.toHaveProperty("removeMcp");
     expectTypeOf<ReturnType<typeof forProcess.copilot>>().not.toHaveProperty("deliverTask");
     expectTypeOf<ReturnType<typeof forKernel.process>>().not.toHaveProperty("dispatch");
   });

@@ -1,19 +1,53 @@
 import type { Outcome } from "../../contracts";
 import type { DelegateInput, DelegateResult } from "../../contracts/tasks";
 import type { Env } from "../../env";
+import { parseHostList } from "../../lib/net";
 import { forProcess } from "../../rpc/stubs";
 import { ownUse } from "../machine";
 import type { ProcessStore } from "../store";
 import type { Dispatch, Settle } from "./dispatcher";
+import { McpSessions, mcpTool } from "./mcp";
+import { builtinTools, isMcpToolName, type ToolRegistry } from "./registry";
 import { startDelegation } from "./tasks";
 import type { ToolContext } from "./types";
 
 /** One process's tools, bound to its kernel, its tenant's workspace and its store. */
 export class ProcessTools {
+  /**
+   * The built-in tools and this process's MCP tools as the kernel's catalogue last answered them.
+   * In memory only: the bindings carry the servers' header values, which are never persisted.
+   */
+  private current: ToolRegistry | null = null;
+  private readonly sessions: McpSessions;
+
   constructor(
     private readonly env: Env,
     private readonly store: ProcessStore,
-  ) {}
+  ) {
+    this.sessions = McpSessions.over((input, init) => fetch(input, init), parseHostList(env.ALLOW_PRIVATE_HOSTS));
+  }
+
+  /**
+   * The tools as the catalogue has them now: asked of the kernel before each model call (and each
+   * HTTP dispatch), so a refresh or a removal is seen from the next one. A process granted no MCP
+   * tool asks nothing.
+   */
+  async refresh(): Promise<ToolRegistry> {
+    const names = this.store.config.tools.filter(isMcpToolName);
+    if (names.length === 0) return (this.current = builtinTools);
+    const bindings = await forProcess.kernel(this.env, this.store.config.tenant).mcpTools(names);
+    return (this.current = builtinTools.with(bindings.map((b) => mcpTool(b, this.sessions))));
+  }
+
+  /** The tools of the turn in flight: those its model call saw, or (a new incarnation) the catalogue now. */
+  async registry(): Promise<ToolRegistry> {
+    return this.current ?? (await this.refresh());
+  }
+
+  /** The process exited: its MCP sessions end. */
+  close() {
+    this.sessions.closeAll();
+  }
 
   context(): ToolContext {
     const { tenant, pid, fs } = this.store.config;
@@ -27,12 +61,19 @@ export class ProcessTools {
     };
   }
 
-  /** A dispatch of this process's calls: its effective tools, the kernel's hooks, its tool timeout. */
-  dispatch(settle: Settle, parallel: boolean, wait: Dispatch["wait"] = () => {}): Dispatch {
+  /**
+   * A dispatch of this process's calls: its effective tools, the kernel's hooks, its tool timeout.
+   * The loop's (`journaled`) runs its turn's tools and marks calls that act on the world as sent in
+   * the journal; an HTTP dispatch sees the catalogue as it is now and is never resumed.
+   */
+  async dispatch(settle: Settle, parallel: boolean, { wait = () => {}, journaled = false }: { wait?: Dispatch["wait"]; journaled?: boolean } = {}): Promise<Dispatch> {
     const { tenant, pid, tools, spec } = this.store.config;
     const kernel = forProcess.kernel(this.env, tenant);
+    const registry = journaled ? await this.registry() : await this.refresh();
     return {
       allowed: tools,
+      registry,
+      ...(journaled ? { beginSend: (callId: string, repeatable: boolean) => this.store.journal.beginSend(callId, repeatable) } : {}),
       context: this.context(),
       beforeDispatch: (calls) => kernel.beforeDispatch(pid, calls),
       afterDispatch: (report) => kernel.afterDispatch(pid, report),

@@ -2,6 +2,7 @@ import type { ToolCall, ToolResult, Warning } from "../../contracts";
 import type { CollectWait } from "../../agent/collect";
 import { pathsOf, withTimeout } from "../../agent/dispatch";
 import type { PathFilter } from "../../kernel/hook-chain";
+import type { DispatchReport, McpCallRecord } from "../../rpc/messages";
 import { builtinTools, precheck, type ToolRegistry } from "./registry";
 import { describeFailure, failedResult, failureOf, okResult } from "./result";
 import type { ToolContext, ToolOutcome } from "./types";
@@ -18,14 +19,10 @@ export interface GateCall {
   arguments: Record<string, unknown>;
   paths: string[];
 }
-/** What the kernel audits and hands its post_dispatch hooks after a batch. */
-export interface DispatchReport {
-  denials: { tool: string; toolCallId: string; paths: string[]; reason: string }[];
-  results: { toolCallId: string; name: string; success: boolean; durationMs: number }[];
-}
-
 /** Where a call's result goes: the loop records it in its journal, an HTTP dispatch publishes it. */
 export type Settle = (call: ToolCall, effect: () => Promise<ToolResult | undefined>) => Promise<ToolResult | undefined>;
+
+export type { DispatchReport };
 
 export interface Dispatch {
   /** The process's effective tools. */
@@ -42,6 +39,8 @@ export interface Dispatch {
   settle: Settle;
   /** A loop-only call waits: the loop persists it, to resume it later. */
   wait(call: ToolCall, wait: CollectWait): void;
+  /** The journal's sent marker, for calls that act on the world; only the loop has one. */
+  beginSend?: ToolContext["beginSend"];
 }
 
 const TOOL_STEP_CONCURRENCY = 16;
@@ -58,6 +57,7 @@ export async function dispatchCalls(calls: readonly ToolCall[], d: Dispatch): Pr
   const registry = d.registry ?? builtinTools;
   const startedAt = Date.now();
   const denials: { call: ToolCall; reason: string }[] = [];
+  const reached = new Map<string, "sent" | "interrupted">();
   const settle = async (call: ToolCall, effect: () => Promise<ToolResult | undefined>) => {
     const r = await d.settle(call, effect);
     if (r) results.push(r);
@@ -85,11 +85,21 @@ export async function dispatchCalls(calls: readonly ToolCall[], d: Dispatch): Pr
       const veto = gate.vetoes[call.id];
       if (veto) return failedResult(call, { code: "vetoed", hook: veto.hook, message: veto.reason }, t0);
       const tool = registry.get(call.name)!;
-      const ctx = { ...d.context, hidden: gate.hidden[call.id] };
+      // A call that outlives its timeout is abandoned: its signal tells a tool that calls out to stop waiting.
+      const abort = new AbortController();
+      const ctx: ToolContext = {
+        ...d.context,
+        hidden: gate.hidden[call.id],
+        signal: abort.signal,
+        timeoutMs: d.timeoutMs,
+        ...(d.beginSend ? { beginSend: d.beginSend } : {}),
+        reached: (how) => void reached.set(call.id, how),
+      };
       let out: ToolOutcome;
       try {
         out = tool.loopOnly ? await tool.run(call, ctx) : await withTimeout(tool.run(call, ctx), d.timeoutMs, `tool ${call.name}`);
       } catch (err) {
+        abort.abort(err);
         out = { ok: false, failure: failureOf(err) };
       }
       if ("wait" in out) {
@@ -113,11 +123,15 @@ export async function dispatchCalls(calls: readonly ToolCall[], d: Dispatch): Pr
   }
   for (const call of last) if (!d.exited()) await runOne(call);
 
+  const mcpCalls: McpCallRecord[] = results
+    .filter((r) => reached.has(r.toolCallId))
+    .map((r) => ({ tool: r.name, toolCallId: r.toolCallId, ok: r.success, durationMs: r.durationMs, ...(reached.get(r.toolCallId) === "interrupted" ? { interrupted: true as const } : {}) }));
   let warnings: Warning[] = [];
-  if (denials.length || gate.postHooks) {
+  if (denials.length || gate.postHooks || mcpCalls.length) {
     warnings = await d.afterDispatch({
       denials: denials.map(({ call, reason }) => ({ tool: call.name, toolCallId: call.id, paths: pathsOf(call), reason })),
       results: gate.postHooks ? results.map((r) => ({ toolCallId: r.toolCallId, name: r.name, success: r.success, durationMs: r.durationMs })) : [],
+      ...(mcpCalls.length ? { mcpCalls } : {}),
     });
   }
   return { results, warnings };

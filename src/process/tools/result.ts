@@ -19,6 +19,10 @@ export type ToolFailure =
   | { code: "budget_exhausted"; message: string }
   /** The result is too large to join the conversation. */
   | { code: "too_large"; message: string }
+  /** Granted, but its MCP server no longer offers it (removed, or the tool left its catalogue). */
+  | { code: "tool_unavailable"; message: string }
+  /** A call to the world was in flight when its process died, and repeating it is not known to be harmless. */
+  | { code: "interrupted"; message: string }
   /** The tool ran and failed; `cause` is the error code of the kernel's answer, when it was one. */
   | { code: "tool_error"; message: string; cause?: string };
 
@@ -31,6 +35,9 @@ export function describeFailure(f: ToolFailure): string {
       return `vetoed by hook ${f.hook}: ${f.message}`;
     case "budget_exhausted":
       return `budget exhausted: ${f.message}`;
+    case "tool_unavailable":
+    case "interrupted":
+      return `${f.code}: ${f.message}`;
     case "tool_error":
       return f.cause ? `${f.cause}: ${f.message}` : f.message;
     default:

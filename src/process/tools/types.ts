@@ -4,6 +4,7 @@ import type { DelegateInput, DelegateResult, TaskState } from "../../contracts/t
 import type { FsToolName, FsToolOutcome } from "../../contracts/tools";
 import type { CollectInbox, CollectWait } from "../../agent/collect";
 import type { PathFilter } from "../../kernel/hook-chain";
+import type { SendDecision } from "../journal";
 import type { ToolFailure } from "./result";
 
 /** What running a tool answers: its output, a failure, or (a loop-only tool) that it waits. */
@@ -21,6 +22,18 @@ export interface ToolContext {
   cancelTask(taskId: string): Promise<Outcome<{ taskId: string; state: TaskState }>>;
   inbox: CollectInbox & { list(ids?: readonly string[]): CollectedTask[] };
   now(): number;
+  /** Aborted when the call's time is up (toolTimeoutMs): a tool that calls out stops waiting. */
+  signal?: AbortSignal;
+  /** The process's toolTimeoutMs, for a tool whose client keeps its own deadline. */
+  timeoutMs?: number;
+  /**
+   * Right before a call that acts on the world goes out (the journal's sent marker, made durable):
+   * whether to send, send again after a crash, or answer `interrupted`. Absent outside the agent
+   * loop (an HTTP dispatch is never resumed, so it has nothing to mark).
+   */
+  beginSend?(callId: string, repeatable: boolean): Promise<SendDecision>;
+  /** The call reached a system outside (or, interrupted, may have): it is audited. */
+  reached?(how: "sent" | "interrupted"): void;
 }
 
 export interface Tool {
@@ -28,6 +41,8 @@ export interface Tool {
   description: string;
   /** The arguments' contract: it validates calls and gives the model the tool's JSON schema. */
   args: z.ZodType;
+  /** The JSON Schema the model sees when the tool brings its own (an MCP server's); else it comes from `args`. */
+  parameters?: Record<string, unknown>;
   /**
    * Waits inside the agent loop (the turn stays open while it waits), so only the loop can finish
    * it: never dispatched over HTTP, run after the turn's other calls, and without the tool timeout.

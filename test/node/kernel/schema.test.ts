@@ -46,9 +46,9 @@ describe("the kernel's schema versions", () => {
     const store = memoryStore();
     expect(schemaVersion(store)).toBe(0);
     expect(migrate(store)).toEqual({ from: 0, to: SCHEMA_VERSION });
-    expect(SCHEMA_VERSION).toBe(3);
+    expect(SCHEMA_VERSION).toBe(4);
     expect(schemaVersion(store)).toBe(SCHEMA_VERSION);
-    expect(tables(store)).toEqual(["agents", "audit", "audit_verified", "checkpoint_chunks", "checkpoints", "hooks", "idempotency", "meta", "outbox", "procs", "tasks", "tenant_events"]);
+    expect(tables(store)).toEqual(["agents", "audit", "audit_verified", "checkpoint_chunks", "checkpoints", "hooks", "idempotency", "mcp_servers", "mcp_tools", "meta", "outbox", "procs", "tasks", "tenant_events"]);
     expect(columns(store, "tasks")).not.toContain("idem_key");
     expect(columns(store, "tasks")).toContain("created_at");
   });
@@ -57,7 +57,7 @@ describe("the kernel's schema versions", () => {
     const store = storeFromBeforeVersions();
     expect(columns(store, "tasks")).toContain("idem_key");
     expect(schemaVersion(store)).toBe(0);
-    expect(migrate(store)).toEqual({ from: 0, to: 3 });
+    expect(migrate(store)).toEqual({ from: 0, to: SCHEMA_VERSION });
     expect(columns(store, "tasks")).not.toContain("idem_key");
     expect(store.sql.exec<{ pid: number }>("SELECT pid FROM procs ORDER BY pid").toArray().map((r) => r.pid)).toEqual([1, 2]);
     const task = store.sql.exec<TaskRow>("SELECT * FROM tasks").one();
@@ -93,7 +93,7 @@ describe("the kernel's schema versions", () => {
     migrate(store, MIGRATIONS.slice(0, 1));
     expect(schemaVersion(store)).toBe(1);
     expect(columns(store, "tasks")).toContain("idem_key");
-    expect(migrate(store)).toEqual({ from: 1, to: 3 });
+    expect(migrate(store)).toEqual({ from: 1, to: SCHEMA_VERSION });
     expect(columns(store, "tasks")).not.toContain("idem_key");
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Journal, journalKey } from "../../../src/process/journal";
+import { Journal, journalKey, sendDecision } from "../../../src/process/journal";
 import { memoryStore } from "../support/sqlite";
 
 const counter = () => {
@@ -84,5 +84,86 @@ describe("the journal", () => {
   it("names keys by model call and tool call id", () => {
     expect(journalKey.model(0)).toBe("model:0");
     expect(journalKey.tool("call_1")).toBe("tool:call_1");
+  });
+});
+
+describe("sent markers (calls that act on the world)", () => {
+  it("decides from the marker and the tool's annotations", () => {
+    expect(sendDecision(false, false)).toBe("send");
+    expect(sendDecision(false, true)).toBe("send");
+    expect(sendDecision(true, true)).toBe("resend");
+    expect(sendDecision(true, false)).toBe("interrupted");
+  });
+
+  it("marks a call sent, durably, before it goes out", async () => {
+    const store = memoryStore();
+    const order: string[] = [];
+    const durable = Object.assign(store, {
+      sync: async () => {
+        // The marker is already written when the durability barrier is asked for.
+        order.push(`sync:${new Journal(store).has(journalKey.sent("c1"))}`);
+      },
+    });
+    const journal = new Journal(durable);
+    expect(await journal.beginSend("c1", false)).toBe("send");
+    order.push("fetch");
+    expect(order).toEqual(["sync:true", "fetch"]);
+    expect(journal.has("sent:tool:c1")).toBe(true);
+    // The marker is not a result: the call still has none recorded.
+    expect(journal.has(journalKey.tool("c1"))).toBe(false);
+  });
+
+  it("after a crash, a destructive call in flight is interrupted and a read-only one is sent again", async () => {
+    const store = memoryStore();
+    const before = new Journal(store);
+    expect(await before.beginSend("launch", false)).toBe("send");
+    expect(await before.beginSend("lookup", true)).toBe("send");
+    // The object dies here: neither call recorded a result. A new incarnation over the same storage:
+    const after = new Journal(store);
+    expect(await after.beginSend("launch", false)).toBe("interrupted");
+    expect(await after.beginSend("lookup", true)).toBe("resend");
+    // Still interrupted however many times the step is retried before its result is recorded.
+    expect(await new Journal(store).beginSend("launch", false)).toBe("interrupted");
+  });
+
+  it("drives the journal's run: the interrupted result is recorded like any other and is final", async () => {
+    const store = memoryStore();
+    let sent = 0;
+    const call = (journal: Journal, repeatable: boolean) =>
+      journal.run("tool:c", async () => {
+        const decision = await journal.beginSend("c", repeatable);
+        if (decision === "interrupted") return "Error: interrupted";
+        sent++;
+        return undefined; // the object died mid-call: nothing recorded
+      });
+    expect(await call(new Journal(store), false)).toBeUndefined();
+    expect(await call(new Journal(store), false)).toBe("Error: interrupted");
+    expect(await call(new Journal(store), true)).toBe("Error: interrupted"); // recorded: never decided again
+    expect(sent).toBe(1);
+  });
+
+  it("a call whose result is recorded never sends again; markers go when the step's journal is cleared", async () => {
+    const store = memoryStore();
+    const journal = new Journal(store);
+    let sent = 0;
+    const effect = async () => {
+      await journal.beginSend("c", false);
+      sent++;
+      return "done";
+    };
+    expect(await journal.run("tool:c", effect)).toBe("done");
+    expect(await new Journal(store).run("tool:c", effect)).toBe("done");
+    expect(sent).toBe(1);
+    journal.clear();
+    expect(journal.has("sent:tool:c")).toBe(false);
+    expect(await journal.beginSend("c", false)).toBe("send");
+  });
+
+  it("a marker only exists for a call that asked to send: other calls are unaffected", async () => {
+    const store = memoryStore();
+    await new Journal(store).beginSend("a", false);
+    const again = new Journal(store);
+    expect(await again.beginSend("b", false)).toBe("send");
+    expect(journalKey.sent("b")).toBe("sent:tool:b");
   });
 });

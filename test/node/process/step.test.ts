@@ -54,6 +54,7 @@ function processOn(db: SqlStore, cfg: ProcessConfig, fs: (name: string, callId: 
     config: cfg,
     store,
     generate,
+    tools: async () => builtinTools,
     dispatch: (calls, settle, wait) =>
       dispatchCalls(calls, {
         allowed: cfg.tools,
