@@ -4,7 +4,7 @@ import { AgentRegistry } from "./agent-registry";
 import { AuditLog } from "./audit-log";
 import { BudgetLedger } from "./budget-ledger";
 import { CheckpointStore } from "./checkpoints";
-import { ExitWaiters } from "./exit-waiters";
+import { ExitWaiters, Waiters } from "./exit-waiters";
 import type { Fetcher } from "./hook-chain";
 import { HookRegistry } from "./hook-registry";
 import { HookRunner } from "./hook-runner";
@@ -39,6 +39,8 @@ export interface KernelServices {
   ledger: BudgetLedger;
   spawner: Spawner;
   waiters: ExitWaiters;
+  /** A2A callers holding for a task's next state (src/a2a). */
+  taskWaiters: Waiters<string>;
 }
 
 /** The kernel's services over one store, wired to each other. The store must be migrated (schema.ts). */
@@ -49,7 +51,8 @@ export function kernelServices(store: SqlStore, host: KernelHost): KernelService
   const agents = new AgentRegistry(store, audit);
   const hookRegistry = new HookRegistry(store, audit);
   const hooks = new HookRunner({ registry: hookRegistry, audit, tenant: host.tenant, privateHosts: host.privateHosts, ...(host.fetch ? { fetch: host.fetch } : {}) });
-  const tasks = new TaskStore(store.sql, audit);
+  const taskWaiters = new Waiters<string>();
+  const tasks = new TaskStore(store.sql, audit, (id) => taskWaiters.wake(id));
   const waiters = new ExitWaiters();
   const table = new ProcessTable(store, {
     audit,
@@ -73,5 +76,5 @@ export function kernelServices(store: SqlStore, host: KernelHost): KernelService
     modelProblem: host.modelProblem,
     start: host.start,
   });
-  return { audit, outbox, checkpoints, agents, hookRegistry, hooks, tasks, table, ledger, spawner, waiters };
+  return { audit, outbox, checkpoints, agents, hookRegistry, hooks, tasks, table, ledger, spawner, waiters, taskWaiters };
 }

@@ -39,4 +39,6 @@ export interface ProcessReport {
   usage: LoopState["usage"];
   /** The process's own usage; the kernel adds descendants' for the tree-wide view. */
   budgetUsed: BudgetUse;
+  /** Present while it sleeps for its next message (an interactive agent's answer given): that answer. */
+  awaiting?: { message: string | null };
 }
