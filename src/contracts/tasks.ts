@@ -28,7 +28,8 @@ export const Task = z.object({
   status: z.object({ state: z.string(), timestamp: z.string(), message: z.string().optional() }),
   artifacts: z.array(TaskArtifact),
   metadata: z.object({
-    copilotPid: z.number().int(),
+    /** Null: the task of a top-level process (spawned over A2A, SPEC §12), which no copilot owns. */
+    copilotPid: z.number().int().nullable(),
     workerPid: z.number().int(),
     agent: z.string(),
     deliveryPolicy: DeliveryPolicy,

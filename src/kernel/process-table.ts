@@ -269,8 +269,9 @@ export class ProcessTable {
         this.fx.audit.append({ actor, event: "cancel", pid: task.worker_pid, taskId: task.id, data: { copilotPid: task.copilot_pid } });
         const worker = this.get(task.worker_pid);
         if (!worker) continue;
+        const reason = task.copilot_pid === null ? "task cancelled" : "delegation cancelled";
         for (const target of [worker, ...this.liveDescendants(worker.pid)]) {
-          this.markExited(target, { code: ExitCode.terminated, reason: "delegation cancelled", at }, null, actor, true);
+          this.markExited(target, { code: ExitCode.terminated, reason, at }, null, actor, true);
         }
       }
     });
@@ -306,7 +307,8 @@ export class ProcessTable {
   /** A worker's exit ends its task; the result goes to the copilot from the kernel's next alarm. */
   private endTask(worker: ProcRow, exit: ExitStatus, result: string | null) {
     const task = this.fx.tasks.end(worker.task_id!, worker.pid, exit, result);
-    if (!task) return;
+    // A top-level task (A2A) has no copilot to deliver to: its caller reads the task.
+    if (!task || task.copilot_pid === null) return;
     const copilot = this.get(task.copilot_pid);
     if (copilot && isLive(copilot.state)) {
       this.fx.outbox.add(

@@ -49,7 +49,8 @@ export type ProcRow = {
 /** A `tasks` row: one delegation. */
 export type TaskRow = {
   id: string;
-  copilot_pid: number;
+  /** Null for a top-level process's task (spawned over A2A). */
+  copilot_pid: number | null;
   worker_pid: number;
   agent: string;
   state: TaskState;

@@ -68,11 +68,35 @@ const MCP = `
   CREATE UNIQUE INDEX IF NOT EXISTS mcp_tools_name ON mcp_tools (name);
 `;
 
+/**
+ * SQLite cannot drop a NOT NULL constraint in place: the table is rebuilt with its rows, and its
+ * index and the feed's two triggers on it (dropped with the old table) are made again.
+ */
+const TASKS_NULLABLE_COPILOT = `
+  CREATE TABLE tasks_rebuilt (
+    id TEXT PRIMARY KEY, copilot_pid INTEGER, worker_pid INTEGER NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL,
+    status_message TEXT, status_at TEXT NOT NULL, result TEXT, delivery TEXT NOT NULL, budget TEXT NOT NULL,
+    requested TEXT NOT NULL, granted TEXT NOT NULL, metadata TEXT NOT NULL, created_at TEXT NOT NULL
+  );
+  INSERT INTO tasks_rebuilt SELECT id, copilot_pid, worker_pid, agent, state, status_message, status_at, result, delivery, budget, requested, granted, metadata, created_at FROM tasks;
+  DROP TABLE tasks;
+  ALTER TABLE tasks_rebuilt RENAME TO tasks;
+  CREATE INDEX IF NOT EXISTS tasks_copilot ON tasks (copilot_pid);
+  CREATE INDEX IF NOT EXISTS tasks_agent ON tasks (agent, worker_pid);
+  CREATE TRIGGER IF NOT EXISTS feed_task_insert AFTER INSERT ON tasks BEGIN
+    INSERT INTO tenant_events (type, ref, at) VALUES ('task', NEW.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+  END;
+  CREATE TRIGGER IF NOT EXISTS feed_task_update AFTER UPDATE OF state ON tasks BEGIN
+    INSERT INTO tenant_events (type, ref, at) VALUES ('task', NEW.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+  END;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "the schema before versions: process table, agents, hooks, tasks, idempotency, audit, outbox, checkpoints", sql: V1 },
   { version: 2, description: "drop tasks.idem_key, which nothing ever wrote (delegations replay through the idempotency table)", sql: "ALTER TABLE tasks DROP COLUMN idem_key" },
   { version: 3, description: "the tenant feed: tenant_events, filled by triggers on procs, tasks and audit in the transaction of each change", sql: FEED_SCHEMA },
   { version: 4, description: "MCP servers and their tool catalogues (mcp_servers, mcp_tools)", sql: MCP },
+  { version: 5, description: "tasks.copilot_pid nullable: a top-level process spawned over A2A has a task and no copilot", sql: TASKS_NULLABLE_COPILOT },
 ];
 
 /** The version a store has once `migrate` ran. */

@@ -6,7 +6,7 @@ import { AgentRegistry } from "./agent-registry";
 import { AuditLog } from "./audit-log";
 import { BudgetLedger } from "./budget-ledger";
 import { CheckpointStore } from "./checkpoints";
-import { ExitWaiters } from "./exit-waiters";
+import { ExitWaiters, Waiters } from "./exit-waiters";
 import type { Fetcher } from "./hook-chain";
 import { HookRegistry } from "./hook-registry";
 import { HookRunner } from "./hook-runner";
@@ -15,9 +15,6 @@ import { Outbox } from "./outbox";
 import { ProcessTable } from "./process-table";
 import { Spawner } from "./spawn";
 import { TaskStore } from "./task-store";
-import { toProcess } from "./rows";
-import { toTask } from "./tasks";
-import type { FeedType } from "./tenant-feed";
 
 /** What the services need from their host (the Durable Object, or a test). */
 export interface KernelHost {
@@ -50,6 +47,8 @@ export interface KernelServices {
   mcp: McpRegistry;
   /** Every tool name a process may be given now: built-in, then the exposed MCP tools. */
   knownTools(): string[];
+  /** A2A callers holding for a task's next state (src/a2a). */
+  taskWaiters: Waiters<string>;
 }
 
 /** The kernel's services over one store, wired to each other. The store must be migrated (schema.ts). */
@@ -62,7 +61,8 @@ export function kernelServices(store: SqlStore, host: KernelHost): KernelService
   const agents = new AgentRegistry(store, audit, knownTools);
   const hookRegistry = new HookRegistry(store, audit);
   const hooks = new HookRunner({ registry: hookRegistry, audit, tenant: host.tenant, privateHosts: host.privateHosts, ...(host.fetch ? { fetch: host.fetch } : {}) });
-  const tasks = new TaskStore(store.sql, audit);
+  const taskWaiters = new Waiters<string>();
+  const tasks = new TaskStore(store.sql, audit, (id) => taskWaiters.wake(id));
   const waiters = new ExitWaiters();
   const table = new ProcessTable(store, {
     audit,
@@ -87,23 +87,5 @@ export function kernelServices(store: SqlStore, host: KernelHost): KernelService
     start: host.start,
     knownTools,
   });
-  return { audit, outbox, checkpoints, agents, hookRegistry, hooks, tasks, table, ledger, spawner, waiters, mcp, knownTools };
-}
-
-/** What a feed row names, as it is now (src/kernel/tenant-feed.ts), or null when it is gone. */
-export function feedItem(k: Pick<KernelServices, "table" | "tasks" | "audit">, type: FeedType, ref: string): object | null {
-  switch (type) {
-    case "proc": {
-      const row = k.table.get(Number(ref));
-      return row ? { process: toProcess(row) } : null;
-    }
-    case "task": {
-      const row = k.tasks.get(ref);
-      return row ? { task: toTask(row) } : null;
-    }
-    case "audit": {
-      const entry = k.audit.page(Number(ref) - 1, 1)[0];
-      return entry ? { entry } : null;
-    }
-  }
+  return { audit, outbox, checkpoints, agents, hookRegistry, hooks, tasks, table, ledger, spawner, waiters, taskWaiters, mcp, knownTools };
 }

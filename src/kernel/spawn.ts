@@ -43,6 +43,8 @@ export interface SpawnInput {
   restore?: RestoreFrom;
   actor: Actor;
   delegation?: DelegateInput;
+  /** A top-level process whose A2A task (no copilot) is made in its spawn's transaction (SPEC §12). */
+  ownTask?: boolean;
 }
 
 /** The first checks passed: the agent and the parent as they were before any hook was awaited. */
@@ -144,6 +146,28 @@ export class Spawner {
     const task = this.deps.tasks.get(created.value.taskId!);
     const { warnings } = created.value;
     return ok({ task: toTask(task!), pid: created.value.pid, ...(warnings?.length ? { warnings } : {}) });
+  }
+
+  /**
+   * A top-level process spawned over A2A (SPEC §12): an ordinary spawn (hooks, limits, budgets,
+   * audit) whose task is written with its row, so the A2A task is the kernel's own, from the start.
+   * The same idempotency key (the A2A message id) answers the same task.
+   */
+  async spawnTask(agent: string, input: string, opts: { actor: Actor; metadata?: Metadata; idempotencyKey?: string }): Promise<Outcome<{ task: Task; process: Process }>> {
+    const created = await this.create({
+      agent,
+      input,
+      parentPid: null,
+      metadata: opts.metadata ?? {},
+      ...(opts.idempotencyKey ? { idempotencyKey: `a2a:${agent}:${opts.idempotencyKey}` } : {}),
+      actor: opts.actor,
+      ownTask: true,
+    });
+    if (!created.ok) return created;
+    const row = created.value.taskId ? this.deps.tasks.get(created.value.taskId) : null;
+    // A key first used by a spawn without a task cannot be answered with one.
+    if (!row) return fail(409, "conflict", "This message id was already used for another request.");
+    return ok({ task: toTask(row), process: created.value });
   }
 
   /** `POST /v1/procs/restore`: a new top-level process continuing a checkpoint, with the rights it saved. */
@@ -284,15 +308,15 @@ export class Spawner {
     const { tools, fs, limits, budget } = grant;
     const { table, tasks, audit, outbox } = this.deps;
     const at = new Date().toISOString();
-    const taskId = req.delegation ? crypto.randomUUID() : null;
+    const taskId = req.delegation || req.ownTask ? crypto.randomUUID() : null;
     const parentPid = parent?.pid ?? null;
     // A worker's own metadata says where it comes from and on what terms.
-    const metadata = taskId ? { ...req.metadata, delegation: { taskId, copilotPid: parentPid, deliveryPolicy: delivery, budget } } : req.metadata;
+    const metadata = req.delegation && taskId ? { ...req.metadata, delegation: { taskId, copilotPid: parentPid, deliveryPolicy: delivery, budget } } : req.metadata;
     // A restore's saved state can be megabytes: the start order names the checkpoint, never copies it.
     const start: StartOrder = req.restore ? { checkpointId: req.restore.checkpointId } : { input: req.input };
     return this.store.transactionSync(() => {
       const pid = table.nextPid();
-      const config: ProcessConfig = { tenant: this.deps.tenant(), pid, parentPid, taskId, delivery: taskId ? delivery : null, depth, spec, tools, fs, budget, limits, createdAt: at };
+      const config: ProcessConfig = { tenant: this.deps.tenant(), pid, parentPid, taskId, delivery: req.delegation ? delivery : null, depth, spec, tools, fs, budget, limits, createdAt: at };
       table.insert({
         pid,
         agent: spec.name,
@@ -320,6 +344,8 @@ export class Spawner {
         const requested = { tools: req.delegation.tools ?? null, fs: req.delegation.fs ?? null, budget: req.delegation.budget ?? null };
         const granted = { tools, fs, budget, limits };
         tasks.insert({ id: taskId, copilotPid: parentPid!, workerPid: pid, agent: spec.name, delivery, budget, requested, granted, metadata: req.metadata, at, queued: !runNow }, req.actor);
+      } else if (req.ownTask && taskId) {
+        tasks.insert({ id: taskId, copilotPid: null, workerPid: pid, agent: spec.name, delivery, budget, requested: {}, granted: { tools, fs, budget, limits }, metadata: req.metadata, at, queued: false }, req.actor);
       }
       outbox.add(pid, { kind: "start", payload: { config, start } }, { held: !runNow });
       return { pid, runNow };

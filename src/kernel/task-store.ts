@@ -1,14 +1,15 @@
-import { fail, isTerminalTask, ok, type Budget, type DeliveryPolicy, type ExitStatus, type Metadata, type Outcome, type Task } from "../contracts";
+import { fail, isTerminalTask, ok, type Budget, type DeliveryPolicy, type ExitStatus, type Metadata, type Outcome, type Task, type TaskState } from "../contracts";
 import { takePage, type Page } from "../lib/paging";
 import type { Sql } from "../lib/sql-store";
 import type { Actor, AuditLog } from "./audit-log";
 import { mapRows, TERMINAL_TASK_SQL, type TaskRow } from "./rows";
 import { taskOutcome, toTask } from "./tasks";
 
-/** A delegation as it is recorded, in the spawn's transaction. */
+/** A delegation (or a top-level A2A task) as it is recorded, in the spawn's transaction. */
 export interface NewTask {
   id: string;
-  copilotPid: number;
+  /** Null: the task of a top-level process spawned over A2A (SPEC §12). */
+  copilotPid: number | null;
   workerPid: number;
   agent: string;
   delivery: DeliveryPolicy;
@@ -22,15 +23,28 @@ export interface NewTask {
   queued: boolean;
 }
 
+/** Which tasks a list or a count is about. */
+export interface TaskQuery {
+  copilotPid?: number;
+  /** Tasks worked on by this agent (the A2A endpoint of an agent lists its own). */
+  agent?: string;
+  state?: TaskState;
+  v1?: boolean;
+}
+
 /**
  * The kernel's task table (SPEC §7): a task is `submitted` when made, `working` once its worker
- * started, and ends once, when its worker exits. A terminal state never changes: every write is
- * guarded by the state it leaves, and each change is audited in the same transaction.
+ * started, and ends once, when its worker exits; a top-level process's task (A2A, §12) also waits
+ * `input-required` while its process sleeps for the caller's next message. A terminal state never
+ * changes: every write is guarded by the state it leaves, and each change is audited in the same
+ * transaction.
  */
 export class TaskStore {
+  /** @param changed told after every state change of a task (A2A callers waiting for its next state) */
   constructor(
     private readonly sql: Sql,
     private readonly audit: AuditLog,
+    private readonly changed: (id: string) => void = () => {},
   ) {}
 
   get(id: string): TaskRow | null {
@@ -38,13 +52,16 @@ export class TaskStore {
   }
 
   /** Tasks in creation order (a task's worker pid grows with it), a page at a time. */
-  page(query: { copilotPid?: number; v1?: boolean; limit: number; cursor?: string }): Page<Task> {
-    const after = Number(query.cursor ?? 0);
-    const rows =
-      query.copilotPid === undefined
-        ? this.sql.exec<TaskRow>("SELECT * FROM tasks WHERE worker_pid > ? ORDER BY worker_pid LIMIT ?", after, query.limit + 1)
-        : this.sql.exec<TaskRow>("SELECT * FROM tasks WHERE copilot_pid = ? AND worker_pid > ? ORDER BY worker_pid LIMIT ?", query.copilotPid, after, query.limit + 1);
+  page(query: TaskQuery & { limit: number; cursor?: string }): Page<Task> {
+    const { where, bindings } = filterOf(query);
+    const rows = this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE worker_pid > ?${where} ORDER BY worker_pid LIMIT ?`, Number(query.cursor ?? 0), ...bindings, query.limit + 1);
     return takePage(mapRows(rows, (r) => toTask(r, query.v1 ?? false)), query.limit, (t) => t.metadata.workerPid);
+  }
+
+  /** How many tasks a query matches, over all its pages. */
+  count(query: TaskQuery): number {
+    const { where, bindings } = filterOf(query);
+    return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM tasks WHERE 1 = 1${where}`, ...bindings).one().n;
   }
 
   /** A copilot's tasks that have not ended, in creation order. */
@@ -60,7 +77,7 @@ export class TaskStore {
     return ok(task);
   }
 
-  /** Records a delegation: the task (`submitted`), the `delegate` entry and the task's first state. */
+  /** Records a task (`submitted`) and its first state, and for a delegation the `delegate` entry. */
   insert(t: NewTask, actor: Actor) {
     this.sql.exec(
       `INSERT INTO tasks (id, copilot_pid, worker_pid, agent, state, status_message, status_at, result, delivery, budget, requested, granted, metadata, created_at)
@@ -77,20 +94,55 @@ export class TaskStore {
       JSON.stringify(t.metadata),
       t.at,
     );
-    this.audit.append({
-      actor,
-      event: "delegate",
-      pid: t.copilotPid,
-      taskId: t.id,
-      data: { workerPid: t.workerPid, agent: t.agent, deliveryPolicy: t.delivery, requested: t.requested, granted: t.granted, queued: t.queued },
-    });
+    if (t.copilotPid !== null) {
+      this.audit.append({
+        actor,
+        event: "delegate",
+        pid: t.copilotPid,
+        taskId: t.id,
+        data: { workerPid: t.workerPid, agent: t.agent, deliveryPolicy: t.delivery, requested: t.requested, granted: t.granted, queued: t.queued },
+      });
+    }
     this.audit.append({ actor: "kernel", event: "task_state", pid: t.workerPid, taskId: t.id, data: { state: "submitted" } });
+    this.changed(t.id);
   }
 
   /** The worker started: `submitted` → `working`. False when the task had already moved on. */
   markWorking(id: string, workerPid: number, at = new Date().toISOString()): boolean {
     if (this.sql.exec("UPDATE tasks SET state = 'working', status_at = ? WHERE id = ? AND state = 'submitted'", at, id).rowsWritten === 0) return false;
     this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state: "working" } });
+    this.changed(id);
+    return true;
+  }
+
+  /**
+   * A top-level task's process waits for its caller's next message (an interactive agent's answer):
+   * `working` → `input-required`, the answer as the status message. Once per wait: false when the
+   * task was not working (already waiting, or ended).
+   */
+  awaitInput(id: string, pid: number, message: string | null, at = new Date().toISOString()): boolean {
+    const sql = "UPDATE tasks SET state = 'input-required', status_message = ?, status_at = ? WHERE id = ? AND state = 'working' AND copilot_pid IS NULL";
+    if (this.sql.exec(sql, message, at, id).rowsWritten === 0) return false;
+    this.audit.append({ actor: "kernel", event: "task_state", pid, taskId: id, data: { state: "input-required" } });
+    this.changed(id);
+    return true;
+  }
+
+  /**
+   * What a process's report says of its top-level task: sleeping for its next message (`awaiting`)
+   * or at work. Delegations are left as they are (§7: a worker's task is working until it exits).
+   */
+  followReport(id: string, pid: number, awaiting: { message: string | null } | undefined) {
+    if (awaiting) this.awaitInput(id, pid, awaiting.message);
+    else this.resumeWork(id, pid);
+  }
+
+  /** The waiting process got its message and runs again: `input-required` → `working`. */
+  resumeWork(id: string, pid: number, at = new Date().toISOString()): boolean {
+    const sql = "UPDATE tasks SET state = 'working', status_message = NULL, status_at = ? WHERE id = ? AND state = 'input-required' AND copilot_pid IS NULL";
+    if (this.sql.exec(sql, at, id).rowsWritten === 0) return false;
+    this.audit.append({ actor: "kernel", event: "task_state", pid, taskId: id, data: { state: "working" } });
+    this.changed(id);
     return true;
   }
 
@@ -111,6 +163,25 @@ export class TaskStore {
     ).rowsWritten;
     if (!changed) return null;
     this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state, ...(message ? { message } : {}) } });
+    this.changed(id);
     return this.get(id);
   }
+}
+
+function filterOf(query: TaskQuery): { where: string; bindings: unknown[] } {
+  let where = "";
+  const bindings: unknown[] = [];
+  if (query.copilotPid !== undefined) {
+    where += " AND copilot_pid = ?";
+    bindings.push(query.copilotPid);
+  }
+  if (query.agent !== undefined) {
+    where += " AND agent = ?";
+    bindings.push(query.agent);
+  }
+  if (query.state !== undefined) {
+    where += " AND state = ?";
+    bindings.push(query.state);
+  }
+  return { where, bindings };
 }

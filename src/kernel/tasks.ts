@@ -14,7 +14,8 @@ export function toTask(row: TaskRow, v1 = false): Task {
   const task: Task = {
     kind: "task",
     id: row.id,
-    contextId: `proc-${row.copilot_pid}`,
+    // A delegation belongs to its copilot's context; a top-level task is its own process's.
+    contextId: `proc-${row.copilot_pid ?? row.worker_pid}`,
     status: { state: v1 ? a2aV1State(row.state) : row.state, timestamp: row.status_at, ...(row.status_message ? { message: row.status_message } : {}) },
     artifacts: row.result !== null ? [{ artifactId: `${row.id}-result`, parts: [{ kind: "text", text: row.result }] }] : [],
     metadata: {

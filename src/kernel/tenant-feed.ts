@@ -1,6 +1,9 @@
 import { takePage } from "../lib/paging";
 import { SseHub, type SseEvent } from "../lib/sse";
 import type { Sql } from "../lib/sql-store";
+import { toProcess } from "./rows";
+import type { KernelServices } from "./services";
+import { toTask } from "./tasks";
 
 /**
  * The tenant's feed (`GET /v1/events`): what a live view listens to. SQLite triggers (schema v3)
@@ -56,6 +59,24 @@ export class TenantFeed {
       this.flushing = false;
       this.hub.catchUp();
     });
+  }
+}
+
+/** What a feed row names, as it is now (null: gone). */
+export function feedItem(k: Pick<KernelServices, "table" | "tasks" | "audit">, type: FeedType, ref: string): object | null {
+  switch (type) {
+    case "proc": {
+      const row = k.table.get(Number(ref));
+      return row ? { process: toProcess(row) } : null;
+    }
+    case "task": {
+      const row = k.tasks.get(ref);
+      return row ? { task: toTask(row) } : null;
+    }
+    case "audit": {
+      const entry = k.audit.page(Number(ref) - 1, 1)[0];
+      return entry ? { entry } : null;
+    }
   }
 }
 

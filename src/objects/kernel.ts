@@ -18,6 +18,7 @@ import {
   type McpServer,
   type McpServerConfig,
   type McpToolBinding,
+  type Metadata,
   type Outcome,
   type Process,
   type SpawnRequest,
@@ -32,11 +33,12 @@ import { savedGrant, sealCheckpoint, type CheckpointStore, type RestoreFrom, typ
 import type { PathFilter } from "../kernel/hook-chain";
 import type { DispatchCall } from "../kernel/hook-runner";
 import type { OutboxEntry } from "../kernel/outbox";
-import { exitOf, toProcess } from "../kernel/rows";
+import { exitOf, toProcess, type TaskRow } from "../kernel/rows";
 import { migrate } from "../kernel/schema";
-import { feedItem, kernelServices, type KernelServices } from "../kernel/services";
+import { kernelServices, type KernelServices } from "../kernel/services";
 import { toTask } from "../kernel/tasks";
-import { TenantFeed } from "../kernel/tenant-feed";
+import type { TaskQuery } from "../kernel/task-store";
+import { feedItem, TenantFeed } from "../kernel/tenant-feed";
 import { lastEventId } from "../lib/sse";
 import type { SqlStore } from "../lib/sql-store";
 import { alarmTime } from "../lib/alarm";
@@ -191,6 +193,11 @@ export class KernelObject extends DurableObject<Env> {
     return this.k.spawner.delegate(copilotPid, input, opts);
   }
 
+  /** SendMessage over A2A (SPEC §12): a top-level process and its task, in one transaction. */
+  async spawnTask(agent: string, input: string, opts: { actor: Actor; metadata?: Metadata; idempotencyKey?: string }): Promise<Outcome<{ task: Task; process: Process }>> {
+    return this.k.spawner.spawnTask(agent, input, opts);
+  }
+
   async restore(checkpointId: string, actor: Actor): Promise<Outcome<Process>> {
     return this.k.spawner.restore(checkpointId, actor);
   }
@@ -205,6 +212,9 @@ export class KernelObject extends DurableObject<Env> {
       this.store.transactionSync(() => {
         this.k.ledger.charge(pid, report.budgetUsed);
         this.k.table.recordReport(pid, report);
+        // A top-level process's own task (A2A) follows whether it waits for its caller.
+        const row = this.k.table.get(pid);
+        if (row?.task_id && row.parent_pid === null) this.k.tasks.followReport(row.task_id, pid, report.awaiting);
       });
     }
     return this.k.ledger.treeBudget(pid);
@@ -250,8 +260,20 @@ export class KernelObject extends DurableObject<Env> {
     return row ? ok(toTask(row, v1)) : fail(404, "task_not_found", "No such task.");
   }
 
-  async listTasks(query: { copilotPid?: number; v1?: boolean; limit: number; cursor?: string }): Promise<Page<Task>> {
-    return this.k.tasks.page(query);
+  async listTasks(query: TaskQuery & { limit: number; cursor?: string; total?: boolean }): Promise<Page<Task> & { total?: number }> {
+    return { ...this.k.tasks.page(query), ...(query.total ? { total: this.k.tasks.count(query) } : {}) };
+  }
+
+  /**
+   * Holds until the task is no longer as `seen` describes it (its state and when that began), or
+   * `timeoutMs` passes; answers the task as it is then. An A2A caller follows a task with it.
+   */
+  async awaitTask(id: string, seen: { state: string; timestamp: string } | null, timeoutMs: number): Promise<Outcome<Task>> {
+    const same = (row: TaskRow) => seen !== null && row.state === seen.state && row.status_at === seen.timestamp;
+    const row = this.k.tasks.get(id);
+    if (!row) return fail(404, "task_not_found", "No such task.");
+    if (same(row)) await this.k.taskWaiters.wait(id, Math.min(timeoutMs, 60_000));
+    return ok(toTask(this.k.tasks.get(id)!));
   }
 
   /** Cancels a task: its worker and the worker's descendants end with `delegation cancelled`; siblings go on. */

@@ -191,7 +191,9 @@ export class ProcessObject extends DurableObject<Env> {
 
   private report(loop: LoopState = this.store.loop): ProcessReport {
     const state = visibleState(loop);
-    return { state: state === "exited" ? "running" : state, turnCount: loop.turnCount, usage: loop.usage, budgetUsed: ownUse(loop) };
+    // A top-level task (A2A) waits for its caller while the process sleeps for its next message.
+    const awaiting = loop.phase === "sleeping" && this.cfg.taskId && this.cfg.parentPid === null ? { awaiting: { message: this.store.conversation.lastAnswer() } } : {};
+    return { state: state === "exited" ? "running" : state, turnCount: loop.turnCount, usage: loop.usage, budgetUsed: ownUse(loop), ...awaiting };
   }
 
   /** Answers the tree's view of this process's budget (descendants' usage, ancestors' headroom), when the kernel answered. */

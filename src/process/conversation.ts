@@ -62,6 +62,13 @@ export class Conversation {
     return { items: page.items.map((m) => m.message), nextCursor: page.nextCursor };
   }
 
+  /** The text of the last message when it is the model's answer (what an interactive agent said last). */
+  lastAnswer(): string | null {
+    const row = this.sql.exec<{ body: string }>("SELECT body FROM messages ORDER BY seq DESC LIMIT 1").toArray()[0];
+    const last = row ? (JSON.parse(row.body) as Message) : null;
+    return last?.role === "assistant" ? last.content : null;
+  }
+
   bytes(): number {
     if (this.bytesUsed === null) {
       // Objects written before the size was kept learn it once.

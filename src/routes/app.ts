@@ -2,6 +2,7 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { ApiError, type ErrorBody } from "../contracts";
+import { a2aRoutes } from "./a2a";
 import { agentRoutes } from "./agents";
 import { auditRoutes } from "./audit";
 import { authenticate, type AppEnv } from "./context";
@@ -35,6 +36,7 @@ const DOCUMENT = {
     { name: "hooks", description: "The tenant's hook chain (admin only)." },
     { name: "mcp", description: "MCP servers whose tools agents can be granted (`mcp__<server>__<tool>`)." },
     { name: "audit", description: "The hash-chained audit log." },
+    { name: "a2a", description: "Every agent as an A2A server: its agent card and JSON-RPC endpoint (A2A 1.0, and 0.3 method names), behind the same token." },
     { name: "meta", description: "Health and this description." },
   ],
   security: [{ bearerAuth: [] }],
@@ -74,15 +76,14 @@ export function createApp() {
   );
 
   const v1 = new OpenAPIHono<AppEnv>();
+  const limitBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw ApiError.of(413, "payload_too_large", "Request bodies are limited to 1 MiB.");
+    },
+  });
   v1.use(authenticate);
-  v1.use(
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw ApiError.of(413, "payload_too_large", "Request bodies are limited to 1 MiB.");
-      },
-    }),
-  );
+  v1.use(limitBody);
   v1.route("/agents", agentRoutes);
   v1.route("/procs", processRoutes);
   v1.route("/tasks", taskRoutes);
@@ -92,6 +93,13 @@ export function createApp() {
   v1.route("/fs", fsRoutes);
   v1.route("/events", eventRoutes);
   app.route("/v1", v1);
+
+  // SPEC §12: each agent's A2A card and JSON-RPC endpoint, behind the same token.
+  const a2a = new OpenAPIHono<AppEnv>();
+  a2a.use(authenticate);
+  a2a.use(limitBody);
+  a2a.route("/", a2aRoutes);
+  app.route("/a2a", a2a);
 
   // The description of every route above, generated once from their declarations; no token needed.
   let document: ReturnType<typeof app.getOpenAPI31Document> | undefined;

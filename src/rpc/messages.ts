@@ -39,6 +39,8 @@ export interface ProcessReport {
   usage: LoopState["usage"];
   /** The process's own usage; the kernel adds descendants' for the tree-wide view. */
   budgetUsed: BudgetUse;
+  /** Present while it sleeps for its next message (an interactive agent's answer given): that answer. */
+  awaiting?: { message: string | null };
 }
 
 /** What a process reports after a batch of tool calls: the kernel audits it and hands its post_dispatch hooks the results. */

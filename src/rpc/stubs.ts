@@ -36,6 +36,8 @@ export type KernelForRoutes = View<
   | "getProcess"
   | "listProcesses"
   | "spawn"
+  | "spawnTask"
+  | "awaitTask"
   | "wait"
   | "kill"
   | "checkpoint"

@@ -163,6 +163,12 @@ describe("a walk-through validates against the documented responses", () => {
     expect(verify.ok).toBe(true);
     await conforms("DELETE", "/v1/agents/{name}", await api.call("DELETE", "/v1/agents/hub"));
 
+    // A2A: the card and the JSON-RPC endpoint (its answers are JSON-RPC, documented as JSON objects).
+    await conforms("GET", "/a2a/{agent}/.well-known/agent-card.json", await api.call("GET", "/a2a/greeter/.well-known/agent-card.json"));
+    await conforms("GET", "/a2a/{agent}/.well-known/agent-card.json", await api.call("GET", "/a2a/nobody/.well-known/agent-card.json"));
+    await conforms("POST", "/a2a/{agent}/", await api.call("POST", "/a2a/greeter/", { jsonrpc: "2.0", id: 1, method: "GetTask", params: { id: "missing" } }));
+    await conforms("POST", "/a2a/{agent}/", await viewer.call("POST", "/a2a/greeter/", { jsonrpc: "2.0", id: 2, method: "CancelTask", params: { id: "missing" } }));
+
     // Errors, each in the documented ErrorBody.
     await conforms("GET", "/v1/procs/{pid}", await api.call("GET", "/v1/procs/999999"));
     await conforms("GET", "/v1/procs/{pid}", await api.call("GET", "/v1/procs/abc"));

@@ -46,7 +46,7 @@ describe("the kernel's schema versions", () => {
     const store = memoryStore();
     expect(schemaVersion(store)).toBe(0);
     expect(migrate(store)).toEqual({ from: 0, to: SCHEMA_VERSION });
-    expect(SCHEMA_VERSION).toBe(4);
+    expect(SCHEMA_VERSION).toBe(5);
     expect(schemaVersion(store)).toBe(SCHEMA_VERSION);
     expect(tables(store)).toEqual(["agents", "audit", "audit_verified", "checkpoint_chunks", "checkpoints", "hooks", "idempotency", "mcp_servers", "mcp_tools", "meta", "outbox", "procs", "tasks", "tenant_events"]);
     expect(columns(store, "tasks")).not.toContain("idem_key");
@@ -138,5 +138,32 @@ describe("the kernel's schema versions", () => {
       }),
     ).toThrow();
     expect(feed()).toHaveLength(5);
+  });
+
+  it("v5: a task may have no copilot, the rows of v3 are kept, and the feed still sees task changes", () => {
+    const store = memoryStore();
+    migrate(store, MIGRATIONS.slice(0, 3));
+    const at = "2026-01-01T00:00:00.000Z";
+    const insertTask = (id: string, copilot: number | null, worker: number) =>
+      store.sql.exec(
+        `INSERT INTO tasks (id, copilot_pid, worker_pid, agent, state, status_message, status_at, result, delivery, budget, requested, granted, metadata, created_at)
+         VALUES (?, ?, ?, 'a', 'working', NULL, ?, NULL, 'immediate', '{}', '{}', '{}', '{}', ?)`,
+        id,
+        copilot,
+        worker,
+        at,
+        at,
+      );
+    insertTask("t-1", 1, 2);
+    expect(() => insertTask("t-0", null, 3)).toThrow(/NOT NULL/);
+    migrate(store);
+    expect(schemaVersion(store)).toBe(5);
+    expect(store.sql.exec<TaskRow>("SELECT * FROM tasks").toArray()).toMatchObject([{ id: "t-1", copilot_pid: 1, worker_pid: 2 }]);
+    const before = store.sql.exec<{ n: number }>("SELECT count(*) AS n FROM tenant_events").one().n;
+    insertTask("t-2", null, 3);
+    store.sql.exec("UPDATE tasks SET state = 'completed' WHERE id = 't-2'");
+    const feed = store.sql.exec<{ type: string; ref: string }>("SELECT type, ref FROM tenant_events WHERE seq > ? ORDER BY seq", before).toArray();
+    expect(feed.map((r) => `${r.type}:${r.ref}`)).toEqual(["task:t-2", "task:t-2"]);
+    expect(toTask(store.sql.exec<TaskRow>("SELECT * FROM tasks WHERE id = 't-2'").one()).metadata.copilotPid).toBeNull();
   });
 });
