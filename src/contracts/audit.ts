@@ -18,6 +18,10 @@ export const AuditEvent = z.enum([
   "checkpoint",
   "restore",
   "reap",
+  "approval_requested",
+  "approval_decided",
+  "input_requested",
+  "input_provided",
 ]);
 export type AuditEvent = z.infer<typeof AuditEvent>;
 

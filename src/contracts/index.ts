@@ -7,3 +7,4 @@ export * from "./hooks";
 export * from "./audit";
 export * from "./tasks";
 export * from "./responses";
+export * from "./approvals";

@@ -30,6 +30,8 @@ export interface DispatchVerdicts {
   hidden: Record<string, PathFilter[]>;
   /** Whether any post_dispatch hook listens (the process reports its results only then). */
   postHooks: boolean;
+  /** Calls a policy wants a person to decide (the kernel opens their approvals). */
+  asks: Record<string, { hook: string; reason: string; timeoutMs: number }>;
 }
 
 /**
@@ -68,13 +70,22 @@ export class HookRunner {
     return runPostHooks(this.deps.registry.list(), ctx, this.fetcher, this.deps.privateHosts());
   }
 
-  /** pre_dispatch for each of a turn's calls; a veto is audited as `dispatch_vetoed`. */
-  async beforeDispatch(pid: number, lookup: () => Pick<ProcRow, "parent_pid" | "agent"> | null, calls: readonly DispatchCall[]): Promise<DispatchVerdicts> {
+  /**
+   * pre_dispatch for each of a turn's calls; a veto is audited as `dispatch_vetoed`. `afterHook`: only
+   * the hooks after that one run (the call was approved after it asked).
+   */
+  async beforeDispatch(
+    pid: number,
+    lookup: () => Pick<ProcRow, "parent_pid" | "agent"> | null,
+    calls: readonly DispatchCall[],
+    opts: { afterHook?: string } = {},
+  ): Promise<DispatchVerdicts> {
     const hooks = this.deps.registry.list();
     const vetoes: DispatchVerdicts["vetoes"] = {};
     const hidden: DispatchVerdicts["hidden"] = {};
+    const asks: DispatchVerdicts["asks"] = {};
     const postHooks = this.deps.registry.listens("post_dispatch");
-    if (!this.deps.registry.listens("pre_dispatch")) return { vetoes, hidden, postHooks };
+    if (!this.deps.registry.listens("pre_dispatch")) return { vetoes, hidden, postHooks, asks };
     const row = lookup();
     await Promise.all(
       calls.map(async (call) => {
@@ -88,7 +99,11 @@ export class HookRunner {
           paths: call.paths,
           arguments: call.arguments,
         };
-        const { verdict } = await runPreHooks(hooks, ctx, this.fetcher, this.deps.privateHosts());
+        const { verdict } = await runPreHooks(hooks, ctx, this.fetcher, this.deps.privateHosts(), opts);
+        if (verdict.allow === "ask") {
+          asks[call.id] = { hook: verdict.hook, reason: verdict.reason, timeoutMs: verdict.timeoutMs };
+          return;
+        }
         if (!verdict.allow) {
           vetoes[call.id] = { hook: verdict.hook, reason: verdict.reason };
           this.deps.audit.append({ actor: `process:${pid}`, event: "dispatch_vetoed", pid, data: { tool: call.name, paths: call.paths, hook: verdict.hook, reason: verdict.reason } });
@@ -101,7 +116,7 @@ export class HookRunner {
         }
       }),
     );
-    return { vetoes, hidden, postHooks };
+    return { vetoes, hidden, postHooks, asks };
   }
 
   /** post_dispatch for each result: the warnings of hooks that failed. */

@@ -9,6 +9,7 @@ import type { Fetcher } from "./hook-chain";
 import { HookRegistry } from "./hook-registry";
 import { HookRunner } from "./hook-runner";
 import { Outbox } from "./outbox";
+import { People } from "./people";
 import { ProcessTable } from "./process-table";
 import { Spawner } from "./spawn";
 import { TaskStore } from "./task-store";
@@ -39,6 +40,7 @@ export interface KernelServices {
   ledger: BudgetLedger;
   spawner: Spawner;
   waiters: ExitWaiters;
+  people: People;
 }
 
 /** The kernel's services over one store, wired to each other. The store must be migrated (schema.ts). */
@@ -51,12 +53,14 @@ export function kernelServices(store: SqlStore, host: KernelHost): KernelService
   const hooks = new HookRunner({ registry: hookRegistry, audit, tenant: host.tenant, privateHosts: host.privateHosts, ...(host.fetch ? { fetch: host.fetch } : {}) });
   const tasks = new TaskStore(store.sql, audit);
   const waiters = new ExitWaiters();
+  const people = new People({ store, audit, tasks, outbox });
   const table = new ProcessTable(store, {
     audit,
     outbox,
     tasks,
     postTerminate: (row, exit) => hooks.postTerminateEvent(row, exit),
     onExit: (pid) => waiters.wake(pid),
+    closeWaits: (pid, exit) => people.exited(pid, exit),
   });
   const ledger = new BudgetLedger(store.sql);
   const spawner = new Spawner(store, {
@@ -73,5 +77,5 @@ export function kernelServices(store: SqlStore, host: KernelHost): KernelService
     modelProblem: host.modelProblem,
     start: host.start,
   });
-  return { audit, outbox, checkpoints, agents, hookRegistry, hooks, tasks, table, ledger, spawner, waiters };
+  return { audit, outbox, checkpoints, agents, hookRegistry, hooks, tasks, table, ledger, spawner, waiters, people };
 }

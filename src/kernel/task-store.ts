@@ -24,7 +24,7 @@ export interface NewTask {
 
 /**
  * The kernel's task table (SPEC §7): a task is `submitted` when made, `working` once its worker
- * started, and ends once, when its worker exits. A terminal state never changes: every write is
+ * started (`input-required` while the worker waits on a person, SPEC §11), and ends once, when its worker exits. A terminal state never changes: every write is
  * guarded by the state it leaves, and each change is audited in the same transaction.
  */
 export class TaskStore {
@@ -90,6 +90,28 @@ export class TaskStore {
   /** The worker started: `submitted` → `working`. False when the task had already moved on. */
   markWorking(id: string, workerPid: number, at = new Date().toISOString()): boolean {
     if (this.sql.exec("UPDATE tasks SET state = 'working', status_at = ? WHERE id = ? AND state = 'submitted'", at, id).rowsWritten === 0) return false;
+    this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state: "working" } });
+    return true;
+  }
+
+  /**
+   * The worker waits on a person (`message` says for what: `input-required`) or no longer does
+   * (null: `working` again). Never touches an ended task; each change of state is audited. True when
+   * the task changed.
+   */
+  setWaiting(id: string, workerPid: number, message: string | null, at = new Date().toISOString()): boolean {
+    const task = this.get(id);
+    if (!task) return false;
+    if (message !== null) {
+      // `submitted` too: the worker may ask before the kernel has recorded its start.
+      if (!["submitted", "working", "input-required"].includes(task.state)) return false;
+      if (task.state === "input-required" && task.status_message === message) return false;
+      this.sql.exec("UPDATE tasks SET state = 'input-required', status_message = ?, status_at = ? WHERE id = ?", message, at, id);
+      if (task.state !== "input-required") this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state: "input-required", message } });
+      return true;
+    }
+    if (task.state !== "input-required") return false;
+    this.sql.exec("UPDATE tasks SET state = 'working', status_message = NULL, status_at = ? WHERE id = ?", at, id);
     this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state: "working" } });
     return true;
   }

@@ -3,6 +3,11 @@ import {
   fail,
   ok,
   type AgentSpec,
+  type Approval,
+  type ApprovalListQuery,
+  type DecideRequest,
+  type InputRoute,
+  type ReplyResult,
   type AuditEntry,
   type AuditVerify,
   type Budget,
@@ -25,14 +30,13 @@ import {
 import { maxLiveProcesses } from "../kernel/admission";
 import type { Actor } from "../kernel/audit-log";
 import { savedGrant, sealCheckpoint, type CheckpointStore, type RestoreFrom, type SavedProcess } from "../kernel/checkpoints";
-import type { PathFilter } from "../kernel/hook-chain";
+import { deliverEntry, feedItem } from "../kernel/deliveries";
 import type { DispatchCall } from "../kernel/hook-runner";
-import type { OutboxEntry } from "../kernel/outbox";
 import { exitOf, toProcess } from "../kernel/rows";
 import { migrate } from "../kernel/schema";
 import { kernelServices, type KernelServices } from "../kernel/services";
 import { toTask } from "../kernel/tasks";
-import { TenantFeed, type FeedType } from "../kernel/tenant-feed";
+import { TenantFeed } from "../kernel/tenant-feed";
 import { lastEventId } from "../lib/sse";
 import type { SqlStore } from "../lib/sql-store";
 import { alarmTime } from "../lib/alarm";
@@ -41,7 +45,7 @@ import { takePage, type Page } from "../lib/paging";
 import type { Env } from "../env";
 import { forKernel } from "../rpc/stubs";
 import { checkModelConfig } from "../models";
-import type { ProcessReport } from "../rpc/messages";
+import type { DispatchGate, GateOptions, ProcessReport } from "../rpc/messages";
 
 export type { Actor };
 
@@ -79,7 +83,7 @@ export class KernelObject extends DurableObject<Env> {
       transactionSync: (fn) => ctx.storage.transactionSync(fn),
     };
     migrate(this.store);
-    this.feed = new TenantFeed(ctx.storage.sql, (type, ref) => this.feedItem(type, ref));
+    this.feed = new TenantFeed(ctx.storage.sql, (type, ref) => feedItem(this.k, type, ref));
     this.k = kernelServices(this.store, {
       tenant: () => this.tenant,
       // The cap is read at each spawn, from the env as it is then.
@@ -96,24 +100,6 @@ export class KernelObject extends DurableObject<Env> {
   }
 
   // ======================= the tenant feed (GET /v1/events) =======================
-
-  /** What a feed row names, as it is now. */
-  private feedItem(type: FeedType, ref: string): object | null {
-    switch (type) {
-      case "proc": {
-        const row = this.k.table.get(Number(ref));
-        return row ? { process: toProcess(row) } : null;
-      }
-      case "task": {
-        const row = this.k.tasks.get(ref);
-        return row ? { task: toTask(row) } : null;
-      }
-      case "audit": {
-        const entry = this.k.audit.page(Number(ref) - 1, 1)[0];
-        return entry ? { entry } : null;
-      }
-    }
-  }
 
   /** `GET /v1/events`: the feed after the reader's `Last-Event-ID`, then live. */
   override async fetch(request: Request): Promise<Response> {
@@ -273,8 +259,13 @@ export class KernelObject extends DurableObject<Env> {
 
   // ======================= dispatch hooks =======================
 
-  async beforeDispatch(pid: number, calls: DispatchCall[]): Promise<{ vetoes: Record<string, { hook: string; reason: string }>; hidden: Record<string, PathFilter[]>; postHooks: boolean }> {
-    return this.k.hooks.beforeDispatch(pid, () => this.k.table.get(pid), calls);
+  /** pre_dispatch for a turn's calls; a policy's `ask` opens an approval (SPEC §11), answered in `asks`. */
+  async beforeDispatch(pid: number, calls: DispatchCall[], opts: GateOptions = {}): Promise<DispatchGate> {
+    const verdicts = await this.k.hooks.beforeDispatch(pid, () => this.k.table.get(pid), calls, opts);
+    const gate = this.k.people.gate(this.k.table.get(pid), calls, verdicts, opts);
+    // Arms the alarm for the new approvals' deadlines (and delivers a copilot's news of a waiting task).
+    if (Object.keys(gate.asks).length) await this.drainOutbox();
+    return gate;
   }
 
   async afterDispatch(
@@ -286,6 +277,40 @@ export class KernelObject extends DurableObject<Env> {
     const warnings = await this.k.hooks.afterDispatch(pid, this.k.table.get(pid)?.agent ?? null, report.results);
     this.k.table.addWarnings(pid, warnings, "post_dispatch", false);
     return warnings;
+  }
+
+  // ======================= people in the loop (SPEC §11) =======================
+
+  async listApprovals(query: ApprovalListQuery): Promise<Page<Approval>> {
+    return this.k.people.approvals.page(query);
+  }
+
+  async getApproval(id: string): Promise<Outcome<Approval>> {
+    return this.k.people.approvals.find(id);
+  }
+
+  /** Routes only: a process holds no way to decide, so no model can approve its own call. */
+  async decideApproval(id: string, body: DecideRequest, actor: Actor): Promise<Outcome<Approval>> {
+    return this.drained(this.k.people.approvals.decide(id, body, actor));
+  }
+
+  /** The process's view of its approval, expired first when past its deadline. */
+  async approvalState(pid: number, approvalId: string): Promise<Approval> {
+    return this.k.people.approvals.state(pid, approvalId);
+  }
+
+  async requestInput(pid: number, toolCallId: string, question: string): Promise<InputRoute> {
+    const row = this.k.table.get(pid);
+    if (!row) throw new Error(`no process ${pid}`);
+    return this.drained(this.k.people.questions.ask(row, toolCallId, question));
+  }
+
+  async replyTask(taskId: string, message: string, opts: { copilotPid?: number; actor: Actor }): Promise<Outcome<ReplyResult>> {
+    return this.drained(this.k.people.questions.reply(taskId, message, opts));
+  }
+
+  async inputProvided(pid: number, toolCallId: string, actor: Actor, answer?: string): Promise<void> {
+    this.k.people.questions.provided(pid, toolCallId, actor, answer);
   }
 
   // ======================= checkpoint =======================
@@ -336,7 +361,7 @@ export class KernelObject extends DurableObject<Env> {
     await Promise.all(
       due.map(async (entry) => {
         try {
-          await this.deliver(entry);
+          await deliverEntry(entry, { k: this.k, store: this.store, process: (pid) => forKernel.process(this.env, this.tenant, pid) });
           outbox.delivered(entry.id);
         } catch (err) {
           console.warn(`kernel ${this.tenant}: ${entry.kind} for ${entry.pid} failed (attempt ${entry.attempts + 1}): ${err instanceof Error ? err.message : String(err)}`);
@@ -346,8 +371,15 @@ export class KernelObject extends DurableObject<Env> {
         }
       }),
     );
-    const next = outbox.nextDue();
-    if (next !== null) await this.armOutboxAlarm(next);
+    // The alarm also expires approvals nobody decided in time (SPEC §11), so a deadline passes without a reader.
+    const next = [outbox.nextDue(), this.k.people.approvals.nextExpiry()].filter((t): t is number => t !== null);
+    if (next.length) await this.armOutboxAlarm(Math.min(...next));
+  }
+
+  /** `value`, once what its call promised other objects is delivered or armed for the alarm. */
+  private async drained<T>(value: T): Promise<T> {
+    await this.drainOutbox();
+    return value;
   }
 
   /** Arms the alarm for `at` unless an earlier one is pending; an overdue one is taken as lost. */
@@ -357,31 +389,8 @@ export class KernelObject extends DurableObject<Env> {
     if (current === null || current > when || current <= Date.now()) await this.ctx.storage.setAlarm(when);
   }
 
-  private async deliver(entry: OutboxEntry): Promise<void> {
-    const process = () => forKernel.process(this.env, this.tenant, entry.pid);
-    switch (entry.kind) {
-      case "start": {
-        const { config, start: order } = entry.payload;
-        const start = "input" in order ? order : this.checkpoints.startOf(order.checkpointId);
-        // A checkpoint is never deleted, so a missing one is a broken store, not a retryable delivery.
-        if (!start) throw new Error(`checkpoint of process ${entry.pid} is missing`);
-        const state = await process().start(config, start);
-        this.store.transactionSync(() => {
-          this.k.table.recordStart(entry.pid, state);
-          if (config.taskId) this.k.tasks.markWorking(config.taskId, entry.pid);
-        });
-        return;
-      }
-      case "terminate":
-        return process().terminate(entry.payload);
-      case "post_terminate":
-        return this.k.table.addWarnings(entry.pid, await this.k.hooks.postTerminate(entry.payload), "post_terminate");
-      case "deliver":
-        return process().deliverTask(entry.payload.task, entry.payload.delivery);
-    }
-  }
-
   override async alarm(): Promise<void> {
+    this.k.people.approvals.sweep();
     await this.drainOutbox(undefined, true);
     this.feed.flushSoon();
   }

@@ -17,6 +17,10 @@ import { createRoute, z, type OpenAPIHono, type RouteConfig } from "@hono/zod-op
 import type { MiddlewareHandler } from "hono";
 import {
   AgentList,
+  Approval,
+  DecideRequest,
+  ReplyRequest,
+  ReplyResult,
   AgentSpec,
   AgentSpecInput,
   ApiError,
@@ -71,6 +75,7 @@ const TaskDoc = named(Task, "Task");
 const MessageDoc = named(Message, "Message");
 const AuditEntryDoc = named(AuditEntry, "AuditEntry");
 const HookViewDoc = named(HookViewSchema, "HookView");
+const ApprovalDoc = named(Approval, "Approval");
 /** A list answer built from the named item schema, so its items are a `$ref` (same shape as the contract's). */
 const listOf = <T extends z.ZodType>(key: string, item: T, id: string) => named(z.object({ [key]: z.array(item), nextCursor: NextCursor }), id);
 
@@ -118,6 +123,11 @@ export const S = {
   AuditEntry: AuditEntryDoc,
   AuditPage: listOf("entries", AuditEntryDoc, "AuditPage") as unknown as typeof AuditPage,
   AuditVerify: named(AuditVerify, "AuditVerify"),
+  Approval: ApprovalDoc,
+  ApprovalList: listOf("approvals", ApprovalDoc, "ApprovalList"),
+  DecideRequest: named(DecideRequest, "DecideRequest"),
+  ReplyRequest: named(ReplyRequest, "ReplyRequest"),
+  ReplyResult: named(ReplyResult, "ReplyResult"),
 };
 
 // ---------- building blocks of route declarations ----------

@@ -23,6 +23,10 @@ describe("RPC views per caller", () => {
     expectTypeOf<Kernel>().not.toHaveProperty("registerAgent");
     expectTypeOf<Kernel>().not.toHaveProperty("putHook");
     expectTypeOf<Kernel>().not.toHaveProperty("kill");
+    // Nothing a process does can approve a call (SPEC §11): deciding is the routes' alone.
+    expectTypeOf<Kernel>().not.toHaveProperty("decideApproval");
+    expectTypeOf<Kernel>().toHaveProperty("approvalState");
+    expectTypeOf<ReturnType<typeof forRoutes.kernel>>().toHaveProperty("decideApproval");
     expectTypeOf<ReturnType<typeof forProcess.copilot>>().not.toHaveProperty("deliverTask");
     expectTypeOf<ReturnType<typeof forKernel.process>>().not.toHaveProperty("dispatch");
   });

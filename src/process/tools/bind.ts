@@ -22,19 +22,30 @@ export class ProcessTools {
       runFsTool: (name, args, callId, hidden) => forProcess.workspace(this.env, tenant).runTool(name, args, fs, `${pid}:${callId}`, hidden),
       delegate: (args, key) => this.delegate(args, key),
       cancelTask: (taskId) => forProcess.kernel(this.env, tenant).cancelTask(taskId, { copilotPid: pid, actor: `process:${pid}` }),
+      requestInput: (toolCallId, question) => forProcess.kernel(this.env, tenant).requestInput(pid, toolCallId, question),
+      replyTask: (taskId, message) => forProcess.kernel(this.env, tenant).replyTask(taskId, message, { copilotPid: pid, actor: `process:${pid}` }),
+      inputProvided: (toolCallId, by, answer) => forProcess.kernel(this.env, tenant).inputProvided(pid, toolCallId, by, answer),
+      taskStatus: async (taskId) => {
+        const task = await forProcess.kernel(this.env, tenant).getTask(taskId);
+        return task.ok ? { state: task.value.status.state, ...(task.value.status.message !== undefined ? { message: task.value.status.message } : {}) } : null;
+      },
       inbox: this.store.inbox,
       now: Date.now,
     };
   }
 
-  /** A dispatch of this process's calls: its effective tools, the kernel's hooks, its tool timeout. */
-  dispatch(settle: Settle, parallel: boolean, wait: Dispatch["wait"] = () => {}): Dispatch {
+  /**
+   * A dispatch of this process's calls: its effective tools, the kernel's hooks, its tool timeout.
+   * `approved`: an approved call, gated only by the hooks after the one that asked.
+   */
+  dispatch(settle: Settle, parallel: boolean, wait: Dispatch["wait"] = () => {}, approved?: { afterHook: string; approvalId: string }): Dispatch {
     const { tenant, pid, tools, spec } = this.store.config;
     const kernel = forProcess.kernel(this.env, tenant);
     return {
       allowed: tools,
       context: this.context(),
-      beforeDispatch: (calls) => kernel.beforeDispatch(pid, calls),
+      beforeDispatch: (calls, opts) => kernel.beforeDispatch(pid, calls, opts),
+      ...(approved ? { gateOptions: { afterHook: approved.afterHook }, approvedId: approved.approvalId } : {}),
       afterDispatch: (report) => kernel.afterDispatch(pid, report),
       emitCall: (call) => this.store.emit("tool_call", call),
       exited: () => this.store.exit !== null,

@@ -1,10 +1,11 @@
 import type { ToolCall } from "../../contracts";
 import { fileTools } from "./files";
+import { peopleTools } from "./people";
 import { taskTools } from "./tasks";
 import type { ToolFailure } from "./result";
 import type { Tool } from "./types";
 
-/** Tools by name: the built-in ones now; MCP tools and request_input register the same way. */
+/** Tools by name: the built-in ones now; MCP tools register the same way. */
 export class ToolRegistry {
   private readonly tools = new Map<string, Tool>();
 
@@ -23,7 +24,7 @@ export class ToolRegistry {
   }
 }
 
-export const builtinTools = new ToolRegistry([...fileTools, ...taskTools]);
+export const builtinTools = new ToolRegistry([...fileTools, ...taskTools, ...peopleTools]);
 
 /** Why a call may not run at all (before any hook or workspace is asked), or null. */
 export function precheck(call: Pick<ToolCall, "name">, allowed: readonly string[], registry: ToolRegistry = builtinTools): ToolFailure | null {

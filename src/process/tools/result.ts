@@ -17,6 +17,8 @@ export type ToolFailure =
   | { code: "timeout"; message: string }
   /** The call does not fit the tool-call budget: it is not run. */
   | { code: "budget_exhausted"; message: string }
+  /** A person rejected the call a policy asked about, or nobody decided in time (the message says which). */
+  | { code: "rejected"; message: string }
   /** The result is too large to join the conversation. */
   | { code: "too_large"; message: string }
   /** The tool ran and failed; `cause` is the error code of the kernel's answer, when it was one. */

@@ -46,9 +46,10 @@ describe("the kernel's schema versions", () => {
     const store = memoryStore();
     expect(schemaVersion(store)).toBe(0);
     expect(migrate(store)).toEqual({ from: 0, to: SCHEMA_VERSION });
-    expect(SCHEMA_VERSION).toBe(3);
+    expect(SCHEMA_VERSION).toBe(4);
     expect(schemaVersion(store)).toBe(SCHEMA_VERSION);
-    expect(tables(store)).toEqual(["agents", "audit", "audit_verified", "checkpoint_chunks", "checkpoints", "hooks", "idempotency", "meta", "outbox", "procs", "tasks", "tenant_events"]);
+    expect(tables(store)).toEqual(["agents", "approvals", "audit", "audit_verified", "checkpoint_chunks", "checkpoints", "hooks", "idempotency", "meta", "outbox", "procs", "questions", "tasks", "tenant_events"]);
+    expect(columns(store, "procs")).toContain("pending_input");
     expect(columns(store, "tasks")).not.toContain("idem_key");
     expect(columns(store, "tasks")).toContain("created_at");
   });
@@ -57,7 +58,7 @@ describe("the kernel's schema versions", () => {
     const store = storeFromBeforeVersions();
     expect(columns(store, "tasks")).toContain("idem_key");
     expect(schemaVersion(store)).toBe(0);
-    expect(migrate(store)).toEqual({ from: 0, to: 3 });
+    expect(migrate(store)).toEqual({ from: 0, to: 4 });
     expect(columns(store, "tasks")).not.toContain("idem_key");
     expect(store.sql.exec<{ pid: number }>("SELECT pid FROM procs ORDER BY pid").toArray().map((r) => r.pid)).toEqual([1, 2]);
     const task = store.sql.exec<TaskRow>("SELECT * FROM tasks").one();
@@ -93,7 +94,7 @@ describe("the kernel's schema versions", () => {
     migrate(store, MIGRATIONS.slice(0, 1));
     expect(schemaVersion(store)).toBe(1);
     expect(columns(store, "tasks")).toContain("idem_key");
-    expect(migrate(store)).toEqual({ from: 1, to: 3 });
+    expect(migrate(store)).toEqual({ from: 1, to: 4 });
     expect(columns(store, "tasks")).not.toContain("idem_key");
   });
 
@@ -138,5 +139,17 @@ describe("the kernel's schema versions", () => {
       }),
     ).toThrow();
     expect(feed()).toHaveLength(5);
+  });
+
+  it("v4: approvals join the feed (made and decided), and a process's pending question announces its row", async () => {
+    const k = harness();
+    k.register("a", { mode: "interactive" });
+    const pid = (await k.spawn("a")).pid;
+    const feed = () => k.rows<{ type: string; ref: string }>("SELECT type, ref FROM tenant_events WHERE type IN ('approval', 'proc') ORDER BY seq").map((r) => `${r.type}:${r.ref}`);
+    const before = feed().length;
+    const { c: asked } = k.people.approvals.open(k.table.get(pid)!, [{ id: "c", name: "write_file", arguments: {}, paths: [] }], { c: { hook: "h", reason: "r", timeoutMs: 60_000 } });
+    k.people.approvals.decide(asked!.approvalId, { decision: "reject" }, "api:operator");
+    k.people.questions.ask(k.table.get(pid)!, "q", "why?");
+    expect(feed().slice(before)).toEqual([`approval:${asked!.approvalId}`, `approval:${asked!.approvalId}`, `proc:${pid}`]);
   });
 });
