@@ -103,16 +103,6 @@ function readInput(file: string): string {
   }
 }
 
-const notYet = (what: string, issue: string) =>
-  defineCommand({
-    meta: { name: what, description: `${issue} (not available yet: exits 2)` },
-    args: { rest: { type: "positional", required: false, description: "ignored" }, ...common },
-    run: () => {
-      process.stderr.write(`${what}: not available yet (${issue}).\n`);
-      process.exit(2);
-    },
-  });
-
 // ---------- agents ----------
 
 const agents = defineCommand({
@@ -436,7 +426,7 @@ function mcpSummary(s: McpServer): string {
 const mcpName = { name: { type: "positional", required: true, description: "server name (1-32 of a-z, 0-9, -)" } } as const;
 
 const mcp = defineCommand({
-  meta: { name: "mcp", description: "MCP servers whose tools agents can be granted as mcp__<server>__<tool>: list | get <name> | add <name> <server-url> | refresh <name> | rm <name>" },
+  meta: { name: "mcp", description: "MCP servers whose tools agents can be granted as mcp__<server>__<tool>: ls | get <name> | put <name> <server-url> | refresh <name> | rm <name> (list and add are the same as ls and put)" },
   subCommands: {
     list: defineCommand({
       meta: { name: "list", description: "List the MCP servers and how many tools each exposes" },
@@ -499,6 +489,108 @@ const mcp = defineCommand({
         }),
     }),
   },
+});
+// SPEC §13 names them `mcp ls|put|rm`; `list` and `add` read better in help, so both spellings work.
+{
+  const subs = mcp.subCommands as Record<string, CommandDef>;
+  subs.ls = subs.list!;
+  subs.put = subs.add!;
+}
+
+// ---------- people in the loop: approvals and replies ----------
+
+const APPROVAL_STATES = ["pending", "approved", "rejected", "expired"] as const;
+
+const approvalLs = defineCommand({
+  meta: { name: "ls", description: "List approvals (default: pending ones; --state all for every state)" },
+  args: {
+    state: { type: "string", description: `${APPROVAL_STATES.join(" | ")} | all (default pending)`, valueHint: "state" },
+    pid: { type: "string", description: "Only this process's approvals", valueHint: "pid" },
+    root: { type: "string", description: "Only approvals of this tree (a copilot and its workers)", valueHint: "pid" },
+    ...common,
+  },
+  run: ({ args }) =>
+    run(async () => {
+      const state = args.state || "pending";
+      if (state !== "all" && !(APPROVAL_STATES as readonly string[]).includes(state)) throw new CliFailure(`--state must be one of ${APPROVAL_STATES.join(", ")}, all; got ${JSON.stringify(state)}`);
+      const list = [];
+      const query = {
+        ...(state !== "all" ? { state: state as (typeof APPROVAL_STATES)[number] } : {}),
+        ...(args.pid ? { pid: pidArg(args.pid) } : {}),
+        ...(args.root ? { rootPid: pidArg(args.root) } : {}),
+      };
+      for await (const a of clientOf(args).approvals.all(query)) list.push(a);
+      if (args.json) return printJson(list);
+      if (list.length === 0) return print(`no ${state === "all" ? "" : `${state} `}approvals`);
+      print(
+        table(
+          ["ID", "PID", "ROOT", "AGENT", "TOOL", "STATE", "EXPIRES", "ARGUMENTS / DECISION"],
+          list.map((a) => [a.id, a.pid, a.rootPid, a.agent, a.tool, a.state, a.state === "pending" ? a.expiresAt : "", short(a.state === "pending" ? JSON.stringify(a.arguments) : `${a.decidedBy ?? ""}${a.message ? `: ${a.message}` : ""}`, 50)]),
+        ),
+      );
+    }),
+});
+
+const decideArgs = {
+  id: { type: "positional", required: true, description: "the approval id" },
+  message: { type: "string", alias: "m", description: "A message for the record (a rejection's reason: the model sees it)", valueHint: "text" },
+  ...common,
+} as const satisfies ArgsDef;
+
+const printDecision = (a: { id: string; state: string; tool: string; pid: number; decidedBy?: string }, json?: boolean) =>
+  json ? printJson(a) : print(`${a.state} ${a.id} (${a.tool} of process ${a.pid}) by ${a.decidedBy ?? "?"}`);
+
+const approvals = defineCommand({
+  meta: { name: "approvals", description: "Tool calls waiting for a person: [ls] (default) | get <id> | approve <id> [--args <json>] | reject <id> [-m reason]" },
+  args: approvalLs.args,
+  default: "ls",
+  subCommands: {
+    ls: approvalLs,
+    get: defineCommand({
+      meta: { name: "get", description: "Show an approval (JSON)" },
+      args: { id: { type: "positional", required: true, description: "the approval id" }, ...common },
+      run: ({ args }) => run(async () => printJson(await clientOf(args).approvals.get(args.id))),
+    }),
+    approve: defineCommand({
+      meta: { name: "approve", description: "Approve: the call runs (with --args in place of the model's arguments)" },
+      args: { ...decideArgs, args: { type: "string", description: "Replacement arguments, a JSON object (or @file)", valueHint: "json" } },
+      run: ({ args }) =>
+        run(async () => {
+          let replaced: Record<string, unknown> | undefined;
+          if (args.args !== undefined) {
+            const text = args.args.startsWith("@") ? readInput(args.args.slice(1)) : args.args;
+            try {
+              replaced = JSON.parse(text);
+            } catch {
+              throw new CliFailure("--args needs a JSON object, e.g. '{\"path\": \"/tmp/x\"}'");
+            }
+            if (typeof replaced !== "object" || replaced === null || Array.isArray(replaced)) throw new CliFailure("--args needs a JSON object");
+          }
+          const a = await clientOf(args).approvals.approve(args.id, { ...(args.message ? { message: args.message } : {}), ...(replaced ? { arguments: replaced } : {}) });
+          printDecision(a, args.json);
+        }),
+    }),
+    reject: defineCommand({
+      meta: { name: "reject", description: "Reject: the model sees `Error: rejected by <you>: <message>`" },
+      args: decideArgs,
+      run: ({ args }) => run(async () => printDecision(await clientOf(args).approvals.reject(args.id, args.message || undefined), args.json)),
+    }),
+  },
+});
+
+const reply = defineCommand({
+  meta: { name: "reply", description: "Answer a worker's question (request_input): its task is working again" },
+  args: {
+    taskId: { type: "positional", required: true, description: "the task id (see `tasks <copilot pid>`)" },
+    text: { type: "positional", required: true, description: "the answer (`-` reads stdin)" },
+    ...common,
+  },
+  run: ({ args }) =>
+    run(async () => {
+      const res = await clientOf(args).tasks.reply(args.taskId, args.text === "-" ? readInput("-") : args.text);
+      if (args.json) return printJson(res);
+      print(`replied to ${res.taskId}: ${res.state}`);
+    }),
 });
 
 // ---------- files, audit, token ----------
@@ -629,8 +721,8 @@ export const main: CommandDef = defineCommand({
     fs,
     audit,
     token,
-    approvals: notYet("approvals", "approvals come with the people-in-the-loop issue"),
-    reply: notYet("reply", "answers to request_input come with the people-in-the-loop issue"),
+    approvals,
+    reply,
     mcp,
   },
 });

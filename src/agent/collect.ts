@@ -21,6 +21,8 @@ export interface CollectInbox {
   unknown(ids: readonly string[]): string[];
   list(ids: readonly string[]): CollectedTask[];
   markCollected(tasks: readonly CollectedTask[]): void;
+  /** A task's status that is not its end (a question asked, or answered). */
+  applyStatus(task: CollectedTask): boolean;
 }
 
 /** How long a collect may wait: its default, and the most a caller may ask for. */
@@ -50,8 +52,9 @@ export function startCollect(
 }
 
 /**
- * The answer of a started collect once its mode is satisfied or its deadline has passed (its ended
- * tasks are then marked collected), else null: it waits on.
+ * The answer of a started collect once its mode is satisfied, its deadline has passed, or a task of
+ * its set needs input (SPEC §11: the copilot answers and collects again), else null: it waits on.
+ * Its ended tasks are then marked collected, and the questions it returns seen.
  */
 export function settleCollect(
   inbox: CollectInbox,
@@ -62,7 +65,7 @@ export function settleCollect(
 ): CollectResult | null {
   const tasks = inbox.list(wait.taskIds);
   const satisfied = collectSatisfied(tasks, args.mode, args.n);
-  if (!satisfied && now < wait.deadline) return null;
+  if (!satisfied && now < wait.deadline && !tasks.some(needsInput)) return null;
   inbox.markCollected(tasks);
   return collectResult(tasks, satisfied, maxChars);
 }
@@ -90,6 +93,27 @@ export function collectSatisfied(tasks: readonly CollectedTask[], mode: CollectI
   }
 }
 
+/** The kernel's view of a task now (its status), or null when it cannot be asked. */
+export type TaskLookup = (taskId: string) => Promise<{ state: string; message?: string } | null>;
+
+/**
+ * A reply can land (over HTTP, by another actor) before its delivery reaches this copilot: the open
+ * questions of a collect's set are checked with the kernel, and those no longer open there are working
+ * again here (the late delivery then changes nothing), so a collect never returns for an answered question.
+ */
+export async function refreshQuestions(inbox: CollectInbox, ids: readonly string[], lookup: TaskLookup | undefined): Promise<void> {
+  if (!lookup) return;
+  for (const t of inbox.list(ids)) {
+    if (!needsInput(t)) continue;
+    const now = await lookup(t.taskId).catch(() => null);
+    if (!now || (now.state === "input-required" && now.message === t.question)) continue;
+    inbox.applyStatus({ taskId: t.taskId, pid: t.pid, agent: t.agent, state: "working", result: null, reason: null, usage: t.usage });
+  }
+}
+
+/** A task whose worker waits for an answer to its question. */
+export const needsInput = (t: CollectedTask): boolean => t.state === "input-required" && t.question !== undefined;
+
 /** The largest collect answer as a tool result (it joins the copilot's conversation) and over HTTP. */
 export const MAX_COLLECT_TOOL_CHARS = 1024 * 1024;
 export const MAX_COLLECT_HTTP_CHARS = 8 * 1024 * 1024;
@@ -102,13 +126,14 @@ export const MAX_COLLECT_HTTP_CHARS = 8 * 1024 * 1024;
 export function collectResult(tasks: readonly CollectedTask[], satisfied: boolean, maxChars = Infinity): CollectResult {
   const total = tasks.reduce((n, t) => n + (t.result?.length ?? 0), 0);
   const share = total > maxChars * 0.9 ? Math.max(256, Math.floor((maxChars * 0.9) / Math.max(1, tasks.length)) - 200) : Infinity;
-  const out: CollectResult = { completed: [], failed: [], canceled: [], pending: [], satisfied };
+  const out: CollectResult = { completed: [], failed: [], canceled: [], pending: [], satisfied, inputRequired: [] };
   for (const task of tasks) {
     const t = task.result && task.result.length > share ? { ...task, result: `${task.result.slice(0, share)}… [cut: ${task.result.length - share} more characters; GET /v1/tasks/${task.taskId} has all of it]` } : task;
     if (t.state === "completed") out.completed.push(t);
     else if (t.state === "failed" || t.state === "rejected") out.failed.push(t);
     else if (t.state === "canceled") out.canceled.push(t);
     else out.pending.push(t);
+    if (needsInput(t)) out.inputRequired.push({ taskId: t.taskId, pid: t.pid, question: t.question! });
   }
   return out;
 }

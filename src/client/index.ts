@@ -13,6 +13,11 @@
  */
 import type {
   AgentList,
+  Approval,
+  ApprovalList,
+  ApprovalState,
+  DecideRequest,
+  ReplyResult,
   AgentSpec,
   AgentSpecInput,
   AuditEntry,
@@ -54,6 +59,8 @@ import type {
 
 export type {
   AgentList,
+  Approval,
+  ApprovalList,
   AgentSpec,
   AgentSpecInput,
   AuditEntry,
@@ -116,6 +123,12 @@ export interface TaskQuery extends PageQuery {
   copilotPid?: number;
   a2a?: "v1";
 }
+export interface ApprovalQuery extends PageQuery {
+  state?: ApprovalState;
+  pid?: number;
+  /** Every approval of a tree (a copilot and its workers). */
+  rootPid?: number;
+}
 export interface AuditQuery extends PageQuery {
   afterSeq?: number;
 }
@@ -148,7 +161,8 @@ export interface StreamEvent {
 export type TenantEvent =
   | { id: string | undefined; event: "proc"; data: FeedData<{ process: Process }> }
   | { id: string | undefined; event: "task"; data: FeedData<{ task: Task }> }
-  | { id: string | undefined; event: "audit"; data: FeedData<{ entry: AuditEntry }> };
+  | { id: string | undefined; event: "audit"; data: FeedData<{ entry: AuditEntry }> }
+  | { id: string | undefined; event: "approval"; data: FeedData<{ approval: Approval }> };
 type FeedData<T> = { seq: number; at: string } & (T | { ref: string; gone: true });
 
 export interface StreamOptions {
@@ -354,8 +368,21 @@ export function createClient(options: ClientOptions) {
     all: (q: Omit<TaskQuery, "cursor"> = {}) => follow((cursor) => tasks.list({ ...q, ...(cursor ? { cursor } : {}) }), (p) => p.tasks),
     get: (id: string, q: { a2a?: "v1" } = {}) => call<Task>("GET", `/v1/tasks/${enc(id)}`, { query: { ...q } }),
     cancel: (id: string) => call<CancelTaskResult>("POST", `/v1/tasks/${enc(id)}/cancel`),
+    /** Answers the worker's open question (`request_input`); the task is `working` again. */
+    reply: (id: string, message: string) => call<ReplyResult>("POST", `/v1/tasks/${enc(id)}/reply`, { body: { message } }),
     /** The task's worker's events (same format as `procs.events`). */
     events: (id: string, opts: StreamOptions = {}) => stream(`/v1/tasks/${enc(id)}/events`, opts),
+  };
+
+  const approvals = {
+    list: (q: ApprovalQuery = {}) => call<ApprovalList>("GET", "/v1/approvals", { query: { ...q } }),
+    all: (q: Omit<ApprovalQuery, "cursor"> = {}) => follow((cursor) => approvals.list({ ...q, ...(cursor ? { cursor } : {}) }), (p): Approval[] => p.approvals),
+    get: (id: string) => call<Approval>("GET", `/v1/approvals/${enc(id)}`),
+    decide: (id: string, body: DecideRequest) => call<Approval>("POST", `/v1/approvals/${enc(id)}`, { body }),
+    /** Runs the call, with `arguments` in place of the model's when given. */
+    approve: (id: string, opts: { message?: string; arguments?: Record<string, unknown> } = {}) => approvals.decide(id, { decision: "approve", ...opts }),
+    /** The model sees `Error: rejected by <you>: <message>`. */
+    reject: (id: string, message?: string) => approvals.decide(id, { decision: "reject", ...(message !== undefined ? { message } : {}) }),
   };
 
   const files = {
@@ -392,7 +419,7 @@ export function createClient(options: ClientOptions) {
     baseUrl: base,
     health: () => call<{ ok: true }>("GET", "/healthz"),
     /**
-     * The tenant's feed (`GET /v1/events`): `proc`, `task` and `audit` events, the kept backlog after
+     * The tenant's feed (`GET /v1/events`): `proc`, `task`, `approval` and `audit` events, the kept backlog after
      * `lastEventId` first, then live, reconnecting with Last-Event-ID until `signal` aborts.
      */
     events: (opts: TenantStreamOptions = {}) => stream("/v1/events", opts, true) as AsyncGenerator<TenantEvent>,
@@ -400,6 +427,7 @@ export function createClient(options: ClientOptions) {
     agents,
     procs,
     tasks,
+    approvals,
     fs: files,
     hooks,
     mcp,

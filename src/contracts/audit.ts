@@ -22,6 +22,10 @@ export const AuditEvent = z.enum([
   "mcp_refreshed",
   "mcp_removed",
   "mcp_call",
+  "approval_requested",
+  "approval_decided",
+  "input_requested",
+  "input_provided",
 ]);
 export type AuditEvent = z.infer<typeof AuditEvent>;
 

@@ -8,3 +8,4 @@ export * from "./audit";
 export * from "./tasks";
 export * from "./responses";
 export * from "./mcp";
+export * from "./approvals";

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { AgentName, Metadata, pageQuery, Usage } from "./common";
 import { Budget, FsScope } from "./agent";
 import { Warning } from "./conversation";
+import { PendingInput } from "./approvals";
 
 export const ProcessState = z.enum(["created", "running", "sleeping", "paused", "zombie", "stopped"]);
 export type ProcessState = z.infer<typeof ProcessState>;
@@ -39,6 +40,8 @@ export const Process = z.object({
   result: z.string().nullable(),
   metadata: Metadata,
   warnings: z.array(Warning).optional(),
+  /** A top-level process's open question (`request_input`), answered by the next message; null otherwise. */
+  pendingInput: PendingInput.nullable(),
 });
 export type Process = z.infer<typeof Process>;
 
@@ -96,7 +99,7 @@ export const DispatchRequest = z.strictObject({
 export type DispatchRequest = z.infer<typeof DispatchRequest>;
 export const RestoreRequest = z.strictObject({ checkpointId: z.string().regex(/^[0-9a-f]{64}$/, "a checkpoint id is 64 hex digits") });
 
-export const ProcessEventType = z.enum(["state", "turn", "model", "tool_call", "tool_result", "task", "exit", "message"]);
+export const ProcessEventType = z.enum(["state", "turn", "model", "tool_call", "tool_result", "task", "exit", "message", "approval", "input"]);
 export type ProcessEventType = z.infer<typeof ProcessEventType>;
 export const ProcessEvent = z.object({ seq: z.number().int(), type: ProcessEventType, at: z.string(), data: z.unknown() });
 export type ProcessEvent = z.infer<typeof ProcessEvent>;

@@ -60,14 +60,26 @@ export const CollectedTask = z.object({
   result: z.string().nullable(),
   reason: z.string().nullable(),
   usage: Usage,
+  /** Set when the task is `input-required` because its worker asked a question (`request_input`). */
+  question: z.string().optional(),
+  /**
+   * The asking call's id (the worker's request_input call): on the delivery of a question and on the
+   * delivery of `working` after its answer, so a copilot applies them once and in order.
+   */
+  questionId: z.string().optional(),
 });
 export type CollectedTask = z.infer<typeof CollectedTask>;
+/** A task of a collect's set whose worker waits for an answer (`reply_task`, or `POST /v1/tasks/:id/reply`). */
+export const InputRequired = z.object({ taskId: z.string(), pid: z.number().int(), question: z.string() });
+export type InputRequired = z.infer<typeof InputRequired>;
 export const CollectResult = z.object({
   completed: z.array(CollectedTask),
   failed: z.array(CollectedTask),
   canceled: z.array(CollectedTask),
   pending: z.array(CollectedTask),
   satisfied: z.boolean(),
+  /** Tasks of the set that need input (also in `pending`): the collect returned early for them (SPEC §11). */
+  inputRequired: z.array(InputRequired),
 });
 export type CollectResult = z.infer<typeof CollectResult>;
 

@@ -44,6 +44,11 @@ export const CollectArgs = z.strictObject({
 });
 export const CancelTaskArgs = z.strictObject({ taskId: z.string() });
 export const ListTasksArgs = z.strictObject({});
+/** The longest question an agent may ask, and the longest answer a copilot may give (SPEC §11). */
+export const MAX_QUESTION_CHARS = 10_000;
+export const MAX_REPLY_CHARS = 100_000;
+export const RequestInputArgs = z.strictObject({ question: z.string().trim().min(1).max(MAX_QUESTION_CHARS) });
+export const ReplyTaskArgs = z.strictObject({ taskId: z.string().min(1).max(256), message: z.string().min(1).max(MAX_REPLY_CHARS) });
 
 /** The file tools: they run in the tenant's workspace object. */
 export const FS_TOOL_ARGS = {
@@ -67,7 +72,14 @@ export const TASK_TOOL_ARGS = {
   list_tasks: ListTasksArgs,
 } as const;
 
-export const ALL_TOOL_NAMES: string[] = [...FS_TOOL_NAMES, ...Object.keys(TASK_TOOL_ARGS)];
+/** The people-in-the-loop tools (SPEC §11): a question, and a copilot's answer to one. */
+export const PEOPLE_TOOL_ARGS = {
+  request_input: RequestInputArgs,
+  reply_task: ReplyTaskArgs,
+} as const;
+
+/** Every built-in tool a process can be granted (by name or glob); spawn-time expansion matches against these. */
+export const ALL_TOOL_NAMES: string[] = [...FS_TOOL_NAMES, ...Object.keys(TASK_TOOL_ARGS), ...Object.keys(PEOPLE_TOOL_ARGS)];
 
 export const TOOL_DESCRIPTIONS: Record<string, string> = {
   read_file: "Read a text file. offset and limit select lines (0-based offset).",
@@ -81,6 +93,9 @@ export const TOOL_DESCRIPTIONS: Record<string, string> = {
   collect: "Wait for delegated tasks and collect their results.",
   cancel_task: "Cancel a delegated task.",
   list_tasks: "List this process's delegated tasks.",
+  request_input:
+    "Ask for information you lack and cannot find yourself. A worker's question goes to its copilot, a top-level process's to a person; you wait, and the answer is this call's result.",
+  reply_task: "Answer the question of one of your delegated tasks (a task that needs input, as collect lists it); the worker then goes on.",
 };
 
 /** What a workspace answers for one file-tool call. */

@@ -2,7 +2,10 @@ import { fail, ok, type Budget, type FsScope, type Limits, type Outcome } from "
 import type { ProcessSnapshot, ProcessStart } from "../rpc/messages";
 import { canonicalJson, sha256hex } from "./audit-chain";
 import { fsOf, limitsOf, toolsOf, type ProcRow } from "./rows";
-import type { Sql } from "../lib/sql-store";
+import type { Sql, SqlStore } from "../lib/sql-store";
+import type { ProcessForKernel } from "../rpc/stubs";
+import type { Actor } from "./audit-log";
+import type { KernelServices } from "./services";
 
 /** SQLite keeps a value to 2 MB: a saved state is stored in chunks below that. */
 const CHUNK_CHARS = 500_000;
@@ -83,4 +86,43 @@ export class CheckpointStore {
     const { agent, messages, loop } = JSON.parse(saved.text) as SavedProcess;
     return { restore: { agent, messages, loop } };
   }
+}
+
+/** What taking a checkpoint needs: the kernel's services, its store, and the process object's RPC. */
+export interface CheckpointDeps {
+  k: Pick<KernelServices, "table" | "ledger" | "checkpoints" | "audit">;
+  store: SqlStore;
+  process: Pick<ProcessForKernel, "snapshot" | "resume">;
+}
+
+/**
+ * `POST /v1/procs/:pid/checkpoint`: the process saves its state (and is paused), the kernel adds the
+ * rights it granted, and the sealed state is stored. A checkpoint that cannot be saved leaves the
+ * process as it found it.
+ */
+export async function takeCheckpoint(d: CheckpointDeps, row: ProcRow, actor: Actor): Promise<Outcome<{ checkpointId: string }>> {
+  const { pid } = row;
+  const snap = await d.process.snapshot();
+  if (!snap.ok) return snap;
+  const { snapshot, wasPaused } = snap.value;
+  // The rights are the kernel's record, not the process's: a restore gets exactly these, or less.
+  const saved: SavedProcess = { ...snapshot, grant: savedGrant(d.k.table.get(pid)!, d.k.ledger.savedBudget(pid)) };
+  const undo = () => (wasPaused ? Promise.resolve() : d.process.resume().then(() => undefined));
+  const sealed = sealCheckpoint(saved);
+  if (!sealed.ok) {
+    await undo();
+    return sealed;
+  }
+  const { id, text } = sealed.value;
+  try {
+    d.store.transactionSync(() => {
+      d.k.checkpoints.save(id, pid, row.agent, text);
+      d.k.table.recordPause(pid);
+      d.k.audit.append({ actor, event: "checkpoint", pid, data: { checkpointId: id } });
+    });
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+  return ok({ checkpointId: id });
 }

@@ -13,7 +13,7 @@
  * the operator's ALLOW_PRIVATE_HOSTS changed is not called once its host is refused.
  */
 import type { z } from "zod";
-import type { HookContext, HookEvent, HookSpec, HookVerdict, PolicyRule, Warning, WebhookHookSpec } from "../contracts";
+import { ASK_TIMEOUT_DEFAULT_MS, type HookContext, type HookEvent, type HookSpec, type HookVerdict, type PolicyRule, type Warning, type WebhookHookSpec } from "../contracts";
 import { globMatch } from "../lib/glob";
 import { checkOutboundUrl } from "../lib/net";
 import { hmacSha256, toHex } from "../lib/hmac";
@@ -40,14 +40,18 @@ export const isPreEvent = (event: HookEvent): boolean => event.startsWith("pre_"
 
 /**
  * The first rule for `ctx.event` whose every `match` glob matches decides: `deny` vetoes,
- * `allow` explicitly allows (no later rule of this hook is looked at). No matching rule: `null`,
- * the hook has no opinion. A glob on a field the context lacks never matches (a `path` rule does
+ * `allow` explicitly allows (no later rule of this hook is looked at), `ask` (pre_dispatch only)
+ * holds the call for a person's decision. No matching rule: `null`, the hook has no opinion. A glob on a field the context lacks never matches (a `path` rule does
  * not match a tool call without paths); `path` matches when any of the context's paths does.
  */
 export function evaluatePolicy(hook: PolicyHook, ctx: HookContext): HookVerdict | null {
   for (const rule of hook.rules) {
     if (rule.event !== ctx.event || !ruleMatches(rule, ctx)) continue;
     if (rule.action === "allow") return { allow: true };
+    // The contract refuses `ask` on any other event; a rule that got past it fails closed.
+    if (rule.action === "ask" && ctx.event === "pre_dispatch") {
+      return { allow: "ask", hook: hook.name, reason: rule.reason ?? `Policy hook "${hook.name}" asks a person to approve calling tool "${ctx.tool ?? "?"}".`, timeoutMs: rule.timeoutMs ?? ASK_TIMEOUT_DEFAULT_MS };
+    }
     return { allow: false, hook: hook.name, reason: rule.reason ?? defaultDenyReason(hook.name, ctx) };
   }
   return null;
@@ -86,6 +90,7 @@ export function pathFilters(hooks: readonly HookSpec[], ctx: HookContext): PathF
     for (const rule of hook.rules) {
       if (rule.event !== ctx.event || !ruleMatchesCaller(rule, ctx)) continue;
       if (rule.match?.path === undefined) break;
+      // An `ask` about a path is not a denial of reading below it: only `deny` hides results.
       rules.push({ path: rule.match.path, deny: rule.action === "deny" });
     }
     if (rules.some((r) => r.deny)) filters.push({ hook: hook.name, rules });
@@ -290,18 +295,31 @@ export function hooksFor(hooks: readonly HookSpec[], event: HookEvent): HookSpec
 const warningFor = (hookName: string, message: string): Warning => ({ severity: "degraded", component: hookName, message });
 
 /**
- * Runs the chain for a pre_* event in order; the first veto stops it. A policy's explicit allow
- * only ends that policy's own evaluation: later hooks still get their say. A webhook that failed
- * open (or closed) also yields a warning, so an operator learns that a guard did not run.
+ * The hooks after `afterHook` in chain order: an approved call has passed every hook up to the one
+ * that asked, and only the rest still have their say. A hook no longer in the chain (removed while
+ * the call waited) leaves where it stood unknown, so the whole chain runs again.
+ */
+export function hooksAfter(hooks: readonly HookSpec[], afterHook: string | undefined): readonly HookSpec[] {
+  if (afterHook === undefined) return hooks;
+  const at = hooks.findIndex((h) => h.name === afterHook);
+  return at < 0 ? hooks : hooks.slice(at + 1);
+}
+
+/**
+ * Runs the chain for a pre_* event in order; the first veto or `ask` stops it (the hooks after an
+ * `ask` run once the call is approved: `afterHook`). A policy's explicit allow only ends that
+ * policy's own evaluation: later hooks still get their say. A webhook that failed open (or closed)
+ * also yields a warning, so an operator learns that a guard did not run.
  */
 export async function runPreHooks(
   hooks: readonly HookSpec[],
   ctx: HookContext,
   fetcher: Fetcher = fetch,
   allowPrivateHosts: readonly string[] = [],
+  opts: { afterHook?: string } = {},
 ): Promise<{ verdict: HookVerdict; warnings: Warning[] }> {
   const warnings: Warning[] = [];
-  for (const hook of hooksFor(hooks, ctx.event)) {
+  for (const hook of hooksFor(hooksAfter(hooks, opts.afterHook), ctx.event)) {
     const verdict =
       hook.kind === "policy"
         ? evaluatePolicy(hook, ctx)
@@ -309,7 +327,7 @@ export async function runPreHooks(
             if (outcome.error) warnings.push(warningFor(hook.name, outcome.error));
             return outcome.verdict;
           });
-    if (verdict && !verdict.allow) return { verdict, warnings };
+    if (verdict && verdict.allow !== true) return { verdict, warnings };
   }
   return { verdict: { allow: true }, warnings };
 }

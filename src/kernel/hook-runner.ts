@@ -4,6 +4,7 @@ import type { AuditLog } from "./audit-log";
 import { pathFilters, runPostHooks, runPreHooks, type Fetcher, type PathFilter } from "./hook-chain";
 import type { HookRegistry } from "./hook-registry";
 import type { ProcRow } from "./rows";
+import type { DispatchReport } from "../rpc/messages";
 
 export interface HookRunnerDeps {
   registry: HookRegistry;
@@ -30,6 +31,8 @@ export interface DispatchVerdicts {
   hidden: Record<string, PathFilter[]>;
   /** Whether any post_dispatch hook listens (the process reports its results only then). */
   postHooks: boolean;
+  /** Calls a policy wants a person to decide (the kernel opens their approvals). */
+  asks: Record<string, { hook: string; reason: string; timeoutMs: number }>;
 }
 
 /**
@@ -68,13 +71,22 @@ export class HookRunner {
     return runPostHooks(this.deps.registry.list(), ctx, this.fetcher, this.deps.privateHosts());
   }
 
-  /** pre_dispatch for each of a turn's calls; a veto is audited as `dispatch_vetoed`. */
-  async beforeDispatch(pid: number, lookup: () => Pick<ProcRow, "parent_pid" | "agent"> | null, calls: readonly DispatchCall[]): Promise<DispatchVerdicts> {
+  /**
+   * pre_dispatch for each of a turn's calls; a veto is audited as `dispatch_vetoed`. `afterHook`: only
+   * the hooks after that one run (the call was approved after it asked).
+   */
+  async beforeDispatch(
+    pid: number,
+    lookup: () => Pick<ProcRow, "parent_pid" | "agent"> | null,
+    calls: readonly DispatchCall[],
+    opts: { afterHook?: string } = {},
+  ): Promise<DispatchVerdicts> {
     const hooks = this.deps.registry.list();
     const vetoes: DispatchVerdicts["vetoes"] = {};
     const hidden: DispatchVerdicts["hidden"] = {};
+    const asks: DispatchVerdicts["asks"] = {};
     const postHooks = this.deps.registry.listens("post_dispatch");
-    if (!this.deps.registry.listens("pre_dispatch")) return { vetoes, hidden, postHooks };
+    if (!this.deps.registry.listens("pre_dispatch")) return { vetoes, hidden, postHooks, asks };
     const row = lookup();
     await Promise.all(
       calls.map(async (call) => {
@@ -88,7 +100,11 @@ export class HookRunner {
           paths: call.paths,
           arguments: call.arguments,
         };
-        const { verdict } = await runPreHooks(hooks, ctx, this.fetcher, this.deps.privateHosts());
+        const { verdict } = await runPreHooks(hooks, ctx, this.fetcher, this.deps.privateHosts(), opts);
+        if (verdict.allow === "ask") {
+          asks[call.id] = { hook: verdict.hook, reason: verdict.reason, timeoutMs: verdict.timeoutMs };
+          return;
+        }
         if (!verdict.allow) {
           vetoes[call.id] = { hook: verdict.hook, reason: verdict.reason };
           this.deps.audit.append({ actor: `process:${pid}`, event: "dispatch_vetoed", pid, data: { tool: call.name, paths: call.paths, hook: verdict.hook, reason: verdict.reason } });
@@ -101,7 +117,7 @@ export class HookRunner {
         }
       }),
     );
-    return { vetoes, hidden, postHooks };
+    return { vetoes, hidden, postHooks, asks };
   }
 
   /** post_dispatch for each result: the warnings of hooks that failed. */
@@ -118,4 +134,14 @@ export class HookRunner {
     );
     return outcomes.flat();
   }
+}
+
+/**
+ * The audit entries of a dispatch report: each denial, and each MCP call — what was called and how it
+ * went, never its arguments, its result or the server's headers.
+ */
+export function auditDispatch(audit: AuditLog, pid: number, report: Pick<DispatchReport, "denials" | "mcpCalls">): void {
+  const actor = `process:${pid}` as const;
+  for (const d of report.denials) audit.append({ actor, event: "dispatch_denied", pid, data: { tool: d.tool, toolCallId: d.toolCallId, paths: d.paths, reason: d.reason } });
+  for (const c of report.mcpCalls ?? []) audit.append({ actor, event: "mcp_call", pid, data: { tool: c.tool, toolCallId: c.toolCallId, durationMs: c.durationMs, ok: c.ok, ...(c.interrupted ? { interrupted: true } : {}) } });
 }

@@ -1,4 +1,4 @@
-import type { CollectedTask, DeliveryPolicy, ExitStatus, HookContext } from "../contracts";
+import type { Approval, CollectedTask, DeliveryPolicy, ExitStatus, HookContext, InputAnswer } from "../contracts";
 import type { ProcessConfig } from "../rpc/messages";
 import type { OutboxRow } from "./rows";
 import type { Sql } from "../lib/sql-store";
@@ -11,7 +11,9 @@ export type StartOrder = { input: string } | { checkpointId: string };
  * - `start`: start the process object of a new process;
  * - `terminate`: stop the process object of a process the kernel ended (kill, cancel, cascade);
  * - `post_terminate`: run the post_terminate hooks of a process that exited;
- * - `deliver`: hand a worker's task result to its copilot.
+ * - `deliver`: hand a worker's task result (or its question, `input-required`) to its copilot;
+ * - `approval`: hand a decided (or expired) approval to the process whose call waits on it;
+ * - `input`: hand the answer to a worker's question to the worker.
  *
  * The row keeps `kind` in its own column and `payload` as JSON, as it always has.
  */
@@ -19,7 +21,9 @@ export type OutboxMessage =
   | { kind: "start"; payload: { config: ProcessConfig; start: StartOrder } }
   | { kind: "terminate"; payload: ExitStatus }
   | { kind: "post_terminate"; payload: HookContext }
-  | { kind: "deliver"; payload: { task: CollectedTask; delivery: DeliveryPolicy } };
+  | { kind: "deliver"; payload: { task: CollectedTask; delivery: DeliveryPolicy } }
+  | { kind: "approval"; payload: Approval }
+  | { kind: "input"; payload: InputAnswer };
 
 export type OutboxKind = OutboxMessage["kind"];
 

@@ -58,6 +58,8 @@ export interface ExitEffects {
   postTerminate(row: ProcRow, exit: ExitStatus): HookContext | null;
   /** A process has exited (whoever waits for it may look). */
   onExit(pid: number): void;
+  /** What the process waited on (approvals, a question) is over; in the exit's transaction. */
+  closeWaits(pid: number, exit: ExitStatus): void;
 }
 
 const now = () => new Date().toISOString();
@@ -218,6 +220,7 @@ export class ProcessTable {
     // A worker that never started has nothing to stop; its queued start is void.
     outbox.dropHeldStart(row.pid);
     if (stopObject && row.started) outbox.add(row.pid, { kind: "terminate", payload: exit });
+    this.fx.closeWaits(row.pid, exit);
     const hook = this.fx.postTerminate(row, exit);
     if (hook) outbox.add(row.pid, { kind: "post_terminate", payload: hook });
     if (row.task_id) this.endTask(row, exit, result);

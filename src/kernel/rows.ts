@@ -1,4 +1,4 @@
-import { LIVE_STATES, type Budget, type BudgetUse, type DeliveryPolicy, type ExitStatus, type FsScope, type Limits, type Process, type ProcessState, type TaskState } from "../contracts";
+import { LIVE_STATES, type ApprovalState, type Budget, type BudgetUse, type DeliveryPolicy, type ExitStatus, type FsScope, type Limits, type Process, type ProcessState, type TaskState } from "../contracts";
 import { sqlList, TERMINAL_TASK_SQL } from "../lib/sql-store";
 
 /**
@@ -44,6 +44,8 @@ export type ProcRow = {
   singleton_of: string | null;
   /** 0 while a delegation waits for a free maxChildren slot. */
   started: number;
+  /** JSON PendingInput: a top-level process's open question (schema v4). */
+  pending_input: string | null;
 };
 
 /** A `tasks` row: one delegation. */
@@ -67,6 +69,43 @@ export type TaskRow = {
   /** JSON Metadata of the delegation. */
   metadata: string;
   created_at: string;
+};
+
+/** A `questions` row (schema v4): one `request_input` call, answered or not. */
+export type QuestionRow = {
+  pid: number;
+  tool_call_id: string;
+  /** The asking worker's task; null for a top-level process (a person answers by message). */
+  task_id: string | null;
+  question: string;
+  asked_at: string;
+  answer: string | null;
+  answered_by: string | null;
+  answered_at: string | null;
+};
+
+/** An `approvals` row (schema v4). */
+export type ApprovalRow = {
+  seq: number;
+  id: string;
+  pid: number;
+  root_pid: number;
+  agent: string;
+  tool: string;
+  /** JSON object: the arguments the call runs with. */
+  arguments: string;
+  /** JSON object: the model's arguments, when an approver replaced them. */
+  original_arguments: string | null;
+  tool_call_id: string;
+  hook: string;
+  reason: string;
+  state: ApprovalState;
+  created_at: string;
+  /** Epoch ms. */
+  expires_at: number;
+  decided_at: string | null;
+  decided_by: string | null;
+  message: string | null;
 };
 
 /** An `audit` row. */
@@ -133,6 +172,7 @@ export function toProcess(r: ProcRow): Process {
     exit: r.exit ? JSON.parse(r.exit) : null,
     result: r.result,
     metadata: JSON.parse(r.metadata),
+    pendingInput: r.pending_input ? JSON.parse(r.pending_input) : null,
   };
 }
 

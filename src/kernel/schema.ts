@@ -1,5 +1,5 @@
 import type { SqlStore } from "../lib/sql-store";
-import { FEED_SCHEMA } from "./tenant-feed";
+import { FEED_SCHEMA, FEED_V4 } from "./tenant-feed";
 
 /**
  * The kernel's SQLite schema, versioned. `meta.schema_version` records the last migration applied;
@@ -91,12 +91,36 @@ const TASKS_NULLABLE_COPILOT = `
   END;
 `;
 
+/**
+ * People in the loop (SPEC §11). `approvals.seq` orders lists and pages; (pid, tool_call_id, hook) is unique, which
+ * makes opening an approval idempotent (a later hook of the chain may ask again about the same call).
+ * `questions` holds every `request_input`, keyed by (pid, tool_call_id), answered or not.
+ * `procs.pending_input` is a top-level process's open question (JSON), shown on its Process JSON.
+ */
+const PEOPLE = `
+  CREATE TABLE approvals (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, pid INTEGER NOT NULL, root_pid INTEGER NOT NULL, agent TEXT NOT NULL,
+    tool TEXT NOT NULL, arguments TEXT NOT NULL, original_arguments TEXT, tool_call_id TEXT NOT NULL, hook TEXT NOT NULL,
+    reason TEXT NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL, expires_at INTEGER NOT NULL, decided_at TEXT,
+    decided_by TEXT, message TEXT, UNIQUE (pid, tool_call_id, hook)
+  );
+  CREATE INDEX approvals_state ON approvals (state, expires_at);
+  CREATE INDEX approvals_root ON approvals (root_pid);
+  CREATE TABLE questions (
+    pid INTEGER NOT NULL, tool_call_id TEXT NOT NULL, task_id TEXT, question TEXT NOT NULL, asked_at TEXT NOT NULL,
+    answer TEXT, answered_by TEXT, answered_at TEXT, PRIMARY KEY (pid, tool_call_id)
+  );
+  ALTER TABLE procs ADD COLUMN pending_input TEXT;
+  ${FEED_V4}
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "the schema before versions: process table, agents, hooks, tasks, idempotency, audit, outbox, checkpoints", sql: V1 },
   { version: 2, description: "drop tasks.idem_key, which nothing ever wrote (delegations replay through the idempotency table)", sql: "ALTER TABLE tasks DROP COLUMN idem_key" },
   { version: 3, description: "the tenant feed: tenant_events, filled by triggers on procs, tasks and audit in the transaction of each change", sql: FEED_SCHEMA },
   { version: 4, description: "MCP servers and their tool catalogues (mcp_servers, mcp_tools)", sql: MCP },
   { version: 5, description: "tasks.copilot_pid nullable: a top-level process spawned over A2A has a task and no copilot", sql: TASKS_NULLABLE_COPILOT },
+  { version: 6, description: "people in the loop: approvals, questions, a top-level process's pending question, and their feed triggers", sql: PEOPLE },
 ];
 
 /** The version a store has once `migrate` ran. */

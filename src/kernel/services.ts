@@ -1,4 +1,5 @@
-import type { AgentSpec } from "../contracts";
+import type { AgentSpec, Budget, BudgetUse } from "../contracts";
+import type { ProcessReport } from "../rpc/messages";
 import { ALL_TOOL_NAMES } from "../contracts/tools";
 import { openMcpSession } from "../mcp/client";
 import type { SqlStore } from "../lib/sql-store";
@@ -12,6 +13,7 @@ import { HookRegistry } from "./hook-registry";
 import { HookRunner } from "./hook-runner";
 import { McpRegistry, type McpConnect } from "./mcp-registry";
 import { Outbox } from "./outbox";
+import { People } from "./people";
 import { ProcessTable } from "./process-table";
 import { Spawner } from "./spawn";
 import { TaskStore } from "./task-store";
@@ -49,6 +51,7 @@ export interface KernelServices {
   knownTools(): string[];
   /** A2A callers holding for a task's next state (src/a2a). */
   taskWaiters: Waiters<string>;
+  people: People;
 }
 
 /** The kernel's services over one store, wired to each other. The store must be migrated (schema.ts). */
@@ -64,12 +67,14 @@ export function kernelServices(store: SqlStore, host: KernelHost): KernelService
   const taskWaiters = new Waiters<string>();
   const tasks = new TaskStore(store.sql, audit, (id) => taskWaiters.wake(id));
   const waiters = new ExitWaiters();
+  const people = new People({ store, audit, tasks, outbox });
   const table = new ProcessTable(store, {
     audit,
     outbox,
     tasks,
     postTerminate: (row, exit) => hooks.postTerminateEvent(row, exit),
     onExit: (pid) => waiters.wake(pid),
+    closeWaits: (pid, exit) => people.exited(pid, exit),
   });
   const ledger = new BudgetLedger(store.sql);
   const spawner = new Spawner(store, {
@@ -87,5 +92,23 @@ export function kernelServices(store: SqlStore, host: KernelHost): KernelService
     start: host.start,
     knownTools,
   });
-  return { audit, outbox, checkpoints, agents, hookRegistry, hooks, tasks, table, ledger, spawner, waiters, taskWaiters, mcp, knownTools };
+  return { audit, outbox, checkpoints, agents, hookRegistry, hooks, tasks, table, ledger, spawner, waiters, taskWaiters, mcp, knownTools, people };
+}
+
+/**
+ * Progress from a process object: keeps the table's view of a live process current, and charges its
+ * new usage to every ancestor (budgets are tree-wide). Answers what the process's descendants have
+ * used or still hold reserved, which its own budget check adds to its usage.
+ */
+export function recordReport(k: KernelServices, store: SqlStore, pid: number, report: ProcessReport): { external: BudgetUse; ancestorsLeft: Budget } {
+  if (k.table.has(pid)) {
+    store.transactionSync(() => {
+      k.ledger.charge(pid, report.budgetUsed);
+      k.table.recordReport(pid, report);
+      // A top-level process's own task (A2A) follows whether it waits for its caller.
+      const row = k.table.get(pid);
+      if (row?.task_id && row.parent_pid === null) k.tasks.followReport(row.task_id, pid, report.awaiting);
+    });
+  }
+  return k.ledger.treeBudget(pid);
 }

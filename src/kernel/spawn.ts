@@ -192,7 +192,8 @@ export class Spawner {
     const pre = await this.deps.hooks.preSpawn(spec.name, parent?.pid ?? null);
     if (pre) {
       warnings = pre.warnings;
-      if (!pre.verdict.allow) return this.vetoed(req, spec, parent, pre.verdict);
+      // `ask` exists only for pre_dispatch (the contract refuses it elsewhere); anything but allow vetoes a spawn.
+      if (pre.verdict.allow !== true) return this.vetoed(req, spec, parent, pre.verdict);
     }
 
     // Everything from here to the commit's end is synchronous: no other event can interleave,

@@ -34,10 +34,11 @@ export interface TaskQuery {
 
 /**
  * The kernel's task table (SPEC §7): a task is `submitted` when made, `working` once its worker
- * started, and ends once, when its worker exits; a top-level process's task (A2A, §12) also waits
- * `input-required` while its process sleeps for the caller's next message. A terminal state never
- * changes: every write is guarded by the state it leaves, and each change is audited in the same
- * transaction.
+ * The kernel's task table (SPEC §7): a task is `submitted` when made, `working` once its worker
+ * started, and ends once, when its worker exits. It is `input-required` while its worker waits on a
+ * person (an approval or a question, SPEC §11), and a top-level process's task (A2A, §12) also while
+ * its process sleeps for the caller's next message. A terminal state never changes: every write is
+ * guarded by the state it leaves, and each change is audited in the same transaction.
  */
 export class TaskStore {
   /** @param changed told after every state change of a task (A2A callers waiting for its next state) */
@@ -46,6 +47,12 @@ export class TaskStore {
     private readonly audit: AuditLog,
     private readonly changed: (id: string) => void = () => {},
   ) {}
+
+  /** Whether the task is still in `seen`'s state, begun at `seen.timestamp` (an A2A caller follows it). */
+  isAt(id: string, seen: { state: string; timestamp: string }): boolean {
+    const row = this.get(id);
+    return row !== null && row.state === seen.state && row.status_at === seen.timestamp;
+  }
 
   get(id: string): TaskRow | null {
     return this.sql.exec<TaskRow>("SELECT * FROM tasks WHERE id = ?", id).toArray()[0] ?? null;
@@ -143,6 +150,28 @@ export class TaskStore {
     if (this.sql.exec(sql, at, id).rowsWritten === 0) return false;
     this.audit.append({ actor: "kernel", event: "task_state", pid, taskId: id, data: { state: "working" } });
     this.changed(id);
+    return true;
+  }
+
+  /**
+   * The worker waits on a person (`message` says for what: `input-required`) or no longer does
+   * (null: `working` again). Never touches an ended task; each change of state is audited. True when
+   * the task changed.
+   */
+  setWaiting(id: string, workerPid: number, message: string | null, at = new Date().toISOString()): boolean {
+    const task = this.get(id);
+    if (!task) return false;
+    if (message !== null) {
+      // `submitted` too: the worker may ask before the kernel has recorded its start.
+      if (!["submitted", "working", "input-required"].includes(task.state)) return false;
+      if (task.state === "input-required" && task.status_message === message) return false;
+      this.sql.exec("UPDATE tasks SET state = 'input-required', status_message = ?, status_at = ? WHERE id = ?", message, at, id);
+      if (task.state !== "input-required") this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state: "input-required", message } });
+      return true;
+    }
+    if (task.state !== "input-required") return false;
+    this.sql.exec("UPDATE tasks SET state = 'working', status_message = NULL, status_at = ? WHERE id = ?", at, id);
+    this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state: "working" } });
     return true;
   }
 

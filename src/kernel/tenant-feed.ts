@@ -1,9 +1,6 @@
 import { takePage } from "../lib/paging";
 import { SseHub, type SseEvent } from "../lib/sse";
 import type { Sql } from "../lib/sql-store";
-import { toProcess } from "./rows";
-import type { KernelServices } from "./services";
-import { toTask } from "./tasks";
 
 /**
  * The tenant's feed (`GET /v1/events`): what a live view listens to. SQLite triggers (schema v3)
@@ -14,7 +11,7 @@ import { toTask } from "./tasks";
  * `FEED_RETENTION` rows are kept (the newest is never pruned, so a plain rowid keeps growing without
  * AUTOINCREMENT's bookkeeping); a reader further behind resumes from the oldest kept.
  */
-export type FeedType = "proc" | "task" | "audit";
+export type FeedType = "proc" | "task" | "audit" | "approval";
 export const FEED_RETENTION = 10_000;
 const PAGE = 200;
 
@@ -63,22 +60,6 @@ export class TenantFeed {
 }
 
 /** What a feed row names, as it is now (null: gone). */
-export function feedItem(k: Pick<KernelServices, "table" | "tasks" | "audit">, type: FeedType, ref: string): object | null {
-  switch (type) {
-    case "proc": {
-      const row = k.table.get(Number(ref));
-      return row ? { process: toProcess(row) } : null;
-    }
-    case "task": {
-      const row = k.tasks.get(ref);
-      return row ? { task: toTask(row) } : null;
-    }
-    case "audit": {
-      const entry = k.audit.page(Number(ref) - 1, 1)[0];
-      return entry ? { entry } : null;
-    }
-  }
-}
 
 /** Schema v3: the feed's table and the triggers that fill it. */
 export const FEED_SCHEMA = `
@@ -100,5 +81,22 @@ export const FEED_SCHEMA = `
   END;
   CREATE TRIGGER IF NOT EXISTS feed_retention AFTER INSERT ON tenant_events WHEN NEW.seq % 500 = 0 BEGIN
     DELETE FROM tenant_events WHERE seq <= NEW.seq - ${FEED_RETENTION};
+  END;
+`;
+
+/**
+ * Schema v4: approvals join the feed (made, decided, expired), and a process's row announces a change
+ * of its pending question too (the proc trigger is rebuilt with that column).
+ */
+export const FEED_V4 = `
+  CREATE TRIGGER feed_approval_insert AFTER INSERT ON approvals BEGIN
+    INSERT INTO tenant_events (type, ref, at) VALUES ('approval', NEW.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+  END;
+  CREATE TRIGGER feed_approval_update AFTER UPDATE OF state ON approvals BEGIN
+    INSERT INTO tenant_events (type, ref, at) VALUES ('approval', NEW.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+  END;
+  DROP TRIGGER IF EXISTS feed_proc_update;
+  CREATE TRIGGER feed_proc_update AFTER UPDATE OF state, turn_count, usage, tree_used, exit, pending_input ON procs BEGIN
+    INSERT INTO tenant_events (type, ref, at) VALUES ('proc', NEW.pid, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
   END;
 `;

@@ -3,6 +3,11 @@ import {
   fail,
   ok,
   type AgentSpec,
+  type Approval,
+  type ApprovalListQuery,
+  type DecideRequest,
+  type InputRoute,
+  type ReplyResult,
   type AuditEntry,
   type AuditVerify,
   type Budget,
@@ -29,16 +34,15 @@ import {
 } from "../contracts";
 import { maxLiveProcesses } from "../kernel/admission";
 import type { Actor } from "../kernel/audit-log";
-import { savedGrant, sealCheckpoint, type CheckpointStore, type RestoreFrom, type SavedProcess } from "../kernel/checkpoints";
-import type { PathFilter } from "../kernel/hook-chain";
-import type { DispatchCall } from "../kernel/hook-runner";
-import type { OutboxEntry } from "../kernel/outbox";
-import { exitOf, toProcess, type TaskRow } from "../kernel/rows";
+import { takeCheckpoint, type CheckpointStore, type RestoreFrom } from "../kernel/checkpoints";
+import { deliverEntry, feedItem } from "../kernel/deliveries";
+import { auditDispatch, type DispatchCall } from "../kernel/hook-runner";
+import { exitOf, toProcess } from "../kernel/rows";
 import { migrate } from "../kernel/schema";
-import { kernelServices, type KernelServices } from "../kernel/services";
+import { kernelServices, recordReport, type KernelServices } from "../kernel/services";
 import { toTask } from "../kernel/tasks";
 import type { TaskQuery } from "../kernel/task-store";
-import { feedItem, TenantFeed } from "../kernel/tenant-feed";
+import { TenantFeed } from "../kernel/tenant-feed";
 import { lastEventId } from "../lib/sse";
 import type { SqlStore } from "../lib/sql-store";
 import { alarmTime } from "../lib/alarm";
@@ -47,7 +51,7 @@ import { takePage, type Page } from "../lib/paging";
 import type { Env } from "../env";
 import { forKernel } from "../rpc/stubs";
 import { checkModelConfig } from "../models";
-import type { DispatchReport, ProcessReport } from "../rpc/messages";
+import type { DispatchGate, DispatchReport, GateOptions, ProcessReport } from "../rpc/messages";
 
 export type { Actor };
 
@@ -208,16 +212,7 @@ export class KernelObject extends DurableObject<Env> {
    * have used or still hold reserved, which its own budget check adds to its usage.
    */
   async report(pid: number, report: ProcessReport): Promise<{ external: BudgetUse; ancestorsLeft: Budget }> {
-    if (this.k.table.has(pid)) {
-      this.store.transactionSync(() => {
-        this.k.ledger.charge(pid, report.budgetUsed);
-        this.k.table.recordReport(pid, report);
-        // A top-level process's own task (A2A) follows whether it waits for its caller.
-        const row = this.k.table.get(pid);
-        if (row?.task_id && row.parent_pid === null) this.k.tasks.followReport(row.task_id, pid, report.awaiting);
-      });
-    }
-    return this.k.ledger.treeBudget(pid);
+    return recordReport(this.k, this.store, pid, report);
   }
 
   /** A process exited on its own. Idempotent: the first recorded exit wins. */
@@ -269,10 +264,8 @@ export class KernelObject extends DurableObject<Env> {
    * `timeoutMs` passes; answers the task as it is then. An A2A caller follows a task with it.
    */
   async awaitTask(id: string, seen: { state: string; timestamp: string } | null, timeoutMs: number): Promise<Outcome<Task>> {
-    const same = (row: TaskRow) => seen !== null && row.state === seen.state && row.status_at === seen.timestamp;
-    const row = this.k.tasks.get(id);
-    if (!row) return fail(404, "task_not_found", "No such task.");
-    if (same(row)) await this.k.taskWaiters.wait(id, Math.min(timeoutMs, 60_000));
+    if (!this.k.tasks.get(id)) return fail(404, "task_not_found", "No such task.");
+    if (seen && this.k.tasks.isAt(id, seen)) await this.k.taskWaiters.wait(id, Math.min(timeoutMs, 60_000));
     return ok(toTask(this.k.tasks.get(id)!));
   }
 
@@ -295,18 +288,55 @@ export class KernelObject extends DurableObject<Env> {
 
   // ======================= dispatch hooks =======================
 
-  async beforeDispatch(pid: number, calls: DispatchCall[]): Promise<{ vetoes: Record<string, { hook: string; reason: string }>; hidden: Record<string, PathFilter[]>; postHooks: boolean }> {
-    return this.k.hooks.beforeDispatch(pid, () => this.k.table.get(pid), calls);
+  /** pre_dispatch for a turn's calls; a policy's `ask` opens an approval (SPEC §11), answered in `asks`. */
+  async beforeDispatch(pid: number, calls: DispatchCall[], opts: GateOptions = {}): Promise<DispatchGate> {
+    const verdicts = await this.k.hooks.beforeDispatch(pid, () => this.k.table.get(pid), calls, opts);
+    const gate = this.k.people.gate(this.k.table.get(pid), calls, verdicts, opts);
+    // Arms the alarm for the new approvals' deadlines (and delivers a copilot's news of a waiting task).
+    if (Object.keys(gate.asks).length) await this.drainOutbox();
+    return gate;
   }
 
   async afterDispatch(pid: number, report: DispatchReport): Promise<Warning[]> {
-    for (const d of report.denials) this.k.audit.append({ actor: `process:${pid}`, event: "dispatch_denied", pid, data: { tool: d.tool, toolCallId: d.toolCallId, paths: d.paths, reason: d.reason } });
-    // What was called and how it went; never the arguments, the result or the server's headers.
-    for (const c of report.mcpCalls ?? []) this.k.audit.append({ actor: `process:${pid}`, event: "mcp_call", pid, data: { tool: c.tool, toolCallId: c.toolCallId, durationMs: c.durationMs, ok: c.ok, ...(c.interrupted ? { interrupted: true } : {}) } });
+    auditDispatch(this.k.audit, pid, report);
     if (report.results.length === 0) return [];
     const warnings = await this.k.hooks.afterDispatch(pid, this.k.table.get(pid)?.agent ?? null, report.results);
     this.k.table.addWarnings(pid, warnings, "post_dispatch", false);
     return warnings;
+  }
+
+  // ======================= people in the loop (SPEC §11) =======================
+
+  async listApprovals(query: ApprovalListQuery): Promise<Page<Approval>> {
+    return this.k.people.approvals.page(query);
+  }
+
+  async getApproval(id: string): Promise<Outcome<Approval>> {
+    return this.k.people.approvals.find(id);
+  }
+
+  /** Routes only: a process holds no way to decide, so no model can approve its own call. */
+  async decideApproval(id: string, body: DecideRequest, actor: Actor): Promise<Outcome<Approval>> {
+    return this.drained(this.k.people.approvals.decide(id, body, actor));
+  }
+
+  /** The process's view of its approval, expired first when past its deadline. */
+  async approvalState(pid: number, approvalId: string): Promise<Approval> {
+    return this.k.people.approvals.state(pid, approvalId);
+  }
+
+  async requestInput(pid: number, toolCallId: string, question: string): Promise<InputRoute> {
+    const row = this.k.table.get(pid);
+    if (!row) throw new Error(`no process ${pid}`);
+    return this.drained(this.k.people.questions.ask(row, toolCallId, question));
+  }
+
+  async replyTask(taskId: string, message: string, opts: { copilotPid?: number; actor: Actor }): Promise<Outcome<ReplyResult>> {
+    return this.drained(this.k.people.questions.reply(taskId, message, opts));
+  }
+
+  async inputProvided(pid: number, toolCallId: string, actor: Actor, answer?: string): Promise<void> {
+    this.k.people.questions.provided(pid, toolCallId, actor, answer);
   }
 
   // ======================= checkpoint =======================
@@ -315,31 +345,8 @@ export class KernelObject extends DurableObject<Env> {
     const row = this.k.table.get(pid);
     if (!row) return notFound(pid);
     if (row.exit) return fail(409, "process_not_running", `Process ${pid} has exited.`);
-    const process = forKernel.process(this.env, this.tenant, pid);
-    const snap = await process.snapshot();
-    if (!snap.ok) return snap;
-    const { snapshot, wasPaused } = snap.value;
-    // The rights are the kernel's record, not the process's: a restore gets exactly these, or less.
-    const saved: SavedProcess = { ...snapshot, grant: savedGrant(this.k.table.get(pid)!, this.k.ledger.savedBudget(pid)) };
-    // A checkpoint that cannot be saved leaves the process as it found it.
-    const undo = () => (wasPaused ? Promise.resolve() : process.resume().then(() => undefined));
-    const sealed = sealCheckpoint(saved);
-    if (!sealed.ok) {
-      await undo();
-      return sealed;
-    }
-    const { id, text } = sealed.value;
-    try {
-      this.store.transactionSync(() => {
-        this.checkpoints.save(id, pid, row.agent, text);
-        this.k.table.recordPause(pid);
-        this.k.audit.append({ actor, event: "checkpoint", pid, data: { checkpointId: id } });
-      });
-    } catch (err) {
-      await undo();
-      throw err;
-    }
-    return ok({ checkpointId: id });
+    // A field of its own (`this.checkpoints`): tests make saving fail.
+    return takeCheckpoint({ k: { ...this.k, checkpoints: this.checkpoints }, store: this.store, process: forKernel.process(this.env, this.tenant, pid) }, row, actor);
   }
 
   // ======================= outbox =======================
@@ -357,7 +364,7 @@ export class KernelObject extends DurableObject<Env> {
     await Promise.all(
       due.map(async (entry) => {
         try {
-          await this.deliver(entry);
+          await deliverEntry(entry, { k: this.k, store: this.store, process: (pid) => forKernel.process(this.env, this.tenant, pid) });
           outbox.delivered(entry.id);
         } catch (err) {
           console.warn(`kernel ${this.tenant}: ${entry.kind} for ${entry.pid} failed (attempt ${entry.attempts + 1}): ${err instanceof Error ? err.message : String(err)}`);
@@ -367,8 +374,15 @@ export class KernelObject extends DurableObject<Env> {
         }
       }),
     );
-    const next = outbox.nextDue();
-    if (next !== null) await this.armOutboxAlarm(next);
+    // The alarm also expires approvals nobody decided in time (SPEC §11), so a deadline passes without a reader.
+    const next = [outbox.nextDue(), this.k.people.approvals.nextExpiry()].filter((t): t is number => t !== null);
+    if (next.length) await this.armOutboxAlarm(Math.min(...next));
+  }
+
+  /** `value`, once what its call promised other objects is delivered or armed for the alarm. */
+  private async drained<T>(value: T): Promise<T> {
+    await this.drainOutbox();
+    return value;
   }
 
   /** Arms the alarm for `at` unless an earlier one is pending; an overdue one is taken as lost. */
@@ -378,31 +392,8 @@ export class KernelObject extends DurableObject<Env> {
     if (current === null || current > when || current <= Date.now()) await this.ctx.storage.setAlarm(when);
   }
 
-  private async deliver(entry: OutboxEntry): Promise<void> {
-    const process = () => forKernel.process(this.env, this.tenant, entry.pid);
-    switch (entry.kind) {
-      case "start": {
-        const { config, start: order } = entry.payload;
-        const start = "input" in order ? order : this.checkpoints.startOf(order.checkpointId);
-        // A checkpoint is never deleted, so a missing one is a broken store, not a retryable delivery.
-        if (!start) throw new Error(`checkpoint of process ${entry.pid} is missing`);
-        const state = await process().start(config, start);
-        this.store.transactionSync(() => {
-          this.k.table.recordStart(entry.pid, state);
-          if (config.taskId) this.k.tasks.markWorking(config.taskId, entry.pid);
-        });
-        return;
-      }
-      case "terminate":
-        return process().terminate(entry.payload);
-      case "post_terminate":
-        return this.k.table.addWarnings(entry.pid, await this.k.hooks.postTerminate(entry.payload), "post_terminate");
-      case "deliver":
-        return process().deliverTask(entry.payload.task, entry.payload.delivery);
-    }
-  }
-
   override async alarm(): Promise<void> {
+    this.k.people.approvals.sweep();
     await this.drainOutbox(undefined, true);
     this.feed.flushSoon();
   }

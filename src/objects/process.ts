@@ -1,7 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
-import { fail, ok, type CollectedTask, type DeliveryPolicy, type ExitStatus, type Message, type Outcome, type ProcessEvent, type ProcessEventType, type ToolCall, type ToolResult, type Warning } from "../contracts";
-import type { CollectInput, CollectResult, DelegateInput, DelegateResult } from "../contracts/tasks";
-import { HTTP_COLLECT, MAX_COLLECT_HTTP_CHARS, settleCollect, startCollect } from "../agent/collect";
+import { fail, ok, type CollectedTask, type DeliveryPolicy, type ExitStatus, type Message, type Outcome, type ProcessEvent, type ProcessEventType, type ToolResult, type Warning } from "../contracts";
+import { isTerminalTask, type CollectInput, type CollectResult, type DelegateInput, type DelegateResult } from "../contracts/tasks";
+import type { Approval } from "../contracts/approvals";
+import { HTTP_COLLECT, MAX_COLLECT_HTTP_CHARS, refreshQuestions, settleCollect, startCollect } from "../agent/collect";
 import type { Env } from "../env";
 import { forProcess, type ProcessForWorker } from "../rpc/stubs";
 import { alarmTime } from "../lib/alarm";
@@ -11,7 +12,6 @@ import { describeRefusal, MAX_MESSAGE_BYTES } from "../process/conversation";
 import {
   afterMessage,
   afterTaskResult,
-  chargedToolCall,
   DEADMAN_MS,
   EXIT_REPORT_RETRY_MS,
   idle,
@@ -23,7 +23,6 @@ import {
   resumedLoop,
   stepDue,
   visibleState,
-  withinBudget,
   type Incarnation,
   type LoopState,
 } from "../process/machine";
@@ -31,13 +30,15 @@ import { runStep, settingsOf, type StepIO } from "../process/step";
 import { exitChange, ProcessStore } from "../process/store";
 import { Notifier } from "../process/notifier";
 import { ProcessTools } from "../process/tools/bind";
-import { dispatchCalls, type Settle } from "../process/tools/dispatcher";
+import { dispatchCalls } from "../process/tools/dispatcher";
 import { builtinTools } from "../process/tools/registry";
+import { answerPersonQuestion, recordDecision, recordTaskAnswer } from "../process/people";
+import { dispatchOverHttp } from "../process/http-dispatch";
 import type { ProcessConfig, ProcessReport, ProcessSnapshot, ProcessStart } from "../rpc/messages";
 
 
 /** What an immediate-policy worker pushes to its copilot as it happens. */
-const PROGRESS_EVENTS = new Set<ProcessEventType>(["turn", "tool_call", "tool_result", "state"]);
+const PROGRESS_EVENTS = new Set<ProcessEventType>(["turn", "tool_call", "tool_result", "state", "approval", "input"]);
 const missing = () => fail(404, "process_not_found", "No such process.");
 const notRunning = () => fail(409, "process_not_running", "The process has exited.");
 
@@ -123,8 +124,10 @@ export class ProcessObject extends DurableObject<Env> {
       store: this.store,
       generate: (request, call) => this.generate(request, call),
       tools: () => this.tools.refresh(),
-      dispatch: async (calls, settle, wait) => dispatchCalls(calls, await this.tools.dispatch(settle, this.cfg.spec.parallelToolCalls, { wait, journaled: true })),
-      resume: (call, wait) => builtinTools.get(call.name)?.resume?.(call, wait, this.tools.context()) ?? null,
+      dispatch: async (calls, settle, wait, approved) =>
+        dispatchCalls(calls, await this.tools.dispatch(settle, this.cfg.spec.parallelToolCalls, { wait, journaled: true, ...(approved ? { approved } : {}) })),
+      resume: async (call, wait) => (await builtinTools.get(call.name)?.resume?.(call, wait, this.tools.context())) ?? null,
+      approvalState: (approvalId) => forProcess.kernel(this.env, this.cfg.tenant).approvalState(this.cfg.pid, approvalId),
       report: (loop) => this.reportProgress(loop),
       now: Date.now,
     };
@@ -169,16 +172,34 @@ export class ProcessObject extends DurableObject<Env> {
   async deliverTask(task: CollectedTask, delivery: DeliveryPolicy): Promise<void> {
     if (!this.store.load()) return;
     const { inbox } = this.store;
-    // A delegation this object never recorded (its delegate call died after the kernel's commit) is recorded now.
-    if (!inbox.applyResult(task) && !inbox.record(task, delivery)) return;
-    if (delivery !== "on_demand") this.store.emit("task", { taskId: task.taskId, workerPid: task.pid, agent: task.agent, state: task.state, result: task.result });
+    if (isTerminalTask(task.state)) {
+      // A delegation this object never recorded (its delegate call died after the kernel's commit) is recorded now.
+      if (!inbox.applyResult(task) && !inbox.record(task, delivery)) return;
+    } else {
+      // A worker's question, or `working` again once answered (SPEC §11): a status, not the task's end.
+      inbox.record({ ...task, state: "working" }, delivery);
+      if (!inbox.applyStatus(task)) return;
+    }
+    if (delivery !== "on_demand") {
+      this.store.emit("task", { taskId: task.taskId, workerPid: task.pid, agent: task.agent, state: task.state, result: task.result, ...(task.question ? { question: task.question } : {}) });
+    }
     this.delivered.notify();
-    if (this.store.exit) return;
+    if (this.store.exit || task.state === "working") return;
     const { loop, wake } = afterTaskResult(this.store.loop, delivery);
     if (!wake) return;
     if (loop !== this.store.loop) this.store.commit({ loop, events: [["state", { state: "running" }]] });
     this.run.wake = true;
     await this.schedule();
+  }
+
+  /** A person's decision on a call a policy asked about (the kernel's outbox, at least once): recorded; the alarm runs the call. */
+  async deliverApproval(approval: Approval): Promise<void> {
+    if (this.store.load() && recordDecision(this.store, approval)) await this.schedule();
+  }
+
+  /** The answer to this worker's question (request_input), from the kernel's outbox: recorded; the alarm makes it the call's result. */
+  async deliverInput(toolCallId: string, answer: string): Promise<void> {
+    if (this.store.load() && recordTaskAnswer(this.store, toolCallId, answer)) await this.schedule();
   }
 
   /** Live progress of an immediate-policy worker: pushed to this copilot's event stream. */
@@ -228,9 +249,20 @@ export class ProcessObject extends DurableObject<Env> {
     return ok(this.store.conversation.page(query.limit, query.cursor));
   }
 
-  async message(content: string): Promise<Outcome<{ state: string }>> {
+  async message(content: string, actor = "api"): Promise<Outcome<{ state: string }>> {
     if (!this.store.load()) return missing();
     if (this.store.exit) return notRunning();
+    // An open question to a person: the message is its answer (the request_input result), not a new turn.
+    const answered = answerPersonQuestion(this.store, content, actor);
+    if (answered) {
+      await this.schedule();
+      await this.tools
+        .context()
+        .inputProvided(answered.toolCallId, actor, content)
+        .catch((err) => console.warn(`process ${this.cfg.pid}: inputProvided failed, the loop reports it again: ${err instanceof Error ? err.message : String(err)}`));
+      // The answer is recorded: the process runs at once (the alarm settles the call).
+      return ok({ state: this.store.loop.paused ? "paused" : "running" });
+    }
     const message: Message = { role: "user", content };
     const room = this.store.conversation.fits([message]);
     if (!room.ok) {
@@ -310,29 +342,7 @@ export class ProcessObject extends DurableObject<Env> {
   async dispatch(tool: string, args: Record<string, unknown>): Promise<Outcome<ToolResult & { warnings?: Warning[] }>> {
     if (!this.store.load()) return missing();
     if (this.store.exit) return notRunning();
-    if (builtinTools.get(tool)?.loopOnly) {
-      return fail(422, "tool_not_dispatchable", `${tool} waits inside the agent loop and cannot be dispatched over HTTP; use POST /v1/procs/:pid/collect instead.`, { tool });
-    }
-    // Budgets are tree-wide: ask the kernel for the tree's current use before deciding.
-    const tree = await this.reportProgress();
-    if (this.store.exit) return notRunning();
-    const loop = tree ? { ...this.store.loop, ...tree } : this.store.loop;
-    const call: ToolCall = { id: `dispatch_${crypto.randomUUID()}`, name: tool, arguments: args };
-    if (withinBudget(loop, [call], this.cfg.budget).refused.length > 0) {
-      return fail(422, "limit_exceeded", "The process's tool-call budget is exhausted: no tool calls remain.", { limit: "budget", dimension: "toolCalls" });
-    }
-    // Charged before it runs, in the same synchronous stretch as the check: concurrent dispatches cannot all pass it.
-    this.store.commit({ loop: chargedToolCall(loop) });
-    // Not journaled: an HTTP dispatch is not part of a step, and is never resumed.
-    const publish: Settle = async (_call, effect) => {
-      const result = await effect();
-      if (result) this.store.emit("tool_result", result);
-      return result;
-    };
-    const { results, warnings } = await dispatchCalls([call], await this.tools.dispatch(publish, false));
-    await this.reportProgress();
-    const result = results[0]!;
-    return ok(warnings.length ? { ...result, warnings } : result);
+    return dispatchOverHttp({ store: this.store, config: this.cfg, tools: this.tools, reportProgress: () => this.reportProgress() }, tool, args);
   }
 
   /** `POST /v1/procs/:pid/delegate`: the delegate tool's path, driven by an operator. */
@@ -349,6 +359,7 @@ export class ProcessObject extends DurableObject<Env> {
     const started = startCollect(inbox, args, Date.now(), HTTP_COLLECT);
     if (!started.ok) return fail(404, "task_not_found", `No task ${started.unknown.join(", ")} of process ${this.cfg.pid}.`, { taskIds: started.unknown });
     for (;;) {
+      await refreshQuestions(inbox, started.wait.taskIds, this.tools.context().taskStatus);
       const result = settleCollect(inbox, started.wait, args, Date.now(), MAX_COLLECT_HTTP_CHARS);
       if (result) return ok(result);
       await this.delivered.next(started.wait.deadline - Date.now());

@@ -13,6 +13,7 @@ type InboxRow = {
   result: string | null;
   reason: string | null;
   usage: string;
+  question: string | null;
 };
 
 /**
@@ -27,6 +28,15 @@ export class Inbox {
       result TEXT, reason TEXT, usage TEXT NOT NULL, delivery TEXT NOT NULL,
       injected INTEGER NOT NULL DEFAULT 0, collected INTEGER NOT NULL DEFAULT 0
     )`);
+    // A worker's open question (SPEC §11): its text and call id, whether the model has seen it (in its
+    // conversation or a collect), and the question ids already answered (deliveries come at least once, in any order).
+    const columns = new Set(sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('inbox')").toArray().map((c) => c.name));
+    if (!columns.has("question")) {
+      sql.exec("ALTER TABLE inbox ADD COLUMN question TEXT");
+      sql.exec("ALTER TABLE inbox ADD COLUMN question_id TEXT");
+      sql.exec("ALTER TABLE inbox ADD COLUMN question_shown INTEGER NOT NULL DEFAULT 0");
+      sql.exec("ALTER TABLE inbox ADD COLUMN answered TEXT NOT NULL DEFAULT '[]'");
+    }
   }
 
   /** A new delegation; false when it was already known. */
@@ -52,7 +62,7 @@ export class Inbox {
   applyResult(task: CollectedTask): boolean {
     return (
       this.sql.exec(
-        `UPDATE inbox SET state = ?, result = ?, reason = ?, usage = ? WHERE task_id = ? AND state NOT IN ${TERMINAL_TASK_SQL}`,
+        `UPDATE inbox SET state = ?, result = ?, reason = ?, usage = ?, question = NULL WHERE task_id = ? AND state NOT IN ${TERMINAL_TASK_SQL}`,
         task.state,
         task.result,
         task.reason,
@@ -62,12 +72,58 @@ export class Inbox {
     );
   }
 
+  /**
+   * A task that is not ending: its worker asked a question (`input-required` with the question), or an
+   * answer made it `working` again. Keyed by the question's id, so a repeated or late delivery changes
+   * nothing: an answered question never opens again. False when nothing changed.
+   */
+  applyStatus(task: CollectedTask): boolean {
+    const row = this.sql.exec<{ state: string; question_id: string | null; answered: string }>("SELECT state, question_id, answered FROM inbox WHERE task_id = ?", task.taskId).toArray()[0];
+    if (!row || isTerminalTask(row.state as TaskState)) return false;
+    const answered = JSON.parse(row.answered) as string[];
+    if (task.state === "input-required" && task.question) {
+      const id = task.questionId ?? `text:${task.question}`;
+      if (answered.includes(id) || (row.state === "input-required" && row.question_id === id)) return false;
+      this.sql.exec("UPDATE inbox SET state = 'input-required', question = ?, question_id = ?, question_shown = 0 WHERE task_id = ?", task.question, id, task.taskId);
+      return true;
+    }
+    if (task.state === "working") {
+      // The answer to `questionId` (or, without one, to whatever is open) arrived: the task works again.
+      const id = task.questionId ?? row.question_id;
+      if (id && !answered.includes(id)) answered.push(id);
+      const closes = row.state === "input-required" && (task.questionId === undefined || row.question_id === task.questionId);
+      this.sql.exec(
+        `UPDATE inbox SET answered = ?${closes ? ", state = 'working', question = NULL" : ""} WHERE task_id = ?`,
+        JSON.stringify(answered),
+        task.taskId,
+      );
+      return closes;
+    }
+    return false;
+  }
+
+  /** This copilot answered the task's open question (reply_task): it works again, here at once. */
+  markAnswered(taskId: string) {
+    const row = this.sql.exec<{ question_id: string | null }>("SELECT question_id FROM inbox WHERE task_id = ? AND state = 'input-required'", taskId).toArray()[0];
+    if (!row) return;
+    this.applyStatus({ taskId, pid: 0, agent: "", state: "working", result: null, reason: null, usage: zeroUsage(), ...(row.question_id ? { questionId: row.question_id } : {}) });
+  }
+
   /** The tasks in delegation order, or the given ones in the given order (unknown ids are left out). */
   list(ids?: readonly string[]): CollectedTask[] {
     const rows = this.sql
-      .exec<InboxRow>("SELECT task_id, worker_pid, agent, state, result, reason, usage FROM inbox ORDER BY seq")
+      .exec<InboxRow>("SELECT task_id, worker_pid, agent, state, result, reason, usage, question FROM inbox ORDER BY seq")
       .toArray()
-      .map((r) => ({ taskId: r.task_id, pid: r.worker_pid, agent: r.agent, state: r.state as TaskState, result: r.result, reason: r.reason, usage: JSON.parse(r.usage) }));
+      .map((r) => ({
+        taskId: r.task_id,
+        pid: r.worker_pid,
+        agent: r.agent,
+        state: r.state as TaskState,
+        result: r.result,
+        reason: r.reason,
+        usage: JSON.parse(r.usage),
+        ...(r.question !== null ? { question: r.question } : {}),
+      }));
     if (!ids) return rows;
     const byId = new Map(rows.map((r) => [r.taskId, r]));
     return ids.map((id) => byId.get(id)).filter((t): t is CollectedTask => t !== undefined);
@@ -83,7 +139,24 @@ export class Inbox {
   }
 
   markCollected(tasks: readonly CollectedTask[]) {
-    for (const t of tasks) if (isTerminalTask(t.state)) this.sql.exec("UPDATE inbox SET collected = 1 WHERE task_id = ?", t.taskId);
+    for (const t of tasks) {
+      if (isTerminalTask(t.state)) this.sql.exec("UPDATE inbox SET collected = 1 WHERE task_id = ?", t.taskId);
+      // A question a collect returned has been seen: it does not join the conversation as well.
+      else if (t.question !== undefined) this.sql.exec("UPDATE inbox SET question_shown = 1 WHERE task_id = ?", t.taskId);
+    }
+  }
+
+  /**
+   * Open questions of immediate and deferred tasks the model has not seen yet (on_demand ones reach it
+   * only through collect). Marks them shown.
+   */
+  takeQuestionsForConversation(): CollectedTask[] {
+    const ids = this.sql
+      .exec<{ task_id: string }>("SELECT task_id FROM inbox WHERE state = 'input-required' AND question IS NOT NULL AND question_shown = 0 AND delivery != 'on_demand' ORDER BY seq")
+      .toArray()
+      .map((r) => r.task_id);
+    for (const id of ids) this.sql.exec("UPDATE inbox SET question_shown = 1 WHERE task_id = ?", id);
+    return this.list(ids);
   }
 
   /**

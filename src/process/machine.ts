@@ -6,7 +6,7 @@
 import { ExitCode, type Budget, type BudgetUse, type ExitStatus, type Message, type ToolCall, type Usage } from "../contracts";
 import type { DeliveryPolicy } from "../contracts/tasks";
 import type { ModelResponse } from "../models/model";
-import type { CollectWait } from "../agent/collect";
+import { dueAt, isCollectWait, type CallWait } from "./waits";
 import { retryDelay } from "../agent/retry";
 import { addUse, remaining, spentDimension } from "../agent/budget";
 
@@ -39,8 +39,11 @@ export interface LoopState {
   external?: BudgetUse;
   /** The least any ancestor has left of its budget: the tree stops when an ancestor's runs out. */
   ancestorsLeft?: Budget;
-  /** Calls of the current turn that wait (collects): what they wait for and until when. */
-  waiting?: Record<string, CollectWait>;
+  /**
+   * Calls of the current turn that wait, by call id: a collect (results or its deadline), an approval
+   * (a person's decision or its expiry), a question (its answer). The turn's other calls have run.
+   */
+  waiting?: Record<string, CallWait>;
 }
 
 /** How a process ended, and whether its kernel has acknowledged it. */
@@ -87,7 +90,10 @@ export type ActivePhase =
   | { name: "backoff"; until: number }
   /** The turn's tool calls are due. */
   | { name: "tools" }
-  /** A call of the turn (a collect) waits for results or its deadline. */
+  /**
+   * Calls of the turn wait (a collect, an approval, a question): the step is due again at `until`, the
+   * earliest deadline or at once when a decision or answer is recorded (Infinity: only a delivery wakes it).
+   */
   | { name: "waiting"; until: number }
   /** An interactive process answered: it waits for the next message. */
   | { name: "sleeping" };
@@ -106,8 +112,11 @@ export type Phase =
  *   model    ── final answer, interactive ───────────────────────► sleeping
  *   model    ── retryable failure ───────────────────────────────► backoff ── its time ──► model
  *   tools    ── all results in ──────────────────────────────────► model
- *   tools    ── a collect not yet satisfied ─────────────────────► waiting
- *   waiting  ── a result delivered, or the deadline ─────────────► tools (the collect is asked again)
+ *   tools    ── a collect not yet satisfied, a call a policy asks
+ *               a person about, a question (request_input) ──────► waiting (the turn's other calls ran)
+ *   waiting  ── a result, a decision or an answer delivered,
+ *               or the earliest deadline ────────────────────────► tools (the waiting calls are settled
+ *                                                                   or wait on)
  *   sleeping ── a message, or an immediate task result ──────────► model
  *   model    ── final answer (task mode), max turns, the budget's
  *               last answer, a model failure given up on ────────► exited
@@ -127,7 +136,7 @@ function activePhase(loop: LoopState): ActivePhase {
       return { name: "sleeping" };
     case "tools": {
       const waits = Object.values(loop.waiting ?? {});
-      return waits.length ? { name: "waiting", until: Math.min(...waits.map((w) => w.deadline)) } : { name: "tools" };
+      return waits.length ? { name: "waiting", until: Math.min(...waits.map(dueAt)) } : { name: "tools" };
     }
     default:
       return loop.retryAt !== null ? { name: "backoff", until: loop.retryAt } : { name: "model" };
@@ -149,8 +158,11 @@ export function visibleState(loop: LoopState): "running" | "sleeping" | "paused"
   }
 }
 
-/** Blocked in a collect: no CPU, woken by a delivered result or the collect's deadline. */
+/** Calls of the turn wait (a collect, an approval, a question): no CPU, woken by a delivery or the earliest deadline. */
 export const isWaiting = (loop: LoopState): boolean => loop.phase === "tools" && Object.keys(loop.waiting ?? {}).length > 0;
+
+/** A collect of the turn waits: a delivered task result may satisfy it. */
+export const isCollecting = (loop: LoopState): boolean => loop.phase === "tools" && Object.values(loop.waiting ?? {}).some(isCollectWait);
 
 // ---------------------------------------------------------------------------------------------
 // The alarm
@@ -199,7 +211,9 @@ export function nextAlarm(stored: Stored, run: Incarnation, now: number): number
     case "backoff":
       return phase.until;
     case "waiting":
-      return run.wake ? now : phase.until;
+      // Only the earliest deadline is armed (a question alone arms nothing): no polling while it waits.
+      if (run.wake || phase.until <= now) return now;
+      return phase.until === Infinity ? null : phase.until;
     case "model":
     case "tools":
       return now;
@@ -341,8 +355,11 @@ export function afterToolResults(state: LoopState, settings: LoopSettings, resul
   return withBudgetCheck(next, settings);
 }
 
-/** tools → waiting: a call of the turn waits (its hooks ran; it is re-evaluated, not run again). */
-export const startWaiting = (loop: LoopState, callId: string, wait: CollectWait): LoopState => ({ ...loop, waiting: { ...loop.waiting, [callId]: wait } });
+/** tools → waiting: a call of the turn waits (its hooks ran; it is re-evaluated, not run again). A new wait of a call replaces its old one. */
+export const startWaiting = (loop: LoopState, callId: string, wait: CallWait): LoopState => ({ ...loop, waiting: { ...loop.waiting, [callId]: wait } });
+
+/** A wait's decision or answer was recorded (`waiting` as `withDecision`/`withAnswer` answer it). */
+export const withWaits = (loop: LoopState, waiting: Record<string, CallWait>): LoopState => (waiting === loop.waiting ? loop : { ...loop, waiting });
 
 /** waiting → tools: the call has its result. */
 export function stopWaiting(loop: LoopState, callId: string): LoopState {
@@ -362,8 +379,15 @@ export const exitedLoop = (loop: LoopState): LoopState => ({ ...loop, phase: "ex
 // ---------------------------------------------------------------------------------------------
 // Transitions from outside (operators, the kernel, workers)
 
-/** A restored checkpoint continues unpaused, with a fresh retry count. */
-export const restoredLoop = (saved: LoopState): LoopState => ({ ...saved, paused: false, attempts: 0, retryAt: null });
+/**
+ * A restored checkpoint continues unpaused, with a fresh retry count. Approvals and questions belonged
+ * to the saved process: the restored one (a new pid) asks again, so those calls are run afresh.
+ */
+export function restoredLoop(saved: LoopState): LoopState {
+  const waiting = Object.fromEntries(Object.entries(saved.waiting ?? {}).filter(([, w]) => isCollectWait(w)));
+  const { waiting: _saved, ...rest } = saved;
+  return { ...rest, paused: false, attempts: 0, retryAt: null, ...(Object.keys(waiting).length ? { waiting } : {}) };
+}
 
 /** any live phase → paused. */
 export const pausedLoop = (loop: LoopState): LoopState => ({ ...loop, paused: true });
@@ -380,7 +404,7 @@ export const afterMessage = (loop: LoopState, settings: LoopSettings): LoopState
  * sleeping copilot (sleeping → model). A paused process is not woken (resume looks at once).
  */
 export function afterTaskResult(loop: LoopState, delivery: DeliveryPolicy): { loop: LoopState; wake: boolean } {
-  const wake = !loop.paused && (isWaiting(loop) || (delivery === "immediate" && loop.phase === "sleeping"));
+  const wake = !loop.paused && (isCollecting(loop) || (delivery === "immediate" && loop.phase === "sleeping"));
   return { loop: wake && loop.phase === "sleeping" ? { ...loop, phase: "model" } : loop, wake };
 }
 

@@ -6,7 +6,7 @@
  * object supplies its store, model, tool dispatch and kernel report.
  */
 import { DEFAULT_SYSTEM_PROMPT, ExitCode, type Budget, type BudgetUse, type Message, type ProcessEventType, type ToolCall, type ToolResult } from "../contracts";
-import type { CollectWait } from "../agent/collect";
+import type { Approval } from "../contracts/approvals";
 import { trimContext } from "../agent/context";
 import { toolSchemas } from "../agent/tool-schemas";
 import { ModelError, type ModelResponse, type ToolSchema } from "../models/model";
@@ -32,6 +32,7 @@ import type { ToolRegistry } from "./tools/registry";
 import { failedResult, okResult, replacedResult, toolMessage } from "./tools/result";
 import type { ToolOutcome } from "./tools/types";
 import type { ProcessConfig } from "../rpc/messages";
+import { approvalEvent, decisionOf, isApprovalWait, isCollectWait, isInputWait, refusalText, type ApprovalWait, type CallWait } from "./waits";
 
 /** What a step needs of its process. */
 export interface StepIO {
@@ -41,10 +42,15 @@ export interface StepIO {
   generate(request: { system: string; messages: Message[]; tools: ToolSchema[] }, call: number): Promise<ModelResponse>;
   /** The process's tools as the model may see them now (the MCP catalogue is asked again before each model call). */
   tools(): Promise<ToolRegistry>;
-  /** Dispatches calls with the process's permissions and hooks; each result goes to `settle`, each wait to `wait`. */
-  dispatch(calls: ToolCall[], settle: Settle, wait: (call: ToolCall, wait: CollectWait) => void): Promise<unknown>;
-  /** Asks a call that waits again: its outcome, or null while it still waits. */
-  resume(call: ToolCall, wait: CollectWait): ToolOutcome | null;
+  /**
+   * Dispatches calls with the process's permissions and hooks; each result goes to `settle`, each wait to
+   * `wait`. `approved`: an approved call, gated only by the hooks after the one that asked (`afterHook`).
+   */
+  dispatch(calls: ToolCall[], settle: Settle, wait: (call: ToolCall, wait: CallWait) => void, approved?: { afterHook: string; approvalId: string }): Promise<unknown>;
+  /** Asks a call that waits (a collect, a question) again: its outcome, null while it still waits, or a new wait. */
+  resume(call: ToolCall, wait: CallWait): Promise<ToolOutcome | null>;
+  /** The approval as the kernel has it now (expired first when pending past its expiry). */
+  approvalState(approvalId: string): Promise<Approval>;
   /** Reports progress to the kernel; answers the tree's view of the budget, or null when the kernel did not answer. */
   report(loop: LoopState): Promise<{ external: BudgetUse; ancestorsLeft: Budget } | null>;
   now(): number;
@@ -140,10 +146,14 @@ function persistModelOutcome(io: StepIO, n: number, outcome: ModelOutcome) {
   );
 }
 
+/** A pending approval the kernel could not be asked about is asked again this much later. */
+export const APPROVAL_RETRY_MS = 5_000;
+
 /**
  * Runs the turn's tool calls that have no recorded result yet. A call that waits (a collect not yet
- * satisfied) leaves the turn open: the process sleeps until a result is delivered or the wait's
- * deadline passes, then this runs again and asks it again.
+ * satisfied, a call a policy asks a person about, a question) leaves the turn open while the others
+ * run: the process sleeps until a result, decision or answer is delivered or the earliest deadline
+ * passes, then this runs again and settles what is ready.
  */
 async function runTurn(io: StepIO) {
   const { store } = io;
@@ -154,27 +164,100 @@ async function runTurn(io: StepIO) {
   for (const call of refused) {
     await settle(call, async () => failedResult(call, { code: "budget_exhausted", message: "no tool calls remain in this process's budget" }, startedAt));
   }
+  // Whether a call started or settled a wait for a person this step: the stream then says the process sleeps again.
+  let asked = false;
+  const onWait = (call: ToolCall, wait: CallWait) => {
+    asked ||= !isCollectWait(wait);
+    store.commit({ loop: startWaiting(store.loop, call.id, wait), events: waitEvents(call, wait) });
+  };
   const waitedBefore = loop.waiting ?? {};
   const fresh = run.filter((c) => !store.journal.has(journalKey.tool(c.id)) && !waitedBefore[c.id]);
-  await io.dispatch(fresh, settle, (call, wait) =>
-    store.commit({
-      loop: startWaiting(store.loop, call.id, wait),
-      events: [["state", { state: "sleeping", collect: { taskIds: wait.taskIds, deadline: new Date(wait.deadline).toISOString() } }]],
-    }),
-  );
+  await io.dispatch(fresh, settle, onWait);
   if (store.exit) return;
   // Calls that already waited are asked again, without running their hooks again.
   for (const call of run) {
     const wait = waitedBefore[call.id];
-    if (!wait) continue;
+    if (!wait || store.exit) continue;
+    if (isApprovalWait(wait)) {
+      asked ||= wait.decision !== undefined || wait.deadline <= io.now();
+      await resumeApproval(io, call, wait, settle, onWait);
+      continue;
+    }
+    asked ||= isInputWait(wait) && wait.answer !== undefined;
     await settle(call, async () => {
-      const out = io.resume(call, wait);
-      if (!out || "wait" in out) return undefined;
+      const out = await io.resume(call, wait);
+      if (!out) return undefined;
+      if ("wait" in out) {
+        onWait(call, out.wait);
+        return undefined;
+      }
       return out.ok ? okResult(call, out.output, startedAt) : failedResult(call, out.failure, startedAt);
     });
   }
-  if (isWaiting(store.loop)) return;
+  if (store.exit) return;
+  if (isWaiting(store.loop)) {
+    if (asked) store.commit({ events: [["state", { state: "sleeping", waitingFor: waitingFor(store.loop) }]] });
+    return;
+  }
   store.commit({ loop: afterToolResults(store.loop, settingsOf(io.config), run.length) });
+}
+
+/**
+ * A call that waits for a decision: past its deadline with none delivered, the kernel is asked (it
+ * expires a pending approval then). Approved, the call runs with the hooks after the one that asked
+ * (they may veto, or ask again) and the approver's arguments if any; rejected or expired, the model
+ * gets the refusal as the call's error result.
+ */
+async function resumeApproval(io: StepIO, call: ToolCall, wait: ApprovalWait, settle: Settle, onWait: (call: ToolCall, wait: CallWait) => void) {
+  const { store } = io;
+  let decision = wait.decision;
+  if (!decision) {
+    if (wait.deadline > io.now()) return;
+    let row: Approval | null = null;
+    try {
+      row = await io.approvalState(wait.approvalId);
+    } catch (err) {
+      console.warn(`process ${io.config.pid}: approval ${wait.approvalId} could not be looked up, will retry: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    // A delivery may have recorded the decision while the kernel was asked: it is kept, never overwritten.
+    const current = store.loop.waiting?.[call.id];
+    if (!current || !isApprovalWait(current) || current.approvalId !== wait.approvalId) return;
+    const found = current.decision ?? (row && decisionOf(row));
+    if (!found) {
+      // Not decided: look again at the kernel's expiry (it is the authority), or shortly when it could not be asked.
+      const deadline = row ? Math.max(Date.parse(row.expiresAt), io.now() + 1_000) : io.now() + APPROVAL_RETRY_MS;
+      store.commit({ loop: startWaiting(store.loop, call.id, { ...current, deadline }) });
+      return;
+    }
+    decision = found;
+    if (!current.decision) store.commit({ loop: startWaiting(store.loop, call.id, { ...current, decision }), events: [["approval", approvalEvent(call, current, decision)]] });
+  }
+  if (decision.state !== "approved") {
+    const refusal = refusalText(decision, wait.approvalId);
+    await settle(call, async () => failedResult(call, { code: "rejected", message: refusal }, io.now()));
+    return;
+  }
+  const approved: ToolCall = decision.arguments ? { ...call, arguments: decision.arguments } : call;
+  await io.dispatch([approved], settle, onWait, { afterHook: wait.hook, approvalId: wait.approvalId });
+}
+
+/** What a process's stream says when a call starts to wait. */
+function waitEvents(call: ToolCall, wait: CallWait): [ProcessEventType, unknown][] {
+  if (isApprovalWait(wait)) {
+    return [["approval", { approvalId: wait.approvalId, toolCallId: call.id, tool: call.name, arguments: call.arguments, state: "pending", hook: wait.hook, reason: wait.reason, expiresAt: new Date(wait.deadline).toISOString() }]];
+  }
+  if (isInputWait(wait)) return [["input", { toolCallId: call.id, question: wait.question, state: "asked", to: wait.to, ...(wait.taskId ? { taskId: wait.taskId } : {}) }]];
+  return [["state", { state: "sleeping", collect: { taskIds: wait.taskIds, deadline: new Date(wait.deadline).toISOString() } }]];
+}
+
+/** What the turn's open calls wait for, for the `state` event. */
+function waitingFor(loop: LoopState) {
+  const waits = Object.values(loop.waiting ?? {});
+  return {
+    approvals: waits.filter(isApprovalWait).map((w) => w.approvalId),
+    questions: waits.filter(isInputWait).length,
+    collects: waits.filter(isCollectWait).length,
+  };
 }
 
 /**

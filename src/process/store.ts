@@ -150,6 +150,12 @@ export class ProcessStore {
         // A result with no room left is announced without its text (collect and GET /v1/tasks/:id have it).
         this.conversation.append([this.conversation.fits([note]).ok ? note : { role: "user", content: describeTaskResult({ ...task, result: null }) }]);
       }
+      const canReply = this.config.tools.includes("reply_task");
+      for (const task of this.inbox.takeQuestionsForConversation()) {
+        const note: Message = { role: "user", content: describeTaskQuestion(task, canReply) };
+        const short = { ...task, question: `[too long to show here: GET /v1/tasks/${task.taskId}]` };
+        this.conversation.append([this.conversation.fits([note]).ok ? note : { role: "user", content: describeTaskQuestion(short, canReply) }]);
+      }
       this.journal.clear();
     });
   }
@@ -172,4 +178,12 @@ export function describeTaskResult(t: CollectedTask): string {
   }
   const outcome = t.state === "completed" ? `completed: ${t.result ?? ""}` : `${t.state}${t.reason ? ` (${t.reason})` : ""}${t.result ? `: ${t.result}` : ""}`;
   return `[task ${t.taskId} from ${t.agent} (pid ${t.pid}) ${outcome}]`;
+}
+
+/** A worker's question as it joins its copilot's conversation, with how it can be answered. */
+export function describeTaskQuestion(t: CollectedTask, canReply: boolean): string {
+  const how = canReply
+    ? `Answer it with reply_task {"taskId": "${t.taskId}", "message": "..."}; the worker waits until then.`
+    : `reply_task is not among your tools: a person can answer it (POST /v1/tasks/${t.taskId}/reply); the worker waits until then.`;
+  return `[task ${t.taskId} from ${t.agent} (pid ${t.pid}) needs input: ${t.question ?? ""}]\n${how}`;
 }

@@ -4,6 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import { ApiError, type ErrorBody } from "../contracts";
 import { a2aRoutes } from "./a2a";
 import { agentRoutes } from "./agents";
+import { approvalRoutes } from "./approvals";
 import { auditRoutes } from "./audit";
 import { authenticate, type AppEnv } from "./context";
 import { docsPage } from "./docs";
@@ -32,6 +33,7 @@ const DOCUMENT = {
     { name: "agents", description: "The registry of agent specs processes are spawned from." },
     { name: "processes", description: "Agent processes: spawn, list, wait, kill, messages, pause/resume, dispatch, checkpoints, events." },
     { name: "delegation", description: "Copilot/worker tasks (A2A shape): delegate, collect, cancel." },
+    { name: "approvals", description: "People in the loop: tool calls a policy holds for a person's decision." },
     { name: "files", description: "The tenant's workspace files." },
     { name: "hooks", description: "The tenant's hook chain (admin only)." },
     { name: "mcp", description: "MCP servers whose tools agents can be granted (`mcp__<server>__<tool>`)." },
@@ -87,6 +89,7 @@ export function createApp() {
   v1.route("/agents", agentRoutes);
   v1.route("/procs", processRoutes);
   v1.route("/tasks", taskRoutes);
+  v1.route("/approvals", approvalRoutes);
   v1.route("/hooks", hookRoutes);
   v1.route("/mcp", mcpRoutes);
   v1.route("/audit", auditRoutes);

@@ -17,6 +17,10 @@ import { createRoute, z, type OpenAPIHono, type RouteConfig } from "@hono/zod-op
 import type { MiddlewareHandler } from "hono";
 import {
   AgentList,
+  Approval,
+  DecideRequest,
+  ReplyRequest,
+  ReplyResult,
   AgentSpec,
   AgentSpecInput,
   ApiError,
@@ -76,6 +80,7 @@ const MessageDoc = named(Message, "Message");
 const AuditEntryDoc = named(AuditEntry, "AuditEntry");
 const HookViewDoc = named(HookViewSchema, "HookView");
 const McpServerDoc = named(McpServer, "McpServer");
+const ApprovalDoc = named(Approval, "Approval");
 /** A list answer built from the named item schema, so its items are a `$ref` (same shape as the contract's). */
 const listOf = <T extends z.ZodType>(key: string, item: T, id: string) => named(z.object({ [key]: z.array(item), nextCursor: NextCursor }), id);
 
@@ -127,6 +132,11 @@ export const S = {
   McpServer: McpServerDoc,
   McpServerList: listOf("servers", McpServerDoc, "McpServerList") as unknown as typeof McpServerList,
   McpRefreshResult: named(McpRefreshResult, "McpRefreshResult"),
+  Approval: ApprovalDoc,
+  ApprovalList: listOf("approvals", ApprovalDoc, "ApprovalList"),
+  DecideRequest: named(DecideRequest, "DecideRequest"),
+  ReplyRequest: named(ReplyRequest, "ReplyRequest"),
+  ReplyResult: named(ReplyResult, "ReplyResult"),
 };
 
 // ---------- building blocks of route declarations ----------

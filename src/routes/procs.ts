@@ -159,15 +159,16 @@ defineRoute(
     path: "/{pid}/messages",
     tags,
     summary: "Send a process a message",
-    description: "Appends a user message; wakes an interactive process that sleeps.",
+    description:
+      "Appends a user message; wakes an interactive process that sleeps. When the process has an open question to a person (`pendingInput`, from `request_input`), the message answers it instead: the content becomes that call's result, not a new user message.",
     request: { params: PidParam, body: jsonRequest(S.MessageRequest) },
     responses: {
-      202: json(S.StateResult, "The message is queued; the process's state."),
+      202: json(S.StateResult, "The message is queued (or answered the open question); the process's state."),
       ...errors(400, 401, 403, unknownPid, [409, "`process_not_running`: the process has exited."], 413, [422, "`limit_exceeded`: the conversation is full."], 500),
     },
   }),
   { ...pidRoute, role: "operator", order: ["body", "param"] },
-  async (c, { param: { pid }, body: { content } }) => c.json(unwrap(await (await proc(c, pid)).message(content)), 202),
+  async (c, { param: { pid }, body: { content } }) => c.json(unwrap(await (await proc(c, pid)).message(content, actorOf(c))), 202),
 );
 
 for (const [action, summary, description] of [
@@ -222,11 +223,21 @@ defineRoute(
     path: "/{pid}/dispatch",
     tags,
     summary: "Run one tool as a process",
-    description: "Runs the tool with the process's permissions and the dispatch hooks; counts against its tree-wide `toolCalls` budget.",
+    description:
+      "Runs the tool with the process's permissions and the dispatch hooks; counts against its tree-wide `toolCalls` budget. A call a policy `ask`s a person about is not run (an HTTP dispatch cannot wait for a decision): `403 approval_required`, nothing charged, no approval opened.",
     request: { params: PidParam, body: jsonRequest(S.DispatchRequest) },
     responses: {
       200: json(S.ToolResult, "The tool's result (a denial or a veto is a result with `success: false`)."),
-      ...errors(400, 401, 403, unknownPid, [409, "`process_not_running`."], 413, [422, "`limit_exceeded` (the toolCalls budget) or `tool_not_dispatchable` (`collect`)."], 500),
+      ...errors(
+        400,
+        401,
+        [403, "`forbidden` (the caller's role is too low) or `approval_required` (a policy asks a person about this call; `details: {hook, reason, tool}`)."],
+        unknownPid,
+        [409, "`process_not_running`."],
+        413,
+        [422, "`limit_exceeded` (the toolCalls budget) or `tool_not_dispatchable` (`collect`, `request_input`: they wait inside the agent loop)."],
+        500,
+      ),
     },
   }),
   { ...pidRoute, role: "operator", order: ["body", "param"] },

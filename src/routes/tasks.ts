@@ -4,7 +4,7 @@ import { ApiError, TaskId, unwrap } from "../contracts";
 import { TaskListQuery, TaskQuery } from "../contracts/tasks";
 import { forRoutes } from "../rpc/stubs";
 import { actorOf, processEvents, type AppContext, type AppEnv } from "./context";
-import { createRoute, defineRoute, errors, eventStream, json, lastEventIdHeader, S } from "./openapi";
+import { createRoute, defineRoute, errors, eventStream, json, jsonRequest, lastEventIdHeader, S } from "./openapi";
 
 const kernel = (c: AppContext) => forRoutes.kernel(c.env, c.get("tenant"));
 const notFound = ApiError.of(404, "task_not_found", "No such task.");
@@ -78,4 +78,23 @@ defineRoute(
   }),
   { paramError: notFound, role: "operator" },
   async (c, { param: { id } }) => c.json(unwrap(await kernel(c).cancelTask(id, { actor: actorOf(c) }))),
+);
+
+defineRoute(
+  taskRoutes,
+  createRoute({
+    method: "post",
+    path: "/{id}/reply",
+    tags,
+    summary: "Answer a task's question",
+    description:
+      "Answers the oldest open question (`request_input`) of the task's worker: the message becomes the result of that call, and the task is `working` again (or stays `input-required` while another question waits). A task waiting on an approval is answered by deciding the approval.",
+    request: { params: IdParam, body: jsonRequest(S.ReplyRequest) },
+    responses: {
+      200: json(S.ReplyResult, "The task's state after the reply."),
+      ...errors(400, 401, 403, unknownTask, [409, "`task_not_waiting`: the task is not waiting for an answer (`details.approvalId` names the approval it waits on, if any)."], 413, 500),
+    },
+  }),
+  { paramError: notFound, role: "operator" },
+  async (c, { param: { id }, body: { message } }) => c.json(unwrap(await kernel(c).replyTask(id, message, { actor: actorOf(c) }))),
 );

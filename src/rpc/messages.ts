@@ -3,7 +3,8 @@
  * process, what a checkpoint saves, what a process reports. The kernel's outbox stores some of these
  * until they are delivered (src/kernel/outbox.ts).
  */
-import type { AgentSpec, Budget, BudgetUse, DeliveryPolicy, FsScope, Limits, Message } from "../contracts";
+import type { AgentSpec, AskVerdict, Budget, BudgetUse, DeliveryPolicy, FsScope, Limits, Message } from "../contracts";
+import type { PathFilter } from "../kernel/hook-chain";
 import type { LoopState } from "../process/machine";
 
 /** What the kernel hands a process when it starts it; fixed for the process's life. */
@@ -58,4 +59,29 @@ export interface McpCallRecord {
   ok: boolean;
   durationMs: number;
   interrupted?: true;
+}
+
+/** What the kernel's pre_dispatch gate answers for a turn's calls (`beforeDispatch`), keyed by call id. */
+export interface DispatchGate {
+  vetoes: Record<string, { hook: string; reason: string }>;
+  /** Per search call: what the policies deny below the path it names. */
+  hidden: Record<string, PathFilter[]>;
+  /** Whether any post_dispatch hook listens. */
+  postHooks: boolean;
+  /**
+   * Calls a policy answered `ask` for: not to be run until decided. The approval exists when this is
+   * answered (idempotent per (pid, toolCallId): a repeated gate answers the same approval, even decided;
+   * `approvalState` tells its state). The process sleeps until `deliverApproval`, or `expiresAt`.
+   */
+  asks: Record<string, AskVerdict>;
+}
+
+/** Options of `beforeDispatch`: `afterHook` runs only the pre_dispatch hooks after that one (an approved call). */
+export interface GateOptions {
+  afterHook?: string;
+  /**
+   * Ask the chain without opening approvals (an HTTP dispatch, which cannot wait): `asks` is filled
+   * with `approvalId: ""`, and nothing is stored or audited.
+   */
+  probe?: boolean;
 }

@@ -51,15 +51,26 @@ export type KernelForRoutes = View<
   | "getMcp"
   | "listMcp"
   | "removeMcp"
+  | "listApprovals"
+  | "getApproval"
+  | "decideApproval"
+  | "replyTask"
   | "fetch"
 >;
-/** What a process asks of its tenant's kernel: progress, its exit, delegations, the dispatch hooks and its MCP tools. */
-export type KernelForProcess = View<KernelObject, "report" | "exited" | "delegate" | "cancelTask" | "beforeDispatch" | "afterDispatch" | "mcpTools">;
+/**
+ * What a process asks of its tenant's kernel: progress, its exit, delegations, the dispatch hooks, its MCP tools, and
+ * people in the loop (its approvals' state, its questions, replies to its workers). Never
+ * `decideApproval`: nothing a process does can approve a call.
+ */
+export type KernelForProcess = View<
+  KernelObject,
+  "report" | "exited" | "delegate" | "cancelTask" | "beforeDispatch" | "getTask" | "afterDispatch" | "mcpTools" | "approvalState" | "requestInput" | "replyTask" | "inputProvided"
+>;
 
 /** What the HTTP API asks of a process (after the kernel's table said the pid exists). */
 export type ProcessForRoutes = View<ProcessObject, "conversationPage" | "message" | "pause" | "resume" | "singleStep" | "dispatch" | "delegate" | "collect" | "fetch">;
 /** What the kernel asks of a process: its lifecycle, results of its delegations, checkpoints. */
-export type ProcessForKernel = View<ProcessObject, "start" | "terminate" | "deliverTask" | "snapshot" | "resume">;
+export type ProcessForKernel = View<ProcessObject, "start" | "terminate" | "deliverTask" | "deliverApproval" | "deliverInput" | "snapshot" | "resume">;
 /** What a worker tells its copilot as it goes (immediate delivery). */
 export type ProcessForWorker = View<ProcessObject, "taskProgress">;
 

@@ -2,9 +2,10 @@
  * The typed client (src/client) driven against the Worker in-process: its `fetch` is the Worker's
  * own `exports.default.fetch`, so every call goes through the real routes, auth and objects.
  */
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createClient, KernelApiError, type KernelClient } from "../../src/client";
+import { forProcess } from "../../src/rpc/stubs";
 import { freshTenant, tokenFor } from "../support/http";
 
 const fetchWorker = (request: Request) => exports.default.fetch(request);
@@ -86,6 +87,30 @@ describe("typed client", () => {
     const r = await ak.procs.dispatch(hub.pid, "collect", {}).catch((e: unknown) => e);
     expect(r).toBeInstanceOf(KernelApiError);
     expect(r).toMatchObject({ status: 422, code: "tool_not_dispatchable" });
+  });
+
+  it("lists, reads and decides approvals, and replies to a worker's question", async () => {
+    const tenant = freshTenant("cl");
+    const ak = await clientFor(tenant);
+    await ak.hooks.put("ask", { kind: "policy", rules: [{ event: "pre_dispatch", match: { tool: "write_file" }, action: "ask" }] });
+    await ak.agents.put("hub", { model: "scripted", mode: "interactive", tools: ["delegate", "write_file"], script: [{ text: "ready" }] });
+    await ak.agents.put("helper", { model: "scripted", mode: "interactive", tools: ["write_file"], script: [{ text: "ready" }] });
+    const hub = await ak.procs.spawn({ agent: "hub", input: "start" });
+    const d = await ak.procs.delegate(hub.pid, { agent: "helper", message: "help", deliveryPolicy: "on_demand" });
+    for (let i = 0; i < 200 && (await ak.tasks.get(d.taskId)).status.state !== "working"; i++) await new Promise((r) => setTimeout(r, 20));
+    const kernel = forProcess.kernel(env, tenant);
+    const write = (id: string) => ({ id, name: "write_file", arguments: { path: "/a", content: "b" }, paths: ["/a"] });
+    const first = (await kernel.beforeDispatch(d.pid, [write("c1")])).asks.c1!.approvalId;
+    const second = (await kernel.beforeDispatch(d.pid, [write("c2")])).asks.c2!.approvalId;
+    expect((await collect(ak.approvals.all({ rootPid: hub.pid, state: "pending", limit: 1 }))).map((a) => a.id)).toEqual([first, second]);
+    expect(await ak.approvals.get(first)).toMatchObject({ id: first, pid: d.pid, rootPid: hub.pid, state: "pending" });
+    expect(await ak.approvals.approve(first, { arguments: { path: "/b", content: "c" } })).toMatchObject({ state: "approved", arguments: { path: "/b" } });
+    expect(await ak.approvals.reject(second, "not now")).toMatchObject({ state: "rejected", message: "not now" });
+    await expect(ak.approvals.approve(second)).rejects.toMatchObject({ status: 409, code: "approval_decided" });
+    await kernel.requestInput(d.pid, "q1", "Which file?");
+    expect((await ak.tasks.get(d.taskId)).status).toMatchObject({ state: "input-required", message: "Which file?" });
+    expect(await ak.tasks.reply(d.taskId, "/a")).toEqual({ taskId: d.taskId, state: "working" });
+    await expect(ak.tasks.reply(d.taskId, "/a")).rejects.toMatchObject({ status: 409, code: "task_not_waiting" });
   });
 
   it("throws KernelApiError with the API's status, code, message and details", async () => {

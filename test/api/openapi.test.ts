@@ -9,9 +9,10 @@
  * OpenAPI validator can run.
  */
 import { Validator } from "@cfworker/json-schema";
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/routes/app";
+import { forProcess } from "../../src/rpc/stubs";
 import { register, spawn } from "../support/agents";
 import { client, freshTenant } from "../support/http";
 
@@ -156,6 +157,19 @@ describe("a walk-through validates against the documented responses", () => {
     await conforms("PUT", "/v1/hooks/{name}", await api.call("PUT", "/v1/hooks/no-rm", { kind: "policy", rules: [{ event: "pre_dispatch", match: { tool: "delete_file" }, action: "deny" }] }));
     await conforms("GET", "/v1/hooks", await api.call("GET", "/v1/hooks"));
     await conforms("DELETE", "/v1/hooks/{name}", await api.call("DELETE", "/v1/hooks/no-rm"));
+
+    // Approvals and replies (SPEC §11): a call gated the way a process's dispatcher does.
+    await conforms("PUT", "/v1/hooks/{name}", await api.call("PUT", "/v1/hooks/ask", { kind: "policy", rules: [{ event: "pre_dispatch", match: { tool: "write_file" }, action: "ask", timeoutMs: 60000 }] }));
+    const asker = await spawn(api, "hub", "start");
+    const { approvalId } = (await forProcess.kernel(env, tenant).beforeDispatch(asker.pid, [{ id: "c1", name: "write_file", arguments: { path: "/a", content: "b" }, paths: ["/a"] }])).asks.c1!;
+    await conforms("GET", "/v1/approvals", await viewer.call("GET", `/v1/approvals?rootPid=${asker.pid}&state=pending`));
+    await conforms("GET", "/v1/approvals/{id}", await viewer.call("GET", `/v1/approvals/${approvalId}`));
+    await conforms("POST", "/v1/approvals/{id}", await viewer.call("POST", `/v1/approvals/${approvalId}`, { decision: "approve" })); // 403
+    await conforms("POST", "/v1/approvals/{id}", await api.call("POST", `/v1/approvals/${approvalId}`, { decision: "reject", message: "no" }));
+    await conforms("POST", "/v1/approvals/{id}", await api.call("POST", `/v1/approvals/${approvalId}`, { decision: "approve" })); // 409 approval_decided
+    await conforms("GET", "/v1/approvals/{id}", await api.call("GET", "/v1/approvals/nope")); // 404
+    await conforms("POST", "/v1/tasks/{id}/reply", await api.call("POST", `/v1/tasks/${tasks.tasks[1].id}/reply`, { message: "x" })); // 409 task_not_waiting
+    await conforms("DELETE", "/v1/hooks/{name}", await api.call("DELETE", "/v1/hooks/ask"));
 
     // Audit.
     await conforms("GET", "/v1/audit", await api.call("GET", "/v1/audit?limit=5"));

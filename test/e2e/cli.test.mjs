@@ -179,6 +179,61 @@ describe("agent-kernel CLI", { timeout: 120_000 }, () => {
     assert.match(gone.stderr, /404 file_not_found/);
   });
 
+  test("approvals ls/approve/reject and reply, against a real agent loop", async () => {
+    const api = (method, path, body) =>
+      fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const put = await api("PUT", "/v1/hooks/prod-gate", { kind: "policy", rules: [{ event: "pre_dispatch", match: { tool: "write_file", path: "/prod/**" }, action: "ask", reason: "production needs a person" }] });
+    assert.equal(put.status, 200);
+    const write = (content) => ({ name: "write_file", arguments: { path: "/prod/config.txt", content } });
+    await ok(["agents", "put", file("careful.json", { model: "scripted", tools: ["write_file"], script: [{ toolCalls: [write("draft")] }, { toolCalls: [write("second")] }, { text: "done: {{lastToolResult}}" }] })]);
+    const pid = Number((await ok(["spawn", "careful", "go"])).trim());
+    const pendingOf = async () => JSON.parse(await ok(["approvals", "--json", "--pid", String(pid)]));
+    let pending = [];
+    for (const deadline = Date.now() + 15_000; pending.length === 0 && Date.now() < deadline; ) pending = await pendingOf();
+    assert.equal(pending.length, 1);
+    assert.match(await ok(["approvals"]), new RegExp(`^ID\\s+PID\\s+ROOT[\\s\\S]*${pending[0].id}\\s+${pid}\\s+${pid}\\s+careful\\s+write_file\\s+pending`, "m"));
+    const viewer = (await ok(["token", "e2e-cli", "viewer"])).trim();
+    const refused = await cli(["approvals", "approve", pending[0].id], { env: { AK_TOKEN: viewer } });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /403 forbidden/);
+    const approved = await ok(["approvals", "approve", pending[0].id, "--args", '{"path": "/prod/config.txt", "content": "edited"}']);
+    assert.equal(approved, `approved ${pending[0].id} (write_file of process ${pid}) by api:admin\n`);
+    const twice = await cli(["approvals", "reject", pending[0].id]);
+    assert.equal(twice.code, 1);
+    assert.match(twice.stderr, /409 approval_decided/);
+    // The second write asks again: rejected with a reason the model sees.
+    pending = [];
+    for (const deadline = Date.now() + 15_000; pending.length === 0 && Date.now() < deadline; ) pending = await pendingOf();
+    assert.equal(pending.length, 1);
+    assert.match(await ok(["approvals", "reject", pending[0].id, "-m", "one edit is enough"]), /^rejected /);
+    const waited = await cli(["wait", String(pid)]);
+    assert.equal(waited.code, 0, waited.stderr);
+    assert.equal(waited.stdout, "done: Error: rejected by api:admin: one edit is enough\n");
+    assert.equal(await ok(["fs", "get", "/prod/config.txt"]), "edited");
+    const all = JSON.parse(await ok(["approvals", "--state", "all", "--json", "--root", String(pid)]));
+    assert.deepEqual(all.map((a) => a.state), ["approved", "rejected"]);
+    assert.equal((await api("DELETE", "/v1/hooks/prod-gate")).status, 200);
+
+    // A worker asks its copilot; a person answers with `reply`.
+    await ok(["agents", "put", file("asker.json", { model: "scripted", tools: ["request_input"], script: [{ toolCalls: [{ name: "request_input", arguments: { question: "Which colour?" } }] }, { text: "painted {{lastToolResult}}" }] })]);
+    await ok([
+      "agents",
+      "put",
+      file("foreman.json", { model: "scripted", mode: "interactive", tools: ["delegate", "request_input"], script: [{ toolCalls: [{ name: "delegate", arguments: { agent: "asker", message: "paint", deliveryPolicy: "on_demand" } }] }, { text: "delegated" }, { text: "noted" }] }),
+    ]);
+    const foreman = Number((await ok(["spawn", "foreman", "go"])).trim());
+    let task;
+    for (const deadline = Date.now() + 15_000; task?.status.state !== "input-required" && Date.now() < deadline; ) task = JSON.parse(await ok(["tasks", String(foreman), "--json"]))[0];
+    assert.equal(task?.status.state, "input-required");
+    assert.match(await ok(["tasks", String(foreman)]), /asker\s+input-required\s+on_demand\s+Which colour\?/);
+    assert.equal(await ok(["reply", task.id, "-"], { input: "blue" }), `replied to ${task.id}: working\n`);
+    const worker = await cli(["wait", String(task.metadata.workerPid)]);
+    assert.equal(worker.stdout, "painted blue\n");
+    const again = await cli(["reply", task.id, "red"]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /409 task_not_waiting/);
+  });
+
   test("audit and audit verify", async () => {
     assert.match(await ok(["audit", "verify"]), /^ok: \d+ entries, head [0-9a-f]{64}$/m);
     const verify = JSON.parse(await ok(["audit", "verify", "--full", "--json"]));
@@ -229,11 +284,12 @@ describe("agent-kernel CLI", { timeout: 120_000 }, () => {
     const invalid = await cli(["agents", "put", file("bad.json", { model: "scripted" })]);
     assert.equal(invalid.code, 1);
     assert.match(invalid.stderr, /script_required/);
-    for (const cmd of [["approvals"], ["reply", "t", "yes"]]) {
-      const r = await cli(cmd);
-      assert.equal(r.code, 2, cmd.join(" "));
-      assert.match(r.stderr, /not available yet/);
-    }
+    const noTask = await cli(["reply", "00000000-0000-4000-8000-000000000000", "yes"]);
+    assert.equal(noTask.code, 1);
+    assert.match(noTask.stderr, /\(404 task_not_found\)/);
+    const badState = await cli(["approvals", "--state", "maybe"]);
+    assert.equal(badState.code, 1);
+    assert.match(badState.stderr, /--state must be one of/);
     const unreachable = await cli(["ps", "--url", "http://127.0.0.1:9"]);
     assert.equal(unreachable.code, 1);
     assert.match(unreachable.stderr, /cannot reach/);

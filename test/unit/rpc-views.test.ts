@@ -29,6 +29,10 @@ describe("RPC views per caller", () => {
     expectTypeOf<Kernel>().toHaveProperty("mcpTools");
     expectTypeOf<Kernel>().not.toHaveProperty("registerMcp");
     expectTypeOf<Kernel>().not.toHaveProperty("removeMcp");
+    // Nothing a process does can approve a call (SPEC §11): deciding is the routes' alone.
+    expectTypeOf<Kernel>().not.toHaveProperty("decideApproval");
+    expectTypeOf<Kernel>().toHaveProperty("approvalState");
+    expectTypeOf<ReturnType<typeof forRoutes.kernel>>().toHaveProperty("decideApproval");
     expectTypeOf<ReturnType<typeof forProcess.copilot>>().not.toHaveProperty("deliverTask");
     expectTypeOf<ReturnType<typeof forKernel.process>>().not.toHaveProperty("dispatch");
   });

@@ -82,6 +82,16 @@ describe("ScriptedModel", () => {
     expect(c!.arguments).toEqual({ path: "/out/report.txt", content: "got R1", meta: { deep: ["report", 3, true, null, { x: "R1" }] } });
   });
 
+  it("reads a field of the latest turn's JSON results with {{lastToolResult.a.0.b}}", async () => {
+    const model = new ScriptedModel([
+      { toolCalls: [{ name: "reply_task", arguments: { taskId: "{{lastToolResult.inputRequired.0.taskId}}", message: "n={{lastToolResult.n}} o={{lastToolResult.o}} none=[{{lastToolResult.nope.x}}]" } }] },
+    ]);
+    const collected = JSON.stringify({ inputRequired: [{ taskId: "t-42", pid: 7, question: "which?" }] });
+    const conv = [user("go"), asst("a", "b", "c"), toolMsg("a", "not json"), toolMsg("b", collected), toolMsg("c", JSON.stringify({ n: 3, o: { k: [1] } }))];
+    const [c] = (await model.generate(request(conv), 0)).toolCalls;
+    expect(c!.arguments).toEqual({ taskId: "t-42", message: 'n=3 o={"k":[1]} none=[]' });
+  });
+
   it("joins the results of the latest turn with newlines for {{lastToolResult}}", async () => {
     const model = new ScriptedModel([{ text: "[{{lastToolResult}}]" }]);
     const conv = [user("go"), asst("a"), toolMsg("a", "old"), asst("b", "c"), toolMsg("b", "one"), toolMsg("c", "two")];

@@ -56,6 +56,13 @@ export class ProcessTools {
       runFsTool: (name, args, callId, hidden) => forProcess.workspace(this.env, tenant).runTool(name, args, fs, `${pid}:${callId}`, hidden),
       delegate: (args, key) => this.delegate(args, key),
       cancelTask: (taskId) => forProcess.kernel(this.env, tenant).cancelTask(taskId, { copilotPid: pid, actor: `process:${pid}` }),
+      requestInput: (toolCallId, question) => forProcess.kernel(this.env, tenant).requestInput(pid, toolCallId, question),
+      replyTask: (taskId, message) => forProcess.kernel(this.env, tenant).replyTask(taskId, message, { copilotPid: pid, actor: `process:${pid}` }),
+      inputProvided: (toolCallId, by, answer) => forProcess.kernel(this.env, tenant).inputProvided(pid, toolCallId, by, answer),
+      taskStatus: async (taskId) => {
+        const task = await forProcess.kernel(this.env, tenant).getTask(taskId);
+        return task.ok ? { state: task.value.status.state, ...(task.value.status.message !== undefined ? { message: task.value.status.message } : {}) } : null;
+      },
       inbox: this.store.inbox,
       now: Date.now,
     };
@@ -64,9 +71,14 @@ export class ProcessTools {
   /**
    * A dispatch of this process's calls: its effective tools, the kernel's hooks, its tool timeout.
    * The loop's (`journaled`) runs its turn's tools and marks calls that act on the world as sent in
-   * the journal; an HTTP dispatch sees the catalogue as it is now and is never resumed.
+   * the journal; an HTTP dispatch sees the catalogue as it is now and is never resumed. `approved`: an
+   * approved call, gated only by the hooks after the one that asked.
    */
-  async dispatch(settle: Settle, parallel: boolean, { wait = () => {}, journaled = false }: { wait?: Dispatch["wait"]; journaled?: boolean } = {}): Promise<Dispatch> {
+  async dispatch(
+    settle: Settle,
+    parallel: boolean,
+    { wait = () => {}, journaled = false, approved }: { wait?: Dispatch["wait"]; journaled?: boolean; approved?: { afterHook: string; approvalId: string } } = {},
+  ): Promise<Dispatch> {
     const { tenant, pid, tools, spec } = this.store.config;
     const kernel = forProcess.kernel(this.env, tenant);
     const registry = journaled ? await this.registry() : await this.refresh();
@@ -75,7 +87,8 @@ export class ProcessTools {
       registry,
       ...(journaled ? { beginSend: (callId: string, repeatable: boolean) => this.store.journal.beginSend(callId, repeatable) } : {}),
       context: this.context(),
-      beforeDispatch: (calls) => kernel.beforeDispatch(pid, calls),
+      beforeDispatch: (calls, opts) => kernel.beforeDispatch(pid, calls, opts),
+      ...(approved ? { gateOptions: { afterHook: approved.afterHook }, approvedId: approved.approvalId } : {}),
       afterDispatch: (report) => kernel.afterDispatch(pid, report),
       emitCall: (call) => this.store.emit("tool_call", call),
       exited: () => this.store.exit !== null,

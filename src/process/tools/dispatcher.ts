@@ -1,18 +1,13 @@
 import type { ToolCall, ToolResult, Warning } from "../../contracts";
-import type { CollectWait } from "../../agent/collect";
 import { pathsOf, withTimeout } from "../../agent/dispatch";
-import type { PathFilter } from "../../kernel/hook-chain";
-import type { DispatchReport, McpCallRecord } from "../../rpc/messages";
+import type { DispatchGate, DispatchReport, GateOptions, McpCallRecord } from "../../rpc/messages";
+import type { CallWait } from "../waits";
 import { builtinTools, precheck, type ToolRegistry } from "./registry";
 import { describeFailure, failedResult, failureOf, okResult } from "./result";
 import type { ToolContext, ToolOutcome } from "./types";
 
-/** What the kernel's pre_dispatch hooks answer for a batch of calls. */
-export interface Gate {
-  vetoes: Record<string, { hook: string; reason: string }>;
-  hidden: Record<string, PathFilter[]>;
-  postHooks: boolean;
-}
+/** What the kernel's pre_dispatch hooks answer for a batch of calls (`asks` may be missing from a gate that asks nothing). */
+export type Gate = Omit<DispatchGate, "asks"> & { asks?: DispatchGate["asks"] };
 export interface GateCall {
   id: string;
   name: string;
@@ -29,7 +24,14 @@ export interface Dispatch {
   allowed: readonly string[];
   registry?: ToolRegistry;
   context: ToolContext;
-  beforeDispatch(calls: GateCall[]): Promise<Gate>;
+  beforeDispatch(calls: GateCall[], opts?: GateOptions): Promise<Gate>;
+  /** An approved call: only the pre_dispatch hooks after the one that asked run (they may veto, or ask again). */
+  gateOptions?: GateOptions;
+  /**
+   * The approval already granted for these calls: the kernel keys approvals by call, so a later hook
+   * that asks about an approved call answers this same approval, and it is the decision already made.
+   */
+  approvedId?: string;
   afterDispatch(report: DispatchReport): Promise<Warning[]>;
   /** A `tool_call` event marks the moment a call starts, so each appears once unless a crash interrupted it. */
   emitCall(call: ToolCall): void;
@@ -37,8 +39,8 @@ export interface Dispatch {
   timeoutMs: number;
   parallel: boolean;
   settle: Settle;
-  /** A loop-only call waits: the loop persists it, to resume it later. */
-  wait(call: ToolCall, wait: CollectWait): void;
+  /** A call waits (a loop-only tool, or a policy asked a person): the loop persists it, to resume it later. */
+  wait(call: ToolCall, wait: CallWait): void;
   /** The journal's sent marker, for calls that act on the world; only the loop has one. */
   beginSend?: ToolContext["beginSend"];
 }
@@ -76,11 +78,18 @@ export async function dispatchCalls(calls: readonly ToolCall[], d: Dispatch): Pr
       return failedResult(call, refusal, startedAt);
     });
   }
-  const gate = allowed.length ? await d.beforeDispatch(allowed.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments, paths: pathsOf(c) }))) : NO_GATE;
+  const gateCalls = allowed.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments, paths: pathsOf(c) }));
+  const gate = allowed.length ? await (d.gateOptions ? d.beforeDispatch(gateCalls, d.gateOptions) : d.beforeDispatch(gateCalls)) : NO_GATE;
 
   const runOne = (call: ToolCall) =>
     settle(call, async () => {
       const t0 = Date.now();
+      // A call a policy asks a person about does not run: it waits for the decision (the turn's other calls go on).
+      const ask = gate.asks?.[call.id];
+      if (ask && ask.approvalId !== d.approvedId) {
+        d.wait(call, { kind: "approval", approvalId: ask.approvalId, hook: ask.hook, reason: ask.reason, deadline: ask.expiresAt });
+        return undefined;
+      }
       d.emitCall(call);
       const veto = gate.vetoes[call.id];
       if (veto) return failedResult(call, { code: "vetoed", hook: veto.hook, message: veto.reason }, t0);

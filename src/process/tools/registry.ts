@@ -1,6 +1,7 @@
 import type { ToolCall } from "../../contracts";
 import { MCP_PREFIX } from "../../contracts/mcp";
 import { fileTools } from "./files";
+import { peopleTools } from "./people";
 import { taskTools } from "./tasks";
 import type { ToolFailure } from "./result";
 import type { Tool } from "./types";
@@ -32,7 +33,7 @@ export class ToolRegistry {
 /** A tool from an MCP server, by its name (SPEC §10): `mcp__<server>__<tool>`. */
 export const isMcpToolName = (name: string) => name.startsWith(MCP_PREFIX);
 
-export const builtinTools = new ToolRegistry([...fileTools, ...taskTools]);
+export const builtinTools = new ToolRegistry([...fileTools, ...taskTools, ...peopleTools]);
 
 /**
  * Why a call may not run at all (before any hook or workspace is asked), or null. A process's

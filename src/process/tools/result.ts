@@ -17,6 +17,8 @@ export type ToolFailure =
   | { code: "timeout"; message: string }
   /** The call does not fit the tool-call budget: it is not run. */
   | { code: "budget_exhausted"; message: string }
+  /** A person rejected the call a policy asked about, or nobody decided in time (the message says which). */
+  | { code: "rejected"; message: string }
   /** The result is too large to join the conversation. */
   | { code: "too_large"; message: string }
   /** Granted, but its MCP server no longer offers it (removed, or the tool left its catalogue). */

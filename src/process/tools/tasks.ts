@@ -1,7 +1,8 @@
 import { ok, type Outcome, type ToolCall, type Warning } from "../../contracts";
 import { isTerminalTask, type DelegateInput, type DelegateResult, type DeliveryPolicy, type Task, type TaskState } from "../../contracts/tasks";
 import { TASK_TOOL_ARGS, TOOL_DESCRIPTIONS } from "../../contracts/tools";
-import { MAX_COLLECT_TOOL_CHARS, settleCollect, startCollect, TOOL_COLLECT, type CollectWait } from "../../agent/collect";
+import { MAX_COLLECT_TOOL_CHARS, refreshQuestions, settleCollect, startCollect, TOOL_COLLECT } from "../../agent/collect";
+import { isCollectWait, type CallWait } from "../waits";
 import { describeFailure, type ToolFailure } from "./result";
 import type { Tool, ToolContext, ToolOutcome } from "./types";
 
@@ -63,9 +64,11 @@ const collect: Tool = {
     if (!args.success) return answeredFailure({ code: "invalid_arguments", message: `invalid arguments: ${args.error.issues[0]?.message}` });
     const started = startCollect(ctx.inbox, args.data, ctx.now(), TOOL_COLLECT);
     if (!started.ok) return answeredFailure({ code: "tool_error", message: `unknown task ${started.unknown.join(", ")}` });
-    return this.resume!(call, started.wait, ctx) ?? { wait: started.wait };
+    return (await this.resume!(call, started.wait, ctx)) ?? { wait: started.wait };
   },
-  resume(call: ToolCall, wait: CollectWait, ctx: ToolContext): ToolOutcome | null {
+  async resume(call: ToolCall, wait: CallWait, ctx: ToolContext): Promise<ToolOutcome | null> {
+    if (!isCollectWait(wait)) return null;
+    await refreshQuestions(ctx.inbox, wait.taskIds, ctx.taskStatus);
     const parsed = TASK_TOOL_ARGS.collect.safeParse(call.arguments);
     const args = parsed.success ? parsed.data : { mode: "all" as const, n: undefined };
     const result = settleCollect(ctx.inbox, wait, args, ctx.now(), MAX_COLLECT_TOOL_CHARS);
@@ -75,8 +78,8 @@ const collect: Tool = {
 
 export const taskTools: Tool[] = [delegate, collect, cancelTask, listTasks];
 
-const invalid = (message: string): ToolOutcome => ({ ok: false, failure: { code: "invalid_arguments", message } });
-const kernelFailure = (out: { error: { code: string; message: string } }): ToolOutcome => ({
+export const invalid = (message: string): ToolOutcome => ({ ok: false, failure: { code: "invalid_arguments", message } });
+export const kernelFailure = (out: { error: { code: string; message: string } }): ToolOutcome => ({
   ok: false,
   failure: { code: "tool_error", cause: out.error.code, message: out.error.message },
 });

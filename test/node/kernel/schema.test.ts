@@ -46,9 +46,10 @@ describe("the kernel's schema versions", () => {
     const store = memoryStore();
     expect(schemaVersion(store)).toBe(0);
     expect(migrate(store)).toEqual({ from: 0, to: SCHEMA_VERSION });
-    expect(SCHEMA_VERSION).toBe(5);
+    expect(SCHEMA_VERSION).toBe(6);
     expect(schemaVersion(store)).toBe(SCHEMA_VERSION);
-    expect(tables(store)).toEqual(["agents", "audit", "audit_verified", "checkpoint_chunks", "checkpoints", "hooks", "idempotency", "mcp_servers", "mcp_tools", "meta", "outbox", "procs", "tasks", "tenant_events"]);
+    expect(tables(store)).toEqual(["agents", "approvals", "audit", "audit_verified", "checkpoint_chunks", "checkpoints", "hooks", "idempotency", "mcp_servers", "mcp_tools", "meta", "outbox", "procs", "questions", "tasks", "tenant_events"]);
+    expect(columns(store, "procs")).toContain("pending_input");
     expect(columns(store, "tasks")).not.toContain("idem_key");
     expect(columns(store, "tasks")).toContain("created_at");
   });
@@ -157,7 +158,7 @@ describe("the kernel's schema versions", () => {
     insertTask("t-1", 1, 2);
     expect(() => insertTask("t-0", null, 3)).toThrow(/NOT NULL/);
     migrate(store);
-    expect(schemaVersion(store)).toBe(5);
+    expect(schemaVersion(store)).toBe(SCHEMA_VERSION);
     expect(store.sql.exec<TaskRow>("SELECT * FROM tasks").toArray()).toMatchObject([{ id: "t-1", copilot_pid: 1, worker_pid: 2 }]);
     const before = store.sql.exec<{ n: number }>("SELECT count(*) AS n FROM tenant_events").one().n;
     insertTask("t-2", null, 3);
@@ -165,5 +166,17 @@ describe("the kernel's schema versions", () => {
     const feed = store.sql.exec<{ type: string; ref: string }>("SELECT type, ref FROM tenant_events WHERE seq > ? ORDER BY seq", before).toArray();
     expect(feed.map((r) => `${r.type}:${r.ref}`)).toEqual(["task:t-2", "task:t-2"]);
     expect(toTask(store.sql.exec<TaskRow>("SELECT * FROM tasks WHERE id = 't-2'").one()).metadata.copilotPid).toBeNull();
+  });
+
+  it("v6: approvals join the feed (made and decided), and a process's pending question announces its row", async () => {
+    const k = harness();
+    k.register("a", { mode: "interactive" });
+    const pid = (await k.spawn("a")).pid;
+    const feed = () => k.rows<{ type: string; ref: string }>("SELECT type, ref FROM tenant_events WHERE type IN ('approval', 'proc') ORDER BY seq").map((r) => `${r.type}:${r.ref}`);
+    const before = feed().length;
+    const { c: asked } = k.people.approvals.open(k.table.get(pid)!, [{ id: "c", name: "write_file", arguments: {}, paths: [] }], { c: { hook: "h", reason: "r", timeoutMs: 60_000 } });
+    k.people.approvals.decide(asked!.approvalId, { decision: "reject" }, "api:operator");
+    k.people.questions.ask(k.table.get(pid)!, "q", "why?");
+    expect(feed().slice(before)).toEqual([`approval:${asked!.approvalId}`, `approval:${asked!.approvalId}`, `proc:${pid}`]);
   });
 });

@@ -84,4 +84,24 @@ describe("the task store", () => {
     expect(k.tasks.page({ limit: 10 }).items.map((t) => t.id)).toEqual([...tasks.map((t) => t.taskId), extra.taskId]);
     expect(k.tasks.page({ limit: 1, v1: true }).items[0]!.status.state).toBe("TASK_STATE_SUBMITTED");
   });
+
+  it("input-required while the worker waits on a person, working again after; never an ended task (SPEC §11)", async () => {
+    const { k, tasks } = await copilotWithTasks(2);
+    const [a, b] = tasks as [{ taskId: string; pid: number }, { taskId: string; pid: number }];
+    // Before the kernel recorded the worker's start, a question still makes the task wait.
+    expect(k.tasks.setWaiting(a.taskId, a.pid, "Which city?")).toBe(true);
+    expect(k.tasks.get(a.taskId)).toMatchObject({ state: "input-required", status_message: "Which city?" });
+    expect(k.tasks.markWorking(a.taskId, a.pid)).toBe(false);
+    expect(k.tasks.setWaiting(a.taskId, a.pid, "Which city?")).toBe(false);
+    expect(k.tasks.setWaiting(a.taskId, a.pid, "And when?")).toBe(true);
+    expect(k.tasks.setWaiting(a.taskId, a.pid, null)).toBe(true);
+    expect(k.tasks.get(a.taskId)).toMatchObject({ state: "working", status_message: null });
+    expect(k.tasks.setWaiting(a.taskId, a.pid, null)).toBe(false);
+    const states = k.audit.page(0, 100).filter((e) => e.event === "task_state" && e.taskId === a.taskId).map((e) => e.data.state);
+    expect(states).toEqual(["submitted", "input-required", "working"]);
+    k.tasks.end(b.taskId, b.pid, { code: 0, reason: "completed", at: at() }, "done");
+    expect(k.tasks.setWaiting(b.taskId, b.pid, "late question")).toBe(false);
+    expect(k.tasks.get(b.taskId)).toMatchObject({ state: "completed", result: "done" });
+    expect(k.tasks.setWaiting("nope", 1, "x")).toBe(false);
+  });
 });

@@ -90,6 +90,9 @@ function processOn(db: SqlStore, cfg: ProcessConfig, server: ReturnType<typeof f
     runFsTool: () => Promise.reject(new Error("no files here")),
     delegate: () => Promise.reject(new Error("no delegation here")),
     cancelTask: () => Promise.reject(new Error("no tasks here")),
+    requestInput: () => Promise.reject(new Error("no questions here")),
+    inputProvided: () => Promise.reject(new Error("no questions here")),
+    replyTask: () => Promise.reject(new Error("no tasks here")),
     inbox: store.inbox,
     now: Date.now,
   };
@@ -115,7 +118,8 @@ function processOn(db: SqlStore, cfg: ProcessConfig, server: ReturnType<typeof f
         settle,
         wait,
       }),
-    resume: () => null,
+    resume: async () => null,
+    approvalState: () => Promise.reject(new Error("no approvals here")),
     report: async () => null,
     now: Date.now,
   };

@@ -45,6 +45,9 @@ function processOn(db: SqlStore, cfg: ProcessConfig, fs: (name: string, callId: 
     },
     delegate: () => Promise.reject(new Error("no delegation here")),
     cancelTask: () => Promise.reject(new Error("no tasks here")),
+    requestInput: () => Promise.reject(new Error("no questions here")),
+    inputProvided: () => Promise.reject(new Error("no questions here")),
+    replyTask: () => Promise.reject(new Error("no tasks here")),
     inbox: store.inbox,
     now: Date.now,
   };
@@ -68,7 +71,8 @@ function processOn(db: SqlStore, cfg: ProcessConfig, fs: (name: string, callId: 
         settle,
         wait,
       }),
-    resume: (call, wait) => builtinTools.get(call.name)?.resume?.(call, wait, context) ?? null,
+    resume: async (call, wait) => (await builtinTools.get(call.name)?.resume?.(call, wait, context)) ?? null,
+    approvalState: () => Promise.reject(new Error("no approvals here")),
     report,
     now: Date.now,
   };

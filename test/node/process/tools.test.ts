@@ -57,6 +57,9 @@ function harness(over: Partial<Dispatch> = {}, fs: (name: string, args: Record<s
     runFsTool: (name, args) => fs(name, args),
     delegate: async () => fail(422, "limit_exceeded", "Delegation would exceed the maximum depth of 1."),
     cancelTask: async (taskId) => ok({ taskId, state: "canceled" as const }),
+    requestInput: async () => ({ kind: "person" as const }),
+    inputProvided: async () => {},
+    replyTask: async (taskId) => ok({ taskId, state: "working" }),
     inbox,
     now: Date.now,
   };
@@ -155,9 +158,9 @@ describe("the collect tool", () => {
     const out = await collect.run(call("c", "collect", { timeoutMs: 60_000 }), ctx(inbox));
     expect(out).toMatchObject({ wait: { taskIds: ["t1"] } });
     const wait = (out as { wait: { taskIds: string[]; deadline: number } }).wait;
-    expect(collect.resume!(call("c", "collect", {}), wait, ctx(inbox))).toBeNull();
+    expect(await collect.resume!(call("c", "collect", {}), wait, ctx(inbox))).toBeNull();
     inbox.applyResult({ taskId: "t1", pid: 2, agent: "w", state: "failed", result: null, reason: "boom", usage: { inputTokens: 0, outputTokens: 0, toolCalls: 0 } });
-    const done = collect.resume!(call("c", "collect", {}), wait, ctx(inbox));
+    const done = await collect.resume!(call("c", "collect", {}), wait, ctx(inbox));
     expect(JSON.parse((done as { output: string }).output)).toMatchObject({ failed: [{ taskId: "t1", reason: "boom" }], satisfied: true });
     // what it returned is collected: a later default collect does not see it
     expect(inbox.uncollectedIds()).toEqual([]);
