@@ -18,6 +18,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { DevServer, freePort, installCleanup, releaseScratchDir, scratchConfig, scratchDir } from "../../scripts/lib/dev-server.mjs";
 import { mintToken, randomSecret } from "../../scripts/lib/jwt.mjs";
+import { apiFor, eventsOf, sleep, until } from "./support/api.mjs";
 import { startMcpServer } from "../support/mcp-server.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -25,56 +26,8 @@ const BOOT_TIMEOUT_MS = 60_000;
 const RESUME_TIMEOUT_MS = 45_000;
 /** How long the in-flight calls take on the server: long enough to kill wrangler in the middle. */
 const CALL_DELAY_MS = 6_000;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 installCleanup("e2e-mcp");
-
-function apiFor(server, token) {
-  const call = async (method, path, body, { timeoutMs = 15_000 } = {}) => {
-    const init = { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) };
-    if (body !== undefined) {
-      init.body = JSON.stringify(body);
-      init.headers["content-type"] = "application/json";
-    }
-    const res = await fetch(`${server().url}${path}`, init);
-    const text = await res.text();
-    let json = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = text;
-    }
-    return { status: res.status, body: json, text };
-  };
-  const expect = async (status, method, path, body, opts) => {
-    const res = await call(method, path, body, opts);
-    assert.equal(res.status, status, `${method} ${path} → ${res.status} ${res.text.slice(0, 500)}`);
-    return res.body;
-  };
-  return { call, expect };
-}
-
-async function until(probe, check, timeoutMs, what) {
-  const t0 = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (check(value)) return value;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not reached within ${timeoutMs} ms (last: ${JSON.stringify(value)})`);
-    await sleep(25);
-  }
-}
-
-async function eventsOf(api, pid) {
-  const res = await api.call("GET", `/v1/procs/${pid}/events`, undefined, { timeoutMs: 10_000 });
-  assert.equal(res.status, 200);
-  const events = [];
-  for (const block of res.text.split("\n\n")) {
-    const type = /^event: (.+)$/m.exec(block)?.[1];
-    const data = /^data: (.+)$/m.exec(block)?.[1];
-    if (type && data) events.push({ type, data: JSON.parse(data) });
-  }
-  return events;
-}
 
 describe("MCP calls across a wrangler dev SIGKILL", { timeout: 180_000 }, () => {
   const scratch = scratchDir("agent-kernel-e2e-mcp-");

@@ -21,12 +21,12 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { DevServer, freePort, installCleanup, releaseScratchDir, scratchConfig, scratchDir } from "../../scripts/lib/dev-server.mjs";
 import { mintToken, randomSecret } from "../../scripts/lib/jwt.mjs";
+import { apiFor, eventsOf, sleep, until } from "./support/api.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const BOOT_TIMEOUT_MS = 60_000;
 /** After a restart the process resumes on its deadman alarm (5 s after the interrupted step began). */
 const RESUME_TIMEOUT_MS = 45_000;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Servers and scratch directories are cleaned up on any way out, not only by the after() hook.
 installCleanup("e2e");
@@ -39,55 +39,6 @@ function debug(title, events, server) {
 }
 
 // ---------- the API ----------
-
-function apiFor(server, token) {
-  const call = async (method, path, body, { timeoutMs = 15_000 } = {}) => {
-    const init = { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) };
-    if (body !== undefined) {
-      init.body = typeof body === "string" ? body : JSON.stringify(body);
-      init.headers["content-type"] = typeof body === "string" ? "text/plain" : "application/json";
-    }
-    const res = await fetch(`${server().url}${path}`, init);
-    const text = await res.text();
-    let json = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = text;
-    }
-    return { status: res.status, body: json, text };
-  };
-  const expect = async (status, method, path, body, opts) => {
-    const res = await call(method, path, body, opts);
-    assert.equal(res.status, status, `${method} ${path} → ${res.status} ${res.text.slice(0, 500)}`);
-    return res.body;
-  };
-  return { call, expect };
-}
-
-/** Polls `probe` until `check` passes, at most `timeoutMs`. */
-async function until(probe, check, timeoutMs, what) {
-  const t0 = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (check(value)) return value;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not reached within ${timeoutMs} ms (last: ${JSON.stringify(value)})`);
-    await sleep(25);
-  }
-}
-
-/** The process's events, replayed from the start; the stream closes by itself once it has exited. */
-async function eventsOf(api, pid) {
-  const res = await api.call("GET", `/v1/procs/${pid}/events`, undefined, { timeoutMs: 10_000 });
-  assert.equal(res.status, 200);
-  const events = [];
-  for (const block of res.text.split("\n\n")) {
-    const type = /^event: (.+)$/m.exec(block)?.[1];
-    const data = /^data: (.+)$/m.exec(block)?.[1];
-    if (type && data) events.push({ type, data: JSON.parse(data) });
-  }
-  return events;
-}
 
 /** The conversation must be exactly `script`'s steps, in order, each once, each call with one result. */
 function assertConversation(messages, input, script, finalText) {
