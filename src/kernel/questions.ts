@@ -91,11 +91,15 @@ export class Questions {
   /**
    * Answers a task's oldest open question. `copilotPid` (the reply_task tool) must own the task.
    * `409 task_not_waiting` unless the task is `input-required` on a question (one waiting on an
-   * approval is answered by deciding the approval).
+   * approval is answered by deciding the approval). `idempotencyKey` (the reply_task call's id): a
+   * reply already made under it answers the task as it is now, so a copilot's step re-run after a crash
+   * does not see its own answer as `task_not_waiting`.
    */
-  reply(taskId: string, message: string, opts: { copilotPid?: number; actor: Actor }): Outcome<{ taskId: string; state: string }> {
+  reply(taskId: string, message: string, opts: { copilotPid?: number; actor: Actor; idempotencyKey?: string }): Outcome<{ taskId: string; state: string }> {
     const task = this.deps.tasks.get(taskId);
     if (!task || (opts.copilotPid !== undefined && task.copilot_pid !== opts.copilotPid)) return noTask();
+    const key = opts.idempotencyKey ? `reply:${opts.copilotPid ?? "api"}:${opts.idempotencyKey}` : null;
+    if (key && this.sql.exec("SELECT 1 FROM idempotency WHERE key = ?", key).toArray().length) return ok({ taskId, state: task.state });
     const open = isTerminalTask(task.state) ? null : this.firstOpen(task.worker_pid);
     if (!open) {
       const approval = isTerminalTask(task.state) ? null : this.pendingApproval(task.worker_pid);
@@ -106,6 +110,7 @@ export class Questions {
     }
     this.deps.store.transactionSync(() => {
       this.sql.exec("UPDATE questions SET answer = ?, answered_by = ?, answered_at = ? WHERE pid = ? AND tool_call_id = ? AND answered_at IS NULL", message, opts.actor, now(), open.pid, open.tool_call_id);
+      if (key) this.sql.exec("INSERT INTO idempotency (key, pid) VALUES (?, ?)", key, open.pid);
       this.deps.audit.append({ actor: opts.actor, event: "input_provided", pid: open.pid, taskId, data: { toolCallId: open.tool_call_id, answer: message } });
       this.syncTask(open.pid);
       this.sendAnswer(open.pid, { ...open, answer: message, answered_by: opts.actor });

@@ -331,7 +331,7 @@ export class KernelObject extends DurableObject<Env> {
     return this.drained(this.k.people.questions.ask(row, toolCallId, question));
   }
 
-  async replyTask(taskId: string, message: string, opts: { copilotPid?: number; actor: Actor }): Promise<Outcome<ReplyResult>> {
+  async replyTask(taskId: string, message: string, opts: { copilotPid?: number; actor: Actor; idempotencyKey?: string }): Promise<Outcome<ReplyResult>> {
     return this.drained(this.k.people.questions.reply(taskId, message, opts));
   }
 

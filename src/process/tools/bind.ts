@@ -57,7 +57,7 @@ export class ProcessTools {
       delegate: (args, key) => this.delegate(args, key),
       cancelTask: (taskId) => forProcess.kernel(this.env, tenant).cancelTask(taskId, { copilotPid: pid, actor: `process:${pid}` }),
       requestInput: (toolCallId, question) => forProcess.kernel(this.env, tenant).requestInput(pid, toolCallId, question),
-      replyTask: (taskId, message) => forProcess.kernel(this.env, tenant).replyTask(taskId, message, { copilotPid: pid, actor: `process:${pid}` }),
+      replyTask: (taskId, message, key) => forProcess.kernel(this.env, tenant).replyTask(taskId, message, { copilotPid: pid, actor: `process:${pid}`, idempotencyKey: key }),
       inputProvided: (toolCallId, by, answer) => forProcess.kernel(this.env, tenant).inputProvided(pid, toolCallId, by, answer),
       taskStatus: async (taskId) => {
         const task = await forProcess.kernel(this.env, tenant).getTask(taskId);

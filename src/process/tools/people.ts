@@ -39,7 +39,8 @@ const replyTask: Tool = {
   async run(call, ctx) {
     const args = PEOPLE_TOOL_ARGS.reply_task.safeParse(call.arguments);
     if (!args.success) return invalid(`invalid arguments: ${args.error.issues.map((i) => `${i.path.join(".") || "arguments"}: ${i.message}`).join("; ")}`);
-    const out = await ctx.replyTask(args.data.taskId, args.data.message);
+    // Keyed by the call id: a step re-run after a crash gets the reply it already made, not task_not_waiting.
+    const out = await ctx.replyTask(args.data.taskId, args.data.message, call.id);
     if (!out.ok) return kernelFailure(out);
     // The task is working again at once for this copilot's collects (the kernel's delivery of it is
     // idempotent); a worker with another question open stays input-required.

@@ -30,7 +30,7 @@ export interface ToolContext {
   /** A person answered this process's question (by a message): the kernel clears its pendingInput. Idempotent. */
   inputProvided(toolCallId: string, by: string, answer?: string): Promise<void>;
   /** Answers a question of one of this copilot's workers (reply_task). */
-  replyTask(taskId: string, message: string): Promise<Outcome<ReplyResult>>;
+  replyTask(taskId: string, message: string, idempotencyKey: string): Promise<Outcome<ReplyResult>>;
   now(): number;
   /** Aborted when the call's time is up (toolTimeoutMs): a tool that calls out stops waiting. */
   signal?: AbortSignal;

@@ -157,6 +157,17 @@ describe("questions (kernel store)", () => {
     expect(JSON.parse(delivered[0]!.payload)).toMatchObject({ task: { taskId: worker.taskId, state: "input-required", question: "Which city?", questionId: "q1" }, delivery: "immediate" });
   });
 
+  it("a reply_task re-run after a crash (same call id) answers the task as it is, and answers nothing twice", async () => {
+    const { k, lead, worker } = await tree();
+    k.people.questions.ask(k.table.get(worker.pid)!, "q1", "Which city?");
+    const by = { copilotPid: lead, actor: `process:${lead}` as const };
+    expect(valueOf(k.people.questions.reply(worker.taskId, "Paris", { ...by, idempotencyKey: "call_7" }))).toEqual({ taskId: worker.taskId, state: "working" });
+    expect(valueOf(k.people.questions.reply(worker.taskId, "Paris", { ...by, idempotencyKey: "call_7" }))).toEqual({ taskId: worker.taskId, state: "working" });
+    expect(errorOf(k.people.questions.reply(worker.taskId, "Rome", { ...by, idempotencyKey: "call_8" }))).toMatchObject({ status: 409, code: "task_not_waiting" });
+    expect(events(k, "input_provided")).toHaveLength(1);
+    expect(outboxOf(k, "input")).toHaveLength(1);
+  });
+
   it("reply answers the oldest open question once: the task works again, the answer goes to the worker, the copilot learns it", async () => {
     const { k, lead, worker } = await tree();
     k.people.questions.ask(k.table.get(worker.pid)!, "q1", "Which city?");
