@@ -28,6 +28,9 @@ export function kernelState(state: TaskState): KernelTaskState | undefined {
 export const isFinal = (state: string) => ["completed", "failed", "canceled", "rejected", "input-required"].includes(state);
 export const isTerminal = (state: string) => ["completed", "failed", "canceled", "rejected"].includes(state);
 
+/** The tool whose calls are questions to the caller (SPEC §11). */
+const QUESTION_TOOL = "request_input";
+
 export const textPart = (text: string): Part => ({ content: { $case: "text", value: text }, metadata: undefined, filename: "", mediaType: "text/plain" });
 
 function message(id: string, role: Role, text: string, task: { id: string; contextId: string }): A2AMessage {
@@ -60,16 +63,24 @@ export function toA2ATask(task: Task, history: A2AMessage[] = []): A2ATask {
 }
 
 /**
- * The conversation as A2A history: user messages and the agent's answers (tool calls and their
- * results are the process's own business, on its event stream). Ids are positions, so they are
- * stable across reads. `historyLength`: undefined all, 0 none, n the last n.
+ * The conversation as A2A history: user messages and the agent's answers, and the agent's questions
+ * (`request_input`) with the answers it got, which are an exchange with the caller too. Other tool
+ * calls and their results are the process's own business, on its event stream. Ids are positions
+ * (a question's adds its call id), so they are stable across reads. `historyLength`: undefined all,
+ * 0 none, n the last n.
  */
 export function historyOf(task: { id: string; contextId: string }, conversation: readonly Message[], historyLength?: number): A2AMessage[] {
   if (historyLength === 0) return [];
   const out: A2AMessage[] = [];
   conversation.forEach((m, i) => {
     if (m.role === "user") out.push(message(`${task.id}:${i}`, Role.ROLE_USER, m.content, task));
-    else if (m.role === "assistant" && m.content.trim() !== "") out.push(message(`${task.id}:${i}`, Role.ROLE_AGENT, m.content, task));
+    else if (m.role === "assistant") {
+      if (m.content.trim() !== "") out.push(message(`${task.id}:${i}`, Role.ROLE_AGENT, m.content, task));
+      for (const call of m.toolCalls ?? []) {
+        const question = call.name === QUESTION_TOOL ? (call.arguments as { question?: unknown }).question : undefined;
+        if (typeof question === "string" && question.trim() !== "") out.push(message(`${task.id}:${i}:${call.id}`, Role.ROLE_AGENT, question, task));
+      }
+    } else if (m.name === QUESTION_TOOL && !m.isError) out.push(message(`${task.id}:${i}`, Role.ROLE_USER, m.content, task));
   });
   return historyLength === undefined ? out : out.slice(-historyLength);
 }

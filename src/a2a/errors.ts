@@ -12,9 +12,11 @@ import type { Failure, Outcome } from "../contracts";
 export const KERNEL_REFUSAL_CODE = -32000;
 
 export function a2aError(failure: Failure): Error {
-  // §11's reply to a task that does not wait for one (a code that joins with that part).
-  if ((failure.code as string) === "task_not_waiting") return new UnsupportedOperationError(`${failure.message} (task_not_waiting)`);
   switch (failure.code) {
+    // §11: a reply to a task that waits for none; a decision on an approval decided meanwhile.
+    case "task_not_waiting":
+    case "approval_decided":
+      return new UnsupportedOperationError({ message: `${failure.message} (${failure.code})`, metadata: { code: failure.code } });
     case "task_not_found":
     case "process_not_found":
       return new TaskNotFoundError(failure.message);
@@ -22,6 +24,7 @@ export function a2aError(failure: Failure): Error {
       return new TaskNotCancelableError(failure.message);
     case "invalid_request":
     case "payload_too_large":
+    case "approval_not_found":
       return new RequestMalformedError(failure.message);
     case "process_not_running":
       return new UnsupportedOperationError(failure.message);

@@ -27,7 +27,7 @@ import type { A2ARequestHandler } from "@a2a-js/sdk/server";
 import type { AgentSpec, Message, Task } from "../contracts";
 import type { Env } from "../env";
 import { forRoutes, type KernelForRoutes } from "../rpc/stubs";
-import { answerTask } from "./answer";
+import { answerQuestion, decideForTask, replyOf } from "./answer";
 import { agentCard } from "./card";
 import { checkOutputModes, historyOf, inputOf, isTerminal, kernelState, toA2ATask } from "./convert";
 import { orThrow } from "./errors";
@@ -82,17 +82,18 @@ export class KernelA2AHandler implements A2ARequestHandler {
   /**
    * A new task (no `taskId`): a top-level process of this agent, spawned like any other (hooks,
    * limits, budgets, audit), its task made with it; the message id is the idempotency key, so a
-   * retried send answers the same task. With a `taskId`: the next message of an interactive agent's
-   * conversation, or else the answer to a waiting task (SPEC §11).
+   * retried send answers the same task. With a `taskId`: a decision on the task's approval prompt,
+   * the answer to its open question, or else an interactive agent's next message (answer.ts).
    */
   private async send(params: SendMessageRequest): Promise<Task> {
-    const input = inputOf(params.message);
+    const msg = params.message;
+    if (!msg) throw new RequestMalformedError("params.message is required.");
     checkHistoryLength(params.configuration?.historyLength);
     checkOutputModes(params.configuration?.acceptedOutputModes);
-    const msg = params.message!;
     if (!msg.taskId) {
+      // A new task's input is text; only a message to an existing task may be a decision (a data part).
       const { task } = orThrow(
-        await this.kernel.spawnTask(this.scope.spec.name, input, {
+        await this.kernel.spawnTask(this.scope.spec.name, inputOf(msg), {
           actor: this.scope.actor,
           metadata: { a2a: { messageId: msg.messageId, ...(msg.contextId ? { contextId: msg.contextId } : {}) } },
           ...(msg.messageId ? { idempotencyKey: msg.messageId } : {}),
@@ -100,18 +101,30 @@ export class KernelA2AHandler implements A2ARequestHandler {
       );
       return task;
     }
+    const reply = replyOf(msg);
     const task = await this.ownTask(msg.taskId);
     if (isTerminal(task.status.state)) throw new UnsupportedOperationError(`Task ${task.id} has ended (${task.status.state}) and takes no further messages.`);
     if (msg.contextId && msg.contextId !== task.contextId) throw new RequestMalformedError(`contextId ${msg.contextId} is not task ${task.id}'s (${task.contextId}).`);
+    if (reply.kind === "decision") {
+      await decideForTask(this.kernel, task, reply, this.scope.actor);
+      // Decided in the kernel's transaction: the task is `working` again (or waits on what is left).
+      return this.ownTask(task.id);
+    }
+    // An open question comes first, for an interactive agent too: its process cannot take a next
+    // message before the question is answered.
+    if (await answerQuestion(this.kernel, task, reply.text, this.scope.actor)) return this.ownTask(task.id);
     // The process's own mode (the agent may have been registered again since).
     const process = task.metadata.copilotPid === null ? await this.kernel.getProcess(task.metadata.workerPid) : null;
     if (process?.ok && process.value.mode === "interactive") {
-      orThrow(await forRoutes.process(this.scope.env, this.scope.tenant, task.metadata.workerPid).message(input));
+      orThrow(await forRoutes.process(this.scope.env, this.scope.tenant, task.metadata.workerPid).message(reply.text));
       // The message woke the process: the task leaves the state it waited in (the process has told
       // the kernel by the time `message` returns), and is followed from there.
       return task.status.state === "input-required" ? this.source(task).next({ state: task.status.state, timestamp: task.status.timestamp }, 10_000) : task;
     }
-    return answerTask(this.kernel, task, input, this.scope.actor);
+    throw new UnsupportedOperationError({
+      message: `Task ${task.id} is not waiting for input (task_not_waiting): it is ${task.status.state}, and only an interactive agent's task takes further messages.`,
+      metadata: { code: "task_not_waiting" },
+    });
   }
 
   // ---------- tasks ----------

@@ -27,6 +27,11 @@ export class People {
     );
   }
 
+  /** Whether a process waits on a person: an open question or a pending approval. */
+  waitsOnPerson(pid: number): boolean {
+    return this.questions.firstOpen(pid) !== null || this.approvals.firstPending(pid) !== null;
+  }
+
   /** Puts a worker's task in step with what its worker waits on (a top-level process has no task). */
   syncTask(pid: number) {
     const row = this.deps.store.sql.exec<{ task_id: string | null }>("SELECT task_id FROM procs WHERE pid = ?", pid).toArray()[0];

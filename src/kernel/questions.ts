@@ -15,14 +15,20 @@ export interface QuestionDeps {
 const now = () => new Date().toISOString();
 const noTask = () => fail(404, "task_not_found", "No such task.");
 
+/** How much of an asked call's arguments a task's status message shows. */
+const ARGUMENTS_SHOWN = 200;
+
 /**
  * What a worker's task says while its worker waits on a person: its oldest open question, else its
- * oldest pending approval, else nothing (it works). Null when it does not wait.
+ * oldest pending approval (its tool, the start of its arguments, its id and the rule's reason: what
+ * a reader of the task, an A2A client among them, needs to decide), else nothing (it works). Null
+ * when it does not wait. `arguments` is the approval row's JSON text.
  */
-export function waitMessage(question: string | null, approval: { id: string; tool: string; reason: string } | null): string | null {
+export function waitMessage(question: string | null, approval: { id: string; tool: string; reason: string; arguments?: string } | null): string | null {
   if (question !== null) return question;
-  if (approval) return `Waiting for a person to approve ${approval.tool} (approval ${approval.id}): ${approval.reason}`;
-  return null;
+  if (!approval) return null;
+  const args = approval.arguments === undefined ? "" : approval.arguments.length > ARGUMENTS_SHOWN ? ` ${approval.arguments.slice(0, ARGUMENTS_SHOWN)}…` : ` ${approval.arguments}`;
+  return `Waiting for a person to approve ${approval.tool}${args} (approval ${approval.id}): ${approval.reason}`;
 }
 
 /**

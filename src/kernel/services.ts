@@ -107,7 +107,7 @@ export function recordReport(k: KernelServices, store: SqlStore, pid: number, re
       k.table.recordReport(pid, report);
       // A top-level process's own task (A2A) follows whether it waits for its caller.
       const row = k.table.get(pid);
-      if (row?.task_id && row.parent_pid === null) k.tasks.followReport(row.task_id, pid, report.awaiting);
+      if (row?.task_id && row.parent_pid === null) k.tasks.followReport(row.task_id, pid, report.awaiting, k.people.waitsOnPerson(pid));
     });
   }
   return k.ledger.treeBudget(pid);

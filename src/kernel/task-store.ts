@@ -138,10 +138,12 @@ export class TaskStore {
   /**
    * What a process's report says of its top-level task: sleeping for its next message (`awaiting`)
    * or at work. Delegations are left as they are (§7: a worker's task is working until it exits).
+   * A process that waits on a person (`onPerson`: an open question, a pending approval) reports no
+   * `awaiting` but is not at work: its task stays `input-required` as `setWaiting` made it.
    */
-  followReport(id: string, pid: number, awaiting: { message: string | null } | undefined) {
+  followReport(id: string, pid: number, awaiting: { message: string | null } | undefined, onPerson = false) {
     if (awaiting) this.awaitInput(id, pid, awaiting.message);
-    else this.resumeWork(id, pid);
+    else if (!onPerson) this.resumeWork(id, pid);
   }
 
   /** The waiting process got its message and runs again: `input-required` → `working`. */
@@ -167,11 +169,13 @@ export class TaskStore {
       if (task.state === "input-required" && task.status_message === message) return false;
       this.sql.exec("UPDATE tasks SET state = 'input-required', status_message = ?, status_at = ? WHERE id = ?", message, at, id);
       if (task.state !== "input-required") this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state: "input-required", message } });
+      this.changed(id);
       return true;
     }
     if (task.state !== "input-required") return false;
     this.sql.exec("UPDATE tasks SET state = 'working', status_message = NULL, status_at = ? WHERE id = ?", at, id);
     this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state: "working" } });
+    this.changed(id);
     return true;
   }
 

@@ -135,7 +135,7 @@ a2aRoutes.openAPIRegistry.registerPath({
   tags,
   summary: "An agent's A2A JSON-RPC endpoint",
   description:
-    "A2A JSON-RPC 2.0 (protocol 1.0: `SendMessage`, `SendStreamingMessage`, `GetTask`, `ListTasks`, `CancelTask`, `SubscribeToTask`; 0.3 names `message/send`, `message/stream`, `tasks/get`, `tasks/cancel`, `tasks/resubscribe` by `A2A-Version: 0.3` or by name). Failures are JSON-RPC errors with the A2A codes, answered with status 200; the streaming methods answer Server-Sent Events of JSON-RPC responses. `SendMessage`, `SendStreamingMessage` and `CancelTask` need the operator role.",
+    "A2A JSON-RPC 2.0 (protocol 1.0: `SendMessage`, `SendStreamingMessage`, `GetTask`, `ListTasks`, `CancelTask`, `SubscribeToTask`; 0.3 names `message/send`, `message/stream`, `tasks/get`, `tasks/cancel`, `tasks/resubscribe` by `A2A-Version: 0.3` or by name). `SendMessage` with the `taskId` of an `input-required` task answers it: text answers the agent's question (or is an interactive agent's next message), a message whose only part is a data part `{decision: \"approve\" | \"reject\", message?, arguments?, approvalId?}` decides the task's pending approval. Failures are JSON-RPC errors with the A2A codes, answered with status 200; the streaming methods answer Server-Sent Events of JSON-RPC responses. `SendMessage`, `SendStreamingMessage` and `CancelTask` need the operator role.",
   request: { params: AgentParam, body: { required: true, content: { "application/json": { schema: anyJson("A JSON-RPC 2.0 request.") } } } },
   responses: {
     200: {

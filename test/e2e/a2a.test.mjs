@@ -4,7 +4,8 @@
  * wrapper): send and wait, stream, multi-turn, cancel, and the 0.3 transport; then the server is
  * killed with SIGKILL mid-task and restarted on the same state, and the same A2A task is still
  * there, finishes, and is answered by GetTask: the task is the kernel's durable one, not a copy in
- * the Worker's memory.
+ * the Worker's memory. Two tasks waiting for their caller (a question, an approval prompt) across
+ * the same crash are answered by a second SendMessage after the restart.
  *
  * About 15 s: two wrangler boots.
  */
@@ -83,6 +84,14 @@ describe("A2A endpoint against wrangler dev, with the official client", { timeou
     await boot();
     await put("greeter", { description: "Greets.", script: [{ text: "Hello, {{input}}!" }] });
     await put("chat", { mode: "interactive", script: [{ text: "Hi {{input}}." }, { text: "Got it." }] });
+    await put("painter", { tools: ["request_input"], script: [{ toolCalls: [{ name: "request_input", arguments: { question: "Which colour?" } }] }, { text: "painted the {{input}} {{lastToolResult}}" }] });
+    await put("deployer", { script: [{ toolCalls: [{ name: "write_file", arguments: { path: "/prod/app.conf", content: "{{input}}" } }] }, { text: "deploy: {{lastToolResult}}" }] });
+    const hook = await fetch(`${base()}/v1/hooks/prod-guard`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+      body: JSON.stringify({ kind: "policy", rules: [{ event: "pre_dispatch", match: { tool: "write_file", path: "/prod/**" }, action: "ask", reason: "production needs a person" }] }),
+    });
+    assert.equal(hook.status, 200, await hook.text());
     await put("slow", { script: [{ toolCalls: [{ name: "write_file", arguments: { path: "/slow.txt", content: "{{input}}" } }] }, { text: "done after a while", delayMs: 4_000 }] });
   });
   after(async () => {
@@ -129,7 +138,7 @@ describe("A2A endpoint against wrangler dev, with the official client", { timeou
     assert.equal((await legacy.getTask({ tenant: "", id: old.id })).status.state, TaskState.TASK_STATE_COMPLETED);
   });
 
-  test("the README's example client (examples/a2a/client.mjs) sends, streams and continues", async () => {
+  test("the README's example client (examples/a2a/client.mjs) sends, streams, continues and decides", async () => {
     const run = (...args) =>
       new Promise((resolve, reject) =>
         execFile(process.execPath, [join(root, "examples", "a2a", "client.mjs"), ...args], { env: { ...process.env, K: base(), TOKEN: token }, timeout: 30_000 }, (err, stdout, stderr) =>
@@ -142,9 +151,22 @@ describe("A2A endpoint against wrangler dev, with the official client", { timeou
     const task = /^task ([0-9a-f-]+): input-required$/m.exec(first)?.[1];
     assert.ok(task, first);
     assert.match(await run("chat", "again", "--task", task), new RegExp(`task ${task}: input-required\nmessage: Got it\.\n$`));
+    // An approval prompt, decided with --decide (a data part).
+    const gated = await run("deployer", "v9");
+    const gatedTask = /^task ([0-9a-f-]+): input-required$/m.exec(gated)?.[1];
+    assert.ok(gatedTask, gated);
+    assert.match(gated, /^message: Waiting for a person to approve write_file \{"path":"\/prod\/app.conf","content":"v9"\} \(approval [0-9a-f-]+\): production needs a person$/m);
+    assert.match(await run("deployer", "ok", "--task", gatedTask, "--decide", "approve"), new RegExp(`task ${gatedTask}: completed\nartifact: deploy: wrote 2 bytes to /prod/app.conf\n$`));
   });
 
   test("an A2A task survives a SIGKILL of the server: the same task finishes and is answered after the restart", async () => {
+    // Two tasks wait for their caller across the crash: a question, and a call waiting for approval.
+    const asked = await (await client("painter")).sendMessage(params(message("door")));
+    assert.equal(asked.status.state, TaskState.TASK_STATE_INPUT_REQUIRED);
+    assert.equal(text(asked.status.message), "Which colour?");
+    const gated = await (await client("deployer")).sendMessage(params(message("v2")));
+    assert.equal(gated.status.state, TaskState.TASK_STATE_INPUT_REQUIRED);
+    assert.match(text(gated.status.message), /^Waiting for a person to approve write_file \{"path":"\/prod\/app.conf","content":"v2"\} \(approval [0-9a-f-]+\): production needs a person$/);
     const slow = await client("slow");
     const started = await slow.sendMessage(params(message("persist me"), true));
     assert.ok([TaskState.TASK_STATE_SUBMITTED, TaskState.TASK_STATE_WORKING].includes(started.status.state));
@@ -162,5 +184,17 @@ describe("A2A endpoint against wrangler dev, with the official client", { timeou
     assert.equal(task.status.state, TaskState.TASK_STATE_COMPLETED, JSON.stringify(task.status));
     assert.equal(text(task.artifacts[0]), "done after a while");
     assert.deepEqual(task.history.map(text), ["persist me", "done after a while"]);
+
+    // The question's answer, and a decision (a data part), each a second SendMessage to the same task.
+    const painted = await (await client("painter")).sendMessage(params(message("blue", { taskId: asked.id })));
+    assert.equal(painted.id, asked.id);
+    assert.equal(painted.status.state, TaskState.TASK_STATE_COMPLETED);
+    assert.equal(text(painted.artifacts[0]), "painted the door blue");
+    const deployer = await client("deployer");
+    await assert.rejects(deployer.sendMessage(params(message("yes", { taskId: gated.id }))), /data part/);
+    const decision = message("", { taskId: gated.id, parts: [{ content: { $case: "data", value: { decision: "approve", message: "after the crash" } }, metadata: undefined, filename: "", mediaType: "application/json" }] });
+    const deployed = await deployer.sendMessage(params(decision));
+    assert.equal(deployed.status.state, TaskState.TASK_STATE_COMPLETED);
+    assert.equal(text(deployed.artifacts[0]), "deploy: wrote 2 bytes to /prod/app.conf");
   });
 });

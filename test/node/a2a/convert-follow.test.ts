@@ -74,6 +74,24 @@ describe("the A2A view of a task", () => {
     expect(historyOf({ id: "t-1", contextId: "c" }, conversation, 0)).toEqual([]);
   });
 
+  it("history: a question (request_input) is the agent's message and its answer the caller's; a refused question is not", () => {
+    const conversation = [
+      { role: "user" as const, content: "paint" },
+      { role: "assistant" as const, content: "", toolCalls: [{ id: "c1", name: "request_input", arguments: { question: "Which colour?" } }, { id: "c2", name: "read_file", arguments: {} }] },
+      { role: "tool" as const, toolCallId: "c1", name: "request_input", content: "blue", isError: false },
+      { role: "tool" as const, toolCallId: "c2", name: "read_file", content: "x", isError: false },
+      { role: "assistant" as const, content: "", toolCalls: [{ id: "c3", name: "request_input", arguments: { question: " " } }] },
+      { role: "tool" as const, toolCallId: "c3", name: "request_input", content: "Error: invalid arguments", isError: true },
+      { role: "assistant" as const, content: "painted blue" },
+    ];
+    expect(historyOf({ id: "t-1", contextId: "c" }, conversation).map((m) => [m.role, m.parts[0]!.content!.value, m.messageId])).toEqual([
+      [Role.ROLE_USER, "paint", "t-1:0"],
+      [Role.ROLE_AGENT, "Which colour?", "t-1:1:c1"],
+      [Role.ROLE_USER, "blue", "t-1:2"],
+      [Role.ROLE_AGENT, "painted blue", "t-1:6"],
+    ]);
+  });
+
   it("reads text parts only, from the user", () => {
     expect(inputOf(msg([text("a"), text("b")]))).toBe("a\nb");
     expect(() => inputOf(undefined)).toThrow(RequestMalformedError);

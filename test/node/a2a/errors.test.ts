@@ -11,7 +11,11 @@ describe("kernel refusals in A2A terms", () => {
     expect(a2aError(fail(409, "task_not_cancelable", "ended").error)).toBeInstanceOf(TaskNotCancelableError);
     expect(a2aError(fail(400, "invalid_request", "bad").error)).toBeInstanceOf(RequestMalformedError);
     expect(a2aError(fail(409, "process_not_running", "exited").error)).toBeInstanceOf(UnsupportedOperationError);
-    expect(a2aError({ status: 409, code: "task_not_waiting" as never, message: "Task t is not waiting." })).toBeInstanceOf(UnsupportedOperationError);
+    const notWaiting = a2aError(fail(409, "task_not_waiting", "Task t is not waiting.").error);
+    expect(notWaiting).toBeInstanceOf(UnsupportedOperationError);
+    expect(toJsonRpcError(notWaiting)).toMatchObject({ code: -32004, message: "Task t is not waiting. (task_not_waiting)" });
+    expect(a2aError(fail(409, "approval_decided", "Approval a is already approved.").error)).toBeInstanceOf(UnsupportedOperationError);
+    expect(a2aError(fail(404, "approval_not_found", "No such approval.").error)).toBeInstanceOf(RequestMalformedError);
     expect(toJsonRpcError(a2aError(fail(404, "task_not_found", "No such task.").error))).toMatchObject({ code: -32001, message: "No such task." });
 
     const veto = a2aError(fail(403, "spawn_vetoed", "Spawn vetoed by hook h: no", { hook: "h", reason: "no" }).error);

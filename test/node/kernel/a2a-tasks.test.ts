@@ -65,6 +65,29 @@ describe("a top-level process's task", () => {
     expect(k.tasks.get(id)!.state).toBe("completed");
   });
 
+  it("stays input-required while its process waits on a person, whatever the process reports; answered, it works again", async () => {
+    const k = harness();
+    k.register("asker", { tools: ["request_input"] });
+    const { task, process } = await a2aTask(k, "asker");
+    const id = task.id;
+    k.tasks.markWorking(id, process.pid);
+    const woken = k.taskWaiters.wait(id, 5_000).then(() => k.tasks.get(id)!.state);
+    // The question goes to the task (no copilot to tell), not to the process's pendingInput.
+    expect(k.people.questions.ask(k.table.get(process.pid)!, "q1", "Which colour?")).toEqual({ kind: "task", taskId: id });
+    expect(await woken).toBe("input-required");
+    expect(k.tasks.get(id)).toMatchObject({ state: "input-required", status_message: "Which colour?" });
+    expect(k.table.get(process.pid)!.pending_input).toBeNull();
+    expect(k.outbox.due({ fromAlarm: true }).filter((e) => e.kind === "deliver")).toEqual([]);
+    // The process waits in its turn (no `awaiting`): its report does not make the task working.
+    k.tasks.followReport(id, process.pid, undefined, k.people.waitsOnPerson(process.pid));
+    expect(k.tasks.get(id)!.state).toBe("input-required");
+    const answered = k.taskWaiters.wait(id, 5_000).then(() => k.tasks.get(id)!.state);
+    expect(k.people.questions.reply(id, "blue", { actor: "api:operator" })).toEqual({ ok: true, value: { taskId: id, state: "working" } });
+    expect(await answered).toBe("working");
+    const input = k.outbox.due({ fromAlarm: true }).find((e) => e.kind === "input")!;
+    expect(input.payload).toMatchObject({ toolCallId: "q1", answer: "blue", by: "api:operator" });
+  });
+
   it("leaves a delegation's task working while its worker sleeps (SPEC §7), and delivers nothing for a top-level one", async () => {
     const k = harness();
     k.register("lead", { tools: ["delegate"] });

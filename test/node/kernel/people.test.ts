@@ -208,6 +208,21 @@ describe("people: pure rules", () => {
     expect(waitMessage("Which?", { id: "a1", tool: "write_file", reason: "r" })).toBe("Which?");
     expect(waitMessage(null, { id: "a1", tool: "write_file", reason: "r" })).toBe("Waiting for a person to approve write_file (approval a1): r");
     expect(waitMessage(null, null)).toBeNull();
+    // With the call's arguments (the row's JSON), their start: enough to decide from the task alone.
+    expect(waitMessage(null, { id: "a1", tool: "write_file", reason: "r", arguments: '{"path":"/x"}' })).toBe('Waiting for a person to approve write_file {"path":"/x"} (approval a1): r');
+    const long = JSON.stringify({ content: "z".repeat(500) });
+    expect(waitMessage(null, { id: "a1", tool: "write_file", reason: "r", arguments: long })).toBe(`Waiting for a person to approve write_file ${long.slice(0, 200)}… (approval a1): r`);
+  });
+
+  it("knows whether a process waits on a person (a question or an approval), which a report does not override", async () => {
+    const { k, loner } = await tree();
+    expect(k.people.waitsOnPerson(loner)).toBe(false);
+    k.people.questions.ask(k.table.get(loner)!, "q1", "Which?");
+    expect(k.people.waitsOnPerson(loner)).toBe(true);
+    k.people.questions.provided(loner, "q1", "api:operator", "that");
+    expect(k.people.waitsOnPerson(loner)).toBe(false);
+    open(k, loner, [call("c1")], { c1: ask() });
+    expect(k.people.waitsOnPerson(loner)).toBe(true);
   });
 
   it("names why an exit expired its approvals", () => {
