@@ -1,5 +1,9 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+// wrangler.toml's [assets] directory (the console) must exist before the pool reads the config.
+import { buildConsole } from "./scripts/lib/console-build.mjs";
+
+buildConsole();
 
 export default defineConfig({
   plugins: [

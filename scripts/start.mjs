@@ -17,6 +17,7 @@ import { createServer } from "node:net";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseDevVars, randomSecret } from "./lib/jwt.mjs";
+import { buildConsole } from "./lib/console-build.mjs";
 import { LOCAL_STATE_DIR } from "./lib/local-state.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -97,6 +98,12 @@ async function healthy() {
 // ---------- run ----------
 
 ensureDevVars();
+// The console's files are the Worker's static assets: wrangler needs them built before it starts.
+try {
+  buildConsole();
+} catch (err) {
+  die(`could not build the console: ${err instanceof Error ? err.message : String(err)}`);
+}
 try {
   await ensurePortFree();
 } catch (err) {
@@ -162,5 +169,7 @@ if (child.exitCode === null && child.signalCode === null && !stopping && (await 
   say("");
   say("  Try it:");
   say(`    curl -H "Authorization: Bearer $(npm run -s token -- acme)" ${url}/v1/procs`);
+  say("");
+  say(`  The console: ${url}/console/  (paste a token from \`npm run token -- <tenant>\`)`);
   say("");
 }

@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DevServer as BaseDevServer, HOST, installCleanup as installServerCleanup, scratchDir } from "../../scripts/lib/dev-server.mjs";
+import { absoluteAssets, DevServer as BaseDevServer, HOST, installCleanup as installServerCleanup, scratchDir } from "../../scripts/lib/dev-server.mjs";
 
 export { cleanUpAll, freePort, HOST, scratchDir } from "../../scripts/lib/dev-server.mjs";
 
@@ -26,6 +26,7 @@ export function freezeWorker({ root, config = "wrangler.toml", label }) {
   const text = readFileSync(source, "utf8");
   if (!/^main\s*=.*$/m.test(text)) return null;
   const out = join(dir, "out");
+  absoluteAssets("", root); // builds the console: the dry run checks the assets directory exists
   execFileSync(process.execPath, [join(root, "node_modules", "wrangler", "bin", "wrangler.js"), "deploy", "--dry-run", "--outdir", out, "--config", config], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
@@ -34,7 +35,7 @@ export function freezeWorker({ root, config = "wrangler.toml", label }) {
   });
   const entry = readdirSync(out).find((f) => /\.(m?js)$/.test(f));
   if (!entry) return null;
-  const frozen = text.replace(/^main\s*=.*$/m, `main = ${JSON.stringify(join(out, entry))}\nno_bundle = true`);
+  const frozen = absoluteAssets(text.replace(/^main\s*=.*$/m, `main = ${JSON.stringify(join(out, entry))}\nno_bundle = true`), root);
   const path = join(dir, "wrangler.toml");
   writeFileSync(path, `# Frozen copy of ${source} for the benchmark: main is its bundle.\n${frozen}`);
   return path;

@@ -7,7 +7,8 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
+import { buildConsole } from "./console-build.mjs";
 
 export const HOST = "127.0.0.1";
 /**
@@ -89,8 +90,17 @@ export function scratchConfig(root, dir, config = "wrangler.toml") {
   const main = /^main\s*=\s*"([^"]+)"\s*$/m.exec(toml);
   if (!main) throw new Error(`${config} has no \`main = "..."\` line to rewrite`);
   const path = join(dir, "wrangler.toml");
-  writeFileSync(path, toml.replace(main[0], `main = ${JSON.stringify(join(root, main[1]))}`));
+  writeFileSync(path, absoluteAssets(toml.replace(main[0], `main = ${JSON.stringify(join(root, main[1]))}`), root));
   return path;
+}
+
+/**
+ * The `[assets] directory` of a config made absolute (a copy of the config elsewhere still serves the
+ * console), after building the console into it (wrangler refuses to start without the directory).
+ */
+export function absoluteAssets(toml, root) {
+  buildConsole();
+  return toml.replace(/^(directory\s*=\s*)"([^"]+)"\s*$/m, (_, key, dir) => `${key}${JSON.stringify(isAbsolute(dir) ? dir : join(root, dir))}`);
 }
 
 /**
@@ -114,6 +124,8 @@ export class DevServer {
 
   async start() {
     const { root, label, config, logLevel = "warn", env = {} } = this.options;
+    // The Worker's static assets (the console) must exist before wrangler starts.
+    buildConsole();
     const vars = { ...DEFAULT_VARS, ...this.options.vars };
     const port = this.options.port ?? (await freePort());
     const inspectorPort = this.options.inspectorPort ?? (await freePort());
