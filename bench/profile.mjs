@@ -14,11 +14,12 @@
  * process objects and the workspace together. "(idle)" is the isolate waiting (storage I/O,
  * alarms, the network); "(program)" is native work V8 cannot attribute to a JS frame.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mintToken, randomSecret } from "../scripts/lib/jwt.mjs";
 import { createClient } from "./lib/http.mjs";
+import { attachProfiler, attribute, bundleLookup } from "./lib/profiler.mjs";
 import { cleanUpAll, DevServer, freezeWorker, installCleanup } from "./lib/server.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -48,103 +49,6 @@ if (!Number.isInteger(n) || n < 1 || n > 2000) {
   process.exit(2);
 }
 const info = (line) => process.stderr.write(`[profile] ${line}\n`);
-
-// ---------------------------------------------------------------- source map (VLQ) lookup
-
-const B64 = new Map([..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"].map((c, i) => [c, i]));
-
-/** Per generated line: sorted [generatedColumn, sourceIndex] pairs. */
-function parseSourceMap(map) {
-  const lines = [];
-  let source = 0;
-  let srcLine = 0;
-  let srcCol = 0;
-  for (const lineText of map.mappings.split(";")) {
-    const segs = [];
-    let col = 0;
-    for (const seg of lineText.split(",")) {
-      if (!seg) continue;
-      const values = [];
-      let value = 0;
-      let shift = 0;
-      for (const ch of seg) {
-        const digit = B64.get(ch);
-        value += (digit & 31) << shift;
-        if (digit & 32) shift += 5;
-        else {
-          values.push(value & 1 ? -(value >>> 1) : value >>> 1);
-          value = 0;
-          shift = 0;
-        }
-      }
-      col += values[0];
-      if (values.length >= 4) {
-        source += values[1];
-        srcLine += values[2];
-        srcCol += values[3];
-        segs.push([col, source]);
-      }
-    }
-    lines.push(segs);
-  }
-  return (line, column) => {
-    const segs = lines[line];
-    if (!segs || segs.length === 0) return null;
-    let lo = 0;
-    let hi = segs.length - 1;
-    let best = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (segs[mid][0] <= column) {
-        best = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return best >= 0 ? map.sources[segs[best][1]] : null;
-  };
-}
-
-// ---------------------------------------------------------------- inspector
-
-class Inspector {
-  constructor(url) {
-    // wrangler's inspector proxy accepts the devtools origin only; Node's WebSocket (undici) takes headers.
-    this.ws = new WebSocket(url, /** @type {any} */ ({ headers: { Origin: "https://devtools.devprod.cloudflare.dev" } }));
-    this.next = 1;
-    this.pending = new Map();
-    this.ws.addEventListener("message", (ev) => {
-      const msg = JSON.parse(String(ev.data));
-      const p = msg.id !== undefined ? this.pending.get(msg.id) : null;
-      if (!p) return;
-      this.pending.delete(msg.id);
-      if (msg.error) p.reject(new Error(`${msg.error.message} (${msg.error.code})`));
-      else p.resolve(msg.result);
-    });
-  }
-  open() {
-    return new Promise((res, rej) => {
-      this.ws.addEventListener("open", res, { once: true });
-      this.ws.addEventListener("error", () => rej(new Error("inspector connection failed")), { once: true });
-    });
-  }
-  send(method, params = {}, timeoutMs = 30_000) {
-    const id = this.next++;
-    this.ws.send(JSON.stringify({ id, method, params }));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`${method}: no answer in ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, {
-        resolve: (v) => (clearTimeout(timer), resolve(v)),
-        reject: (e) => (clearTimeout(timer), reject(e)),
-      });
-    });
-  }
-  close() {
-    this.ws.close();
-  }
-}
 
 // ---------------------------------------------------------------- scenarios
 
@@ -205,72 +109,33 @@ try {
   const api = createClient(server.url);
   const k = api.as(mintToken({ tenant: "profile", role: "admin", secret }));
   await prepare(k);
-  const inspectorPort = server.child.spawnargs[server.child.spawnargs.indexOf("--inspector-port") + 1];
-  const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
-  const inspector = new Inspector(targets[0].webSocketDebuggerUrl);
-  await inspector.open();
-  await inspector.send("Profiler.enable");
-  await inspector.send("Profiler.setSamplingInterval", { interval: 200 });
-  await inspector.send("Profiler.start");
+  const profiler = await attachProfiler(server);
+  await profiler.start();
   const t0 = performance.now();
   const what = await SCENARIOS[scenario](k);
   const wallMs = performance.now() - t0;
-  const { profile } = await inspector.send("Profiler.stop", {}, 120_000);
-  inspector.close();
+  const profile = await profiler.stop();
+  profiler.close();
+  if (process.env.PROFILE_RAW) writeFileSync(process.env.PROFILE_RAW, JSON.stringify(profile));
   api.close();
 
-  // Self time per node: samples × mean interval.
-  const total = profile.endTime - profile.startTime; // µs
-  const hits = new Map();
-  for (const id of profile.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
-  const perSample = total / profile.samples.length / 1000; // ms
-  const bundleFile = JSON.parse(readFileSync(config, "utf8").match(/^main = (".*")$/m)[1]);
-  let lookup = null;
-  try {
-    lookup = parseSourceMap(JSON.parse(readFileSync(`${bundleFile}.map`, "utf8")));
-  } catch {
-    info("no source map: files are shown as the bundle");
-  }
-  const byFile = new Map();
-  const byFn = new Map();
-  const byCaller = new Map();
-  const parentOf = new Map();
-  const nodeById = new Map(profile.nodes.map((nd) => [nd.id, nd]));
-  for (const nd of profile.nodes) for (const c of nd.children ?? []) parentOf.set(c, nd.id);
-  const fileOf = (f) => {
-    const src = lookup && f.url.endsWith(".js") ? lookup(f.lineNumber, f.columnNumber) : null;
-    return src ? src.replace(/^(\.\.\/)+/, "").replace(/^.*node_modules\//, "node_modules/") : f.url.replace(/^.*\//, "");
-  };
-  let idle = 0;
-  for (const node of profile.nodes) {
-    const ms = (hits.get(node.id) ?? 0) * perSample;
-    if (!ms) continue;
-    const f = node.callFrame;
-    let file;
-    if (f.functionName === "(idle)") {
-      idle += ms;
-      file = "(idle)";
-    } else if (["(program)", "(garbage collector)", "(root)"].includes(f.functionName)) file = f.functionName;
-    else if (!f.url) file = "(native)";
-    else file = fileOf(f);
-    byFile.set(file, (byFile.get(file) ?? 0) + ms);
-    const fnKey = `${f.functionName || "(anonymous)"}  ${file}`;
-    byFn.set(fnKey, (byFn.get(fnKey) ?? 0) + ms);
-    if (file === "(native)") {
-      // Native work (SQLite statements, storage, RPC dispatch) charged to the JS function that called it.
-      let at = parentOf.get(node.id);
-      for (let guard = 0; at !== undefined && guard < 200 && !nodeById.get(at).callFrame.url; guard++) at = parentOf.get(at);
-      const caller = at !== undefined ? nodeById.get(at).callFrame : null;
-      const key = `${f.functionName || "(anonymous)"} ← ${caller ? `${caller.functionName || "(anonymous)"}  ${fileOf(caller)}` : "?"}`;
-      byCaller.set(key, (byCaller.get(key) ?? 0) + ms);
-    }
-  }
-  const busy = total / 1000 - idle;
-  const rows = (m) => [...m.entries()].sort((a, b) => b[1] - a[1]);
+  const lookup = bundleLookup(config);
+  if (!lookup) info("no source map: files are shown as the bundle");
+  const a = attribute(profile, lookup);
+  const total = a.profiledMs * 1000;
+  const busy = a.busyMs;
+  const rows = (m) => m;
+  const byFile = a.byFile;
+  const byFn = a.byFn;
+  const byCaller = a.byCaller;
   const pct = (ms) => `${((ms / (total / 1000)) * 100).toFixed(1)}%`.padStart(6);
   const line = (ms, label) => `${ms.toFixed(1).padStart(9)} ms ${pct(ms)}  ${label}`;
   const out = [];
   out.push(`scenario: ${what}; wall ${wallMs.toFixed(0)} ms, profiled ${(total / 1000).toFixed(0)} ms, isolate busy ${busy.toFixed(0)} ms (${((busy / (total / 1000)) * 100).toFixed(0)}%)`);
+  out.push(`kernel object's share (stacks through src/objects/kernel.ts or src/kernel/*): ${a.kernelMs.toFixed(1)} ms, ${(a.kernelMs / n).toFixed(3)} ms per ${scenario === "fanout" ? "worker" : scenario === "turns" ? "turn" : "spawn"}; its calls creating process objects (platform, see bench/lib/profiler.mjs): ${a.rpcOutMs.toFixed(1)} ms`);
+  out.push("");
+  out.push("the kernel's share by the innermost kernel function on the stack (what it ran, libraries and native calls included):");
+  for (const [fn, ms] of a.kernelByFn.slice(0, top)) out.push(line(ms, fn));
   out.push("");
   out.push("self time by source file:");
   for (const [file, ms] of rows(byFile).slice(0, top)) out.push(line(ms, file));
@@ -282,7 +147,7 @@ try {
   for (const [fn, ms] of rows(byCaller).slice(0, top)) out.push(line(ms, fn));
   process.stdout.write(`${out.join("\n")}\n`);
   if (jsonOut) {
-    writeFileSync(jsonOut, `${JSON.stringify({ scenario, n, wallMs, profiledMs: total / 1000, busyMs: busy, byFile: Object.fromEntries(rows(byFile)), byFunction: Object.fromEntries(rows(byFn).slice(0, 200)), nativeByCaller: Object.fromEntries(rows(byCaller).slice(0, 200)) }, null, 2)}\n`);
+    writeFileSync(jsonOut, `${JSON.stringify({ scenario, n, wallMs, profiledMs: total / 1000, busyMs: busy, kernelMs: a.kernelMs, byFile: Object.fromEntries(rows(byFile)), byFunction: Object.fromEntries(rows(byFn).slice(0, 200)), nativeByCaller: Object.fromEntries(rows(byCaller).slice(0, 200)) }, null, 2)}\n`);
     info(`wrote ${relative(process.cwd(), jsonOut)}`);
   }
 } finally {

@@ -30,7 +30,9 @@ import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mintToken, randomSecret } from "../scripts/lib/jwt.mjs";
+import { createServer } from "node:http";
 import { createClient, HttpError, parseSse } from "./lib/http.mjs";
+import { attachProfiler, attribute, bundleLookup } from "./lib/profiler.mjs";
 import { cleanUpAll, cpuSecondsOfGroups, DevServer, directPortOf, freezeWorker, installCleanup, machineBusySeconds, sampleMemory } from "./lib/server.mjs";
 import { Deadline, DeadlineError, mean, median, mono, percentile, pool, round, sleep } from "./lib/stats.mjs";
 
@@ -38,7 +40,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 // ---------------------------------------------------------------- options
 
-const PARTS = ["components", "spawn", "turns", "fanout", "list", "audit"];
+const PARTS = ["components", "spawn", "turns", "fanout", "hooked", "observability", "profile", "list", "audit"];
 const USAGE = `usage: npm run bench -- [--quick] [--json <file>] [--verbose] [--only <parts>]
 
   --quick          short run (finishes within 3 minutes)
@@ -90,7 +92,7 @@ const opts = parseArgs(process.argv.slice(2));
 const PROFILE = opts.quick
   ? {
       name: "quick",
-      totalMs: 155_000,
+      totalMs: 290_000,
       watchdogGraceMs: 12_000,
       warmupSpawns: 20,
       spawns: 300,
@@ -105,6 +107,13 @@ const PROFILE = opts.quick
       turnRuns: 1,
       fanoutReps: { 10: 5, 100: 5, 500: 2 },
       floorReps: { 10: 10, 100: 10, 500: 4 },
+      sdkReps: { 10: 3, 100: 5, 500: 2 },
+      fanout2000Reps: 1,
+      hookedReps: 3,
+      observabilityReps: 3,
+      profileWorkers: 100,
+      profileLoops: 4,
+      profileTurnsPerLoop: 50,
       alarmChain: 50,
     }
   : {
@@ -124,6 +133,13 @@ const PROFILE = opts.quick
       turnRuns: 3,
       fanoutReps: { 10: 10, 100: 7, 500: 3 },
       floorReps: { 10: 20, 100: 14, 500: 6 },
+      sdkReps: { 10: 10, 100: 7, 500: 3 },
+      fanout2000Reps: 3,
+      hookedReps: 7,
+      observabilityReps: 5,
+      profileWorkers: 500,
+      profileLoops: 4,
+      profileTurnsPerLoop: 200,
       alarmChain: 200,
     };
 
@@ -182,6 +198,11 @@ const targets = {
   fanout100Ms: { max: 1500 },
   fanoutVsFloor: { max: 10, aim: 3 },
   list1000P50Ms: { max: 50 },
+  fanoutVsAgentsSdk100: { max: 0.8 },
+  fanoutVsAgentsSdk500: { max: 0.8 },
+  perWorkerGrowth: { max: 1.2 },
+  kernelCpuMsPerWorker: { max: 0.7 },
+  kernelCpuMsPerTurn: { max: 0.1 },
 };
 
 /** Runs one part; a failure or deadline is recorded and the run goes on to the next part. */
@@ -221,15 +242,19 @@ const tenants = { kernel: "bench-kernel", list: "bench-list", turns: "bench-turn
 
 info(`${PROFILE.name} run on ${machine.nproc} × ${machine.cpuModel}, node ${machine.node}; bundling and starting servers`);
 const FLOOR_CONFIG = join("bench", "floor", "wrangler.toml");
+const SDK_CONFIG = join("bench", "agents-sdk", "wrangler.toml");
 let kernelConfig;
 let floorConfig;
+let sdkConfig;
 if (opts.live) {
   kernelConfig = undefined;
   floorConfig = FLOOR_CONFIG;
+  sdkConfig = SDK_CONFIG;
 } else {
   try {
     kernelConfig = freezeWorker({ root, label: "kernel" }) ?? undefined;
     floorConfig = freezeWorker({ root, config: FLOOR_CONFIG, label: "floor" }) ?? FLOOR_CONFIG;
+    sdkConfig = freezeWorker({ root, config: SDK_CONFIG, label: "agents-sdk" }) ?? SDK_CONFIG;
   } catch (err) {
     info(`bundling the Worker failed (does src/ build? try npm run typecheck):\n${String(err?.stderr ?? err?.message ?? err).slice(-2000)}`);
     cleanUpAll();
@@ -237,17 +262,22 @@ if (opts.live) {
   }
 }
 machine.frozenBundle = kernelConfig !== undefined;
-const kernel = new DevServer({ root, label: "kernel", config: kernelConfig, vars: { AUTH_SECRET: secret, MAX_LIVE_PROCESSES: "5000" } });
+// ALLOW_PRIVATE_HOSTS: the hooked fan-out's webhook is a server of this process on 127.0.0.1.
+const KERNEL_VARS = { AUTH_SECRET: secret, MAX_LIVE_PROCESSES: "5000", ALLOW_PRIVATE_HOSTS: "127.0.0.1" };
+const kernel = new DevServer({ root, label: "kernel", config: kernelConfig, vars: KERNEL_VARS });
 const floor = new DevServer({ root, label: "floor", config: floorConfig });
-await Promise.all([kernel.start(), floor.start()]);
+const sdk = new DevServer({ root, label: "agents-sdk", config: sdkConfig });
+await Promise.all([kernel.start(), floor.start(), sdk.start()]);
 let api;
 let floorApi;
+let sdkApi;
 try {
-  const [kBoot, fBoot] = await Promise.all([kernel.ready("/healthz"), floor.ready("/healthz")]);
-  extra.bootMs = { kernel: kBoot, floor: fBoot };
-  info(`servers up: kernel ${kernel.url} (${kBoot} ms), floor ${floor.url} (${fBoot} ms)`);
+  const [kBoot, fBoot, sBoot] = await Promise.all([kernel.ready("/healthz"), floor.ready("/healthz"), sdk.ready("/healthz")]);
+  extra.bootMs = { kernel: kBoot, floor: fBoot, agentsSdk: sBoot };
+  info(`servers up: kernel ${kernel.url} (${kBoot} ms), floor ${floor.url} (${fBoot} ms), agents-sdk ${sdk.url} (${sBoot} ms)`);
   api = createClient(kernel.url, { maxSockets: 32 });
   floorApi = createClient(floor.url, { maxSockets: 32 });
+  sdkApi = createClient(sdk.url, { maxSockets: 32 });
 } catch (err) {
   info(err.message);
   cleanUpAll();
@@ -255,7 +285,9 @@ try {
 }
 const wholeRunMemory = sampleMemory(kernel, 100);
 // How busy the machine was with other work during the run (2 cores are easily shared).
-const groups = () => [kernel.child.pid, floor.child.pid];
+const groups = () => [kernel.child.pid, floor.child.pid, sdk.child.pid, ...extraServers.map((s) => s.child.pid)];
+/** Servers started by a part (the observability row's); stopped at the end like the others. */
+const extraServers = [];
 const cpuAtStart = { machine: machineBusySeconds(), ours: cpuSecondsOfGroups(groups()), self: process.cpuUsage(), at: mono(), load: os.loadavg() };
 // A hung request cannot hold the run past its budget: the watchdog reports what there is and stops.
 let finishing = false;
@@ -531,9 +563,10 @@ async function completedTasks(c, pid, result) {
   return { completed: tasks.filter((t) => t.status?.state === "completed").length, pending: tasks.filter((t) => !["completed", "failed", "canceled", "rejected"].includes(t.status?.state)).length, source: "GET /v1/tasks" };
 }
 
-async function fanoutOnce(n, rep, d, memory) {
-  const tenant = `bench-fan${n}-r${rep}`;
-  const c = as(tenant);
+async function fanoutOnce(n, rep, d, memory, { prefix = "bench-fan", client = api, setup = null } = {}) {
+  const tenant = `${prefix}${n}-r${rep}`;
+  const c = client.as(mintToken({ tenant, role: "admin", ttlSeconds: 24 * 3600, secret }));
+  if (setup) await setup(c);
   await register(c, "bench-worker", { script: [{ text: "done: {{input}}" }] });
   const script = copilotScript(n);
   await register(c, "bench-copilot", { tools: ["delegate", "collect"], maxTurns: script.length + 5, limits: { maxChildren: n, maxDepth: 2 }, script });
@@ -578,10 +611,17 @@ async function floorOnce(n, store = false) {
   return (await floorApi.expectStatus(200, "GET", `/fanout?n=${n}${store ? "&store=1" : ""}`, undefined, { timeoutMs: 60_000 })).ms;
 }
 
-const FANOUT_KEYS = ["fanout10Ms", "fanout100Ms", "fanout500Ms", "fanoutVsFloor", "peakRssMb"];
-await part("fanout", "fan-out, ours and the floor, interleaved", [...FANOUT_KEYS, "floorFanout100Ms"], async () => {
-  const d = total.sub(110_000, "fan-out");
+/** One Agents SDK fan-out (bench/agents-sdk): client wall time of GET /fanout?n=N. */
+async function sdkOnce(n, client = sdkApi) {
+  return (await client.expectStatus(200, "GET", `/fanout?n=${n}`, undefined, { timeoutMs: 120_000 })).ms;
+}
+
+const FANOUT_KEYS = ["fanout10Ms", "fanout100Ms", "fanout500Ms", "fanoutVsFloor", "peakRssMb", "fanout2000Ms", "perWorkerGrowth", "fanoutVsAgentsSdk100", "fanoutVsAgentsSdk500"];
+const SDK_KEYS = ["agentsSdkFanout100Ms", "agentsSdkFanout500Ms"];
+await part("fanout", "fan-out, ours, the Agents SDK's and the floor, interleaved", [...FANOUT_KEYS, ...SDK_KEYS, "floorFanout100Ms"], async () => {
+  const d = total.sub(200_000, "fan-out");
   for (const n of [10, 100]) await floorOnce(n); // warm-up
+  for (const n of [10, 100]) await sdkOnce(n);
   const problem = await delegationProblem(d);
   if (problem) {
     const reason = `fan-out: delegation not available yet (${problem})`;
@@ -592,15 +632,19 @@ await part("fanout", "fan-out, ours and the floor, interleaved", [...FANOUT_KEYS
   let broken = problem; // once one of ours fails, the rest of the part measures only the floor
   const memory = {};
   const floorMs = {};
-  // Ours and the floor alternate, so both see the same machine (other work on it comes and goes).
+  const sdkMs = {};
+  // Ours, the Agents SDK's and the floor alternate, so all see the same machine (other work on it comes and goes).
   for (const [nText, reps] of Object.entries(PROFILE.fanoutReps)) {
     const n = Number(nText);
     const floorReps = PROFILE.floorReps[n];
+    const sdkReps = PROFILE.sdkReps[n];
     const perRound = Math.max(1, Math.ceil(floorReps / reps));
     const runs = [];
     floorMs[n] = [];
+    sdkMs[n] = [];
     for (let r = 0; r < Math.max(reps, floorReps) && !d.passed; r++) {
       for (let f = 0; f < perRound && floorMs[n].length < floorReps; f++) floorMs[n].push(await floorOnce(n));
+      if (sdkMs[n].length < sdkReps) sdkMs[n].push(await sdkOnce(n));
       if (!broken && r < reps) {
         try {
           runs.push(await fanoutOnce(n, r, d, n === 500 ? memory : null));
@@ -616,6 +660,9 @@ await part("fanout", "fan-out, ours and the floor, interleaved", [...FANOUT_KEYS
     }
     if (n === 100) results.floorFanout100Ms = median(floorMs[n]);
     else extra[`floorFanout${n}Ms`] = median(floorMs[n]);
+    if (n === 10) extra.agentsSdkFanout10Ms = median(sdkMs[n]);
+    else results[`agentsSdkFanout${n}Ms`] = median(sdkMs[n]);
+    extra[`agentsSdkFanout${n}Samples`] = sdkMs[n].map((v) => round(v, 0));
     if (!runs.length) {
       if (!broken) throw new DeadlineError(`fan-out ${n}: no time left`);
       skipped[`fanout${n}Ms`] ??= broken === problem ? skipped.fanout10Ms : `not run: ${broken}`;
@@ -624,7 +671,29 @@ await part("fanout", "fan-out, ours and the floor, interleaved", [...FANOUT_KEYS
     const ms = runs.map((x) => x.ms);
     results[`fanout${n}Ms`] = median(ms);
     extra[`fanout${n}Phases`] = runs[ms.indexOf(percentile(ms, 50))].phases;
-    debug(`fan-out ${n}: ${ms.map((v) => v.toFixed(0)).join(", ")} ms; floor ${floorMs[n].map((v) => v.toFixed(0)).join(", ")} ms`);
+    extra[`fanout${n}Samples`] = ms.map((v) => round(v, 0));
+    debug(`fan-out ${n}: ${ms.map((v) => v.toFixed(0)).join(", ")} ms; floor ${floorMs[n].map((v) => v.toFixed(0)).join(", ")} ms; agents sdk ${sdkMs[n].map((v) => v.toFixed(0)).join(", ")} ms`);
+  }
+  // The big one: linear to 2,000 workers? (ours only: each rep takes tens of seconds)
+  if (!broken) {
+    const runs2000 = [];
+    const memory2000 = {};
+    for (let r = 0; r < PROFILE.fanout2000Reps && !d.passed; r++) runs2000.push(await fanoutOnce(2000, r, d, memory2000));
+    extra.peakRss2000Mb = memory2000.peakWorkerRssMb ?? null;
+    if (runs2000.length) {
+      const ms = runs2000.map((x) => x.ms);
+      results.fanout2000Ms = median(ms);
+      extra.fanout2000Phases = runs2000[ms.indexOf(percentile(ms, 50))].phases;
+      extra.fanout2000Samples = ms.map((v) => round(v, 0));
+    }
+  }
+  for (const n of [100, 500]) {
+    if (results[`fanout${n}Ms`] && results[`agentsSdkFanout${n}Ms`]) results[`fanoutVsAgentsSdk${n}`] = results[`fanout${n}Ms`] / results[`agentsSdkFanout${n}Ms`];
+  }
+  if (results.fanout2000Ms && results.fanout500Ms && results.fanout100Ms && results.fanout10Ms) {
+    extra.marginalMsPerWorker10to100 = (results.fanout100Ms - results.fanout10Ms) / 90;
+    extra.marginalMsPerWorker500to2000 = (results.fanout2000Ms - results.fanout500Ms) / 1500;
+    results.perWorkerGrowth = extra.marginalMsPerWorker500to2000 / extra.marginalMsPerWorker10to100;
   }
   const store = [];
   for (let i = 0; i < PROFILE.floorReps[100] && !d.passed; i++) store.push(await floorOnce(100, true));
@@ -637,6 +706,126 @@ await part("fanout", "fan-out, ours and the floor, interleaved", [...FANOUT_KEYS
   }
   if (results.fanout500Ms && results.fanout10Ms) extra.perWorkerOverheadMs = (results.fanout500Ms - results.fanout10Ms) / 490;
   for (const k of FANOUT_KEYS) if (results[k] === undefined) skipped[k] ??= broken ?? "not measured";
+});
+
+// ---------------------------------------------------------------- 3b. fan-out with hooks
+
+/**
+ * The same fan-out of 100 with a tenant hook chain as a user would run it: a policy (pre_spawn and
+ * pre_dispatch rules) and a webhook on pre_spawn and post_terminate, served by this process on
+ * 127.0.0.1 (it answers allow at once). Alternates with the Agents SDK's fan-out of 100.
+ */
+await part("hooked", "fan-out 100 with a policy hook and a local webhook", [], async () => {
+  const d = total.sub(40_000, "hooked fan-out");
+  let calls = 0;
+  const hookServer = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      calls++;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end('{"allow":true}');
+    });
+  });
+  await new Promise((r) => hookServer.listen(0, "127.0.0.1", r));
+  const hookUrl = `http://127.0.0.1:${hookServer.address().port}/hook`;
+  const setup = async (c) => {
+    await c.json(200, "PUT", "/v1/hooks/bench-policy", {
+      kind: "policy",
+      rules: [
+        { event: "pre_spawn", match: { agent: "bench-*" }, action: "allow" },
+        { event: "pre_dispatch", match: { tool: "delete_file" }, action: "deny", reason: "no deletes" },
+      ],
+    });
+    await c.json(200, "PUT", "/v1/hooks/bench-webhook", { kind: "webhook", url: hookUrl, events: ["pre_spawn", "post_terminate"], secret: "bench-secret", failMode: "closed" });
+  };
+  try {
+    const ms = [];
+    const sdkMs = [];
+    for (let r = 0; r < PROFILE.hookedReps && !d.passed; r++) {
+      sdkMs.push(await sdkOnce(100));
+      ms.push((await fanoutOnce(100, r, d, null, { prefix: "bench-hooked", setup })).ms);
+    }
+    extra.fanoutHooked100Ms = median(ms);
+    extra.fanoutHooked100Samples = ms.map((v) => round(v, 0));
+    extra.agentsSdkFanout100BesideHookedMs = median(sdkMs);
+    extra.fanoutHookedVsAgentsSdk100 = median(ms) / median(sdkMs);
+    extra.webhookCalls = calls;
+  } finally {
+    hookServer.close();
+  }
+});
+
+// ---------------------------------------------------------------- 3c. one row with local observability on
+
+await part("observability", "fan-out 100 with wrangler's local observability on", [], async () => {
+  const d = total.sub(40_000, "observability");
+  const kOn = new DevServer({ root, label: "kernel-obs", config: kernelConfig, vars: KERNEL_VARS, observability: true });
+  const sOn = new DevServer({ root, label: "agents-sdk-obs", config: sdkConfig, observability: true });
+  extraServers.push(kOn, sOn);
+  await Promise.all([kOn.start(), sOn.start()]);
+  await Promise.all([kOn.ready("/healthz"), sOn.ready("/healthz")]);
+  const kApi = createClient(kOn.url, { maxSockets: 32 });
+  const sApi = createClient(sOn.url, { maxSockets: 32 });
+  try {
+    await sdkOnce(10, sApi);
+    const ms = [];
+    const sdkMs = [];
+    for (let r = 0; r < PROFILE.observabilityReps && !d.passed; r++) {
+      sdkMs.push(await sdkOnce(100, sApi));
+      ms.push((await fanoutOnce(100, r, d, null, { prefix: "bench-obs", client: kApi })).ms);
+    }
+    extra.observabilityOn = { fanout100Ms: median(ms), agentsSdkFanout100Ms: median(sdkMs), fanoutVsAgentsSdk100: median(ms) / median(sdkMs) };
+  } finally {
+    kApi.close();
+    sApi.close();
+    await Promise.all([kOn.stop(), sOn.stop()]);
+  }
+});
+
+// ---------------------------------------------------------------- 3d. the kernel's CPU, from a profile
+
+/**
+ * The kernel object's CPU per delegated worker and per turn: the V8 profiler of the Worker's isolate
+ * (bench/lib/profiler.mjs) during one fan-out, then during concurrent tool loops; the time of samples
+ * whose stack runs the kernel object's code (src/objects/kernel.ts, src/kernel/*), divided by the
+ * workers or the turns. The profiler slows the isolate a little; the ratio is what matters.
+ */
+await part("profile", "kernel CPU per worker and per turn (CPU profile)", ["kernelCpuMsPerWorker", "kernelCpuMsPerTurn"], async () => {
+  const d = total.sub(60_000, "profile");
+  const lookup = kernelConfig ? bundleLookup(kernelConfig) : null;
+  if (!lookup) throw new Error("no source map of the bundle (--live runs cannot attribute the profile)");
+  const profiler = await attachProfiler(kernel);
+  const top = (a) => a.byFile.filter(([f]) => f !== "(idle)").slice(0, 10).map(([f, ms]) => [f, round(ms, 1)]);
+  try {
+    const n = PROFILE.profileWorkers;
+    // Earlier parts' objects finish their last alarms first: the profile covers the whole isolate.
+    await sleep(2000);
+    await profiler.start();
+    await fanoutOnce(n, 0, d, null, { prefix: "bench-prof-fan" });
+    const fan = attribute(await profiler.stop(), lookup);
+    results.kernelCpuMsPerWorker = fan.kernelMs / n;
+    extra.profileFanout = { workers: n, kernelMs: fan.kernelMs, rpcOutMs: fan.rpcOutMs, busyMs: fan.busyMs, profiledMs: fan.profiledMs, topFiles: top(fan) };
+
+    const t = as("bench-prof-turns");
+    const loops = PROFILE.profileLoops;
+    const turns = PROFILE.profileTurnsPerLoop;
+    const step = { toolCalls: [{ name: "list_dir", arguments: { path: "/" } }] };
+    await register(t, "looper", { maxTurns: turns + 10, script: [...Array.from({ length: turns }, () => step), { text: "done" }] });
+    await sleep(1000);
+    await profiler.start();
+    await Promise.all(
+      Array.from({ length: loops }, async (_, i) => {
+        const { json: p } = await t.json(201, "POST", "/v1/procs", { agent: "looper", input: `loop ${i}` });
+        const st = await waitExit(t, p.pid, d);
+        if (st.code !== 0) throw new Error(`looper exited ${st.code}: ${st.reason}`);
+      }),
+    );
+    const loop = attribute(await profiler.stop(), lookup);
+    results.kernelCpuMsPerTurn = loop.kernelMs / (loops * turns);
+    extra.profileTurns = { loops, turnsPerLoop: turns, kernelMs: loop.kernelMs, rpcOutMs: loop.rpcOutMs, busyMs: loop.busyMs, profiledMs: loop.profiledMs, topFiles: top(loop) };
+  } finally {
+    profiler.close();
+  }
 });
 
 // ---------------------------------------------------------------- 5. kernel: list
@@ -739,9 +928,10 @@ const whole = wholeRunMemory.stop();
 extra.peakRssWholeRunMb = whole.peakWorkerRssMb;
 extra.workerHwmMb = whole.workerHwmMb;
 if (abortNote) cleanUpAll();
-else await Promise.all([kernel.stop(), floor.stop()]);
+else await Promise.all([kernel.stop(), floor.stop(), sdk.stop(), ...extraServers.map((s) => s.stop())]);
 api.close();
 floorApi.close();
+sdkApi.close();
 cleanUpAll();
 
 const REQUIRED = [
@@ -757,9 +947,18 @@ const REQUIRED = [
   "list1000P50Ms",
   "auditVerify10kMs",
   "peakRssMb",
+  "agentsSdkFanout100Ms",
+  "agentsSdkFanout500Ms",
+  "fanoutVsAgentsSdk100",
+  "fanoutVsAgentsSdk500",
+  "fanout2000Ms",
+  "perWorkerGrowth",
+  "kernelCpuMsPerWorker",
+  "kernelCpuMsPerTurn",
 ];
+const FINE = new Set(["fanoutVsFloor", "fanoutVsAgentsSdk100", "fanoutVsAgentsSdk500", "perWorkerGrowth", "kernelCpuMsPerWorker", "kernelCpuMsPerTurn"]);
 const out = {};
-for (const k of REQUIRED) out[k] = round(results[k] ?? null, k === "fanoutVsFloor" ? 2 : 1);
+for (const k of REQUIRED) out[k] = round(results[k] ?? null, FINE.has(k) ? 3 : 1);
 const durationS = round((Date.now() - runStarted) / 1000, 1);
 const json = {
   ...out,
@@ -778,6 +977,13 @@ const json = {
     perWorkerOverheadMs: "(fanout500Ms − fanout10Ms) / 490",
     floor: "GET /fanout?n=N on bench/floor (its own wrangler dev, same runtime and persistence): a fresh Durable Object calls N fresh Durable Objects over RPC (no storage) and awaits them all; client wall time",
     fanoutVsFloor: "fanout100Ms / floorFanout100Ms",
+    agentsSdk: "GET /fanout?n=N on bench/agents-sdk (its own wrangler dev, same runtime, persistence and observability setting): a fresh Coordinator Agent gets N fresh WorkerAgents with getAgentByName and awaits an RPC on each; each writes one SQLite row; client wall time; runs alternate with ours",
+    fanoutVsAgentsSdk: "fanoutNMs / agentsSdkFanoutNMs (N = 100, 500), medians of the same part of the run",
+    fanout2000: "the fan-out above with N = 2000 (ours only)",
+    perWorkerGrowth: "((fanout2000Ms − fanout500Ms) / 1500) / ((fanout100Ms − fanout10Ms) / 90): marginal ms per worker at 500→2000 over the marginal at 10→100; 1 = linear",
+    kernelCpu: "V8 CPU profile of the Worker's isolate (bench/lib/profiler.mjs); samples whose stack runs src/objects/kernel.ts or src/kernel/* (and no process or workspace object code), including the library and native calls they make; kernelCpuMsPerWorker = over one fan-out / its workers; kernelCpuMsPerTurn = over concurrent list_dir tool loops / their turns",
+    fanoutHooked100: "fan-out 100 on a tenant with a policy hook (pre_spawn allow, pre_dispatch deny rules) and a webhook (pre_spawn, post_terminate) served on 127.0.0.1 by the bench",
+    observabilityOn: "fan-out 100, ours and the Agents SDK's, on a second pair of servers with X_LOCAL_OBSERVABILITY=true",
     list1000: "GET /v1/procs with 1000 rows (all exited), client wall time",
     auditVerify10k: "GET /v1/audit/verify over ≥ 10,000 entries, client wall time",
     peakRssMb: "peak VmRSS of the workerd process that runs the Worker (not wrangler's proxy workerd), sampled every 25 ms during the N = 500 fan-out",
@@ -821,6 +1027,15 @@ const rows = [
   ["per-worker overhead", fmt(extra.perWorkerOverheadMs, "ms", 2), "", "(fan-out 500 − fan-out 10) / 490"],
   ["floor: bare DO RPC fan-out 10 / 100 / 500", `${fmt(extra.floorFanout10Ms)} / ${fmt(results.floorFanout100Ms)} / ${fmt(extra.floorFanout500Ms)}`, "", extra.floorFanout100WithWriteMs ? `100 with a write each: ${fmt(extra.floorFanout100WithWriteMs)}` : ""],
   ["fan-out 100 / floor", results.fanoutVsFloor ? `${round(results.fanoutVsFloor, 2)}×` : "—", "≤ 10× (aim 3×)", status("fanoutVsFloor")],
+  ["fan-out 2000", fmt(results.fanout2000Ms), "", extra.peakRss2000Mb ? `peak RSS ${fmt(extra.peakRss2000Mb, "MiB", 0)}` : why("fanout2000Ms")],
+  ["per-worker growth (500→2000 vs 10→100)", results.perWorkerGrowth ? `${round(results.perWorkerGrowth, 2)}×` : "—", "≤ 1.2", status("perWorkerGrowth")],
+  ["Agents SDK fan-out 10 / 100 / 500", `${fmt(extra.agentsSdkFanout10Ms)} / ${fmt(results.agentsSdkFanout100Ms)} / ${fmt(results.agentsSdkFanout500Ms)}`, "", ""],
+  ["fan-out 100 / Agents SDK", results.fanoutVsAgentsSdk100 ? `${round(results.fanoutVsAgentsSdk100, 2)}×` : "—", "≤ 0.8", status("fanoutVsAgentsSdk100")],
+  ["fan-out 500 / Agents SDK", results.fanoutVsAgentsSdk500 ? `${round(results.fanoutVsAgentsSdk500, 2)}×` : "—", "≤ 0.8", status("fanoutVsAgentsSdk500")],
+  ["fan-out 100, policy hook + webhook", fmt(extra.fanoutHooked100Ms), "", extra.fanoutHookedVsAgentsSdk100 ? `${round(extra.fanoutHookedVsAgentsSdk100, 2)}× the Agents SDK beside it` : ""],
+  ["fan-out 100, local observability ON", extra.observabilityOn ? `${fmt(extra.observabilityOn.fanout100Ms)} (SDK ${fmt(extra.observabilityOn.agentsSdkFanout100Ms)})` : "—", "", extra.observabilityOn ? `${round(extra.observabilityOn.fanoutVsAgentsSdk100, 2)}×` : ""],
+  ["kernel CPU per worker (profile)", fmt(results.kernelCpuMsPerWorker, "ms", 3), "≤ 0.7 ms", status("kernelCpuMsPerWorker")],
+  ["kernel CPU per turn (profile)", fmt(results.kernelCpuMsPerTurn, "ms", 3), "≤ 0.1 ms", status("kernelCpuMsPerTurn")],
   ["GET /v1/procs, 1000 rows, p50", fmt(results.list1000P50Ms), "≤ 50 ms", status("list1000P50Ms")],
   [`GET /v1/audit/verify, ${extra.auditEntries ?? "10,000"} entries`, fmt(results.auditVerify10kMs), "", ""],
   ["peak RSS, workerd, fan-out 500", fmt(results.peakRssMb, "MiB", 0), "", extra.peakRssWholeRunMb ? `whole run: ${fmt(extra.peakRssWholeRunMb, "MiB", 0)}` : ""],

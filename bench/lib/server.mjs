@@ -43,12 +43,14 @@ export function freezeWorker({ root, config = "wrangler.toml", label }) {
 
 /** A `wrangler dev --local` server for the benchmark, which can find its workerd processes. */
 export class DevServer extends BaseDevServer {
-  /** @param {{ root: string, label: string, config?: string, vars?: Record<string, string>, logLevel?: string }} options */
+  /** @param {{ root: string, label: string, config?: string, vars?: Record<string, string>, logLevel?: string, observability?: boolean }} options */
   constructor(options) {
     // wrangler dev records a trace of every invocation (request, RPC, alarm) into a local SQLite store
     // for its dashboard, fsync included: a dev-only cost of several ms per call that is not the
     // runtime's. Off unless asked for.
-    super({ ...options, env: { X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false" } });
+    // `observability: true` turns it on for one server (the bench's one row measured with it).
+    const on = options.observability ?? process.env.X_LOCAL_OBSERVABILITY === "true";
+    super({ ...options, env: { X_LOCAL_OBSERVABILITY: on ? "true" : "false" } });
   }
 
   /**

@@ -2,6 +2,24 @@ import type { Budget, BudgetUse } from "../contracts";
 import { addUse, BUDGET_KEYS, maxUse, outstanding, remaining, spentDimension, subUse, zeroUse } from "../agent/budget";
 import { budgetLimitOf, budgetUsedOf, LIVE_SQL, treeUsedOf, type ProcRow } from "./rows";
 import type { Sql } from "../lib/sql-store";
+import { isLive } from "../contracts";
+
+/** The sum over `pid`'s live children of their unused reservations, by a scan (what the running sum must equal). */
+export function scanOutstandingReservations(sql: Sql, pid: number): BudgetUse {
+  let sum = zeroUse();
+  for (const child of sql.exec<Pick<ProcRow, "budget_limit" | "tree_used">>(`SELECT budget_limit, tree_used FROM procs WHERE parent_pid = ? AND state IN ${LIVE_SQL}`, pid)) {
+    sum = addUse(sum, outstanding(budgetLimitOf(child), treeUsedOf(child)));
+  }
+  return sum;
+}
+
+/** Adds `delta` to a parent's running sum of outstanding reservations (left alone while it is still NULL: computed on first read). */
+export function adjustChildrenOutstanding(sql: Sql, parentPid: number, delta: BudgetUse) {
+  if (delta.tokens === 0 && delta.toolCalls === 0 && delta.wallMs === 0) return;
+  const row = sql.exec<{ children_outstanding: string | null }>("SELECT children_outstanding FROM procs WHERE pid = ?", parentPid).toArray()[0];
+  if (!row || row.children_outstanding === null) return;
+  sql.exec("UPDATE procs SET children_outstanding = ? WHERE pid = ?", JSON.stringify(addUse(JSON.parse(row.children_outstanding) as BudgetUse, delta)), parentPid);
+}
 
 /** A process's budget as the tree sees it. */
 export interface TreeBudget {
@@ -48,12 +66,18 @@ export class BudgetLedger {
     const delta = subUse(own, before);
     if (delta.tokens === 0 && delta.toolCalls === 0 && delta.wallMs === 0) return delta;
     this.sql.exec("UPDATE procs SET budget_used = ? WHERE pid = ?", JSON.stringify(own), pid);
+    type Link = { parent_pid: number | null; tree_used: string; budget_limit: string; state: ProcRow["state"] };
     for (let at: number | null = pid; at !== null; ) {
-      const r: { parent_pid: number | null; tree_used: string } | undefined = this.sql
-        .exec<{ parent_pid: number | null; tree_used: string }>("SELECT parent_pid, tree_used FROM procs WHERE pid = ?", at)
-        .toArray()[0];
+      const r: Link | undefined = this.sql.exec<Link>("SELECT parent_pid, tree_used, budget_limit, state FROM procs WHERE pid = ?", at).toArray()[0];
       if (!r) break;
-      this.sql.exec("UPDATE procs SET tree_used = ? WHERE pid = ?", JSON.stringify(addUse(treeUsedOf(r), delta)), at);
+      const was = treeUsedOf(r);
+      const now = addUse(was, delta);
+      this.sql.exec("UPDATE procs SET tree_used = ? WHERE pid = ?", JSON.stringify(now), at);
+      // A live child's unused reservation shrinks as its tree spends: its parent's running sum follows.
+      if (r.parent_pid !== null && isLive(r.state)) {
+        const limit = budgetLimitOf(r);
+        adjustChildrenOutstanding(this.sql, r.parent_pid, subUse(outstanding(limit, now), outstanding(limit, was)));
+      }
       at = r.parent_pid;
     }
     return delta;
@@ -79,12 +103,17 @@ export class BudgetLedger {
     return { external, ancestorsLeft };
   }
 
-  /** The unused part of the reservations of `pid`'s live children: promised, so not to be promised again. */
+  /**
+   * The unused part of the reservations of `pid`'s live children: promised, so not to be promised
+   * again. A running sum on the parent's row (schema v7), kept where it changes: a child's insert and
+   * exit (ProcessTable) and its tree's charges (`charge`); computed by a scan once when still NULL.
+   */
   outstandingReservations(pid: number): BudgetUse {
-    let sum = zeroUse();
-    for (const child of this.sql.exec<Pick<ProcRow, "budget_limit" | "tree_used">>(`SELECT budget_limit, tree_used FROM procs WHERE parent_pid = ? AND state IN ${LIVE_SQL}`, pid)) {
-      sum = addUse(sum, outstanding(budgetLimitOf(child), treeUsedOf(child)));
-    }
+    const row = this.sql.exec<{ children_outstanding: string | null }>("SELECT children_outstanding FROM procs WHERE pid = ?", pid).toArray()[0];
+    if (!row) return zeroUse();
+    if (row.children_outstanding !== null) return JSON.parse(row.children_outstanding) as BudgetUse;
+    const sum = scanOutstandingReservations(this.sql, pid);
+    this.sql.exec("UPDATE procs SET children_outstanding = ? WHERE pid = ?", JSON.stringify(sum), pid);
     return sum;
   }
 
@@ -95,6 +124,17 @@ export class BudgetLedger {
     const limit = budgetLimitOf(row);
     const treeUsed = treeUsedOf(row);
     return { spent: spentDimension(remaining(limit, treeUsed)), left: remaining(limit, addUse(treeUsed, this.outstandingReservations(pid))) };
+  }
+
+  /** Whether `pid` or any of its ancestors has a budget: a new child of it then reports every step. */
+  limitedAbove(pid: number): boolean {
+    for (let at: number | null = pid; at !== null; ) {
+      const row = this.columns(at);
+      if (!row) return false;
+      if (Object.keys(budgetLimitOf(row)).length > 0) return true;
+      at = row.parent_pid;
+    }
+    return false;
   }
 
   /** What is left, per dimension, of a process's own budget and its ancestors': what a restore of it may spend. */

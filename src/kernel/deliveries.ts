@@ -48,6 +48,62 @@ export async function deliverEntry(entry: OutboxEntry, host: DeliveryHost): Prom
   }
 }
 
+/**
+ * Groups due entries into deliveries: a copilot's task results (`deliver`) travel together as one
+ * call to it (applied together, one wake), in id order; every other entry goes alone. Batches keep
+ * the order of their first entry.
+ */
+export function batchEntries(due: readonly OutboxEntry[]): OutboxEntry[][] {
+  const batches: OutboxEntry[][] = [];
+  const results = new Map<number, OutboxEntry[]>();
+  for (const entry of due) {
+    if (entry.kind !== "deliver") {
+      batches.push([entry]);
+      continue;
+    }
+    const open = results.get(entry.pid);
+    if (open) open.push(entry);
+    else {
+      const batch = [entry];
+      results.set(entry.pid, batch);
+      batches.push(batch);
+    }
+  }
+  return batches;
+}
+
+/** Delivers one batch of `batchEntries` (throws to be retried, the whole batch: receivers apply each item once). */
+export async function deliverBatch(batch: readonly OutboxEntry[], host: DeliveryHost): Promise<void> {
+  if (batch.length === 1 && batch[0]!.kind !== "deliver") return deliverEntry(batch[0]!, host);
+  const items = batch.map((e) => (e.kind === "deliver" ? e.payload : null)).filter((p): p is NonNullable<typeof p> => p !== null);
+  if (items.length !== batch.length) throw new Error("only task results are delivered in batches");
+  return host.process(batch[0]!.pid).deliverTasks(items);
+}
+
+/**
+ * Delivers due outbox entries, batched (`batchEntries`): each batch is removed once delivered, or
+ * retried later as a whole; `delivering` holds the ids in flight so two drains never send one twice.
+ */
+export async function deliverDue(due: readonly OutboxEntry[], host: DeliveryHost, delivering: Set<number>, tenant: string): Promise<void> {
+  const { outbox } = host.k;
+  await Promise.all(
+    batchEntries(due).map(async (batch) => {
+      try {
+        await deliverBatch(batch, host);
+        host.store.transactionSync(() => {
+          for (const entry of batch) outbox.delivered(entry.id);
+        });
+      } catch (err) {
+        const entry = batch[0]!;
+        console.warn(`kernel ${tenant}: ${entry.kind} ×${batch.length} for ${entry.pid} failed (attempt ${entry.attempts + 1}): ${err instanceof Error ? err.message : String(err)}`);
+        for (const e of batch) outbox.retryLater(e);
+      } finally {
+        for (const e of batch) delivering.delete(e.id);
+      }
+    }),
+  );
+}
+
 /** What a tenant feed row names, as it is now (`GET /v1/events`). */
 export function feedItem(k: KernelServices, type: FeedType, ref: string): object | null {
   switch (type) {

@@ -57,13 +57,13 @@ export class Outbox {
     );
   }
 
-  /** Entries due now; outside the alarm, not those that must come from a fresh event. */
-  due({ onlyPid, fromAlarm }: { onlyPid?: number; fromAlarm: boolean }, limit = 500): OutboxEntry[] {
+  /** Entries due now (of `onlyPids`, when given); outside the alarm, not those that must come from a fresh event. */
+  due({ onlyPids, fromAlarm }: { onlyPids?: readonly number[]; fromAlarm: boolean }, limit = 500): OutboxEntry[] {
     return this.sql
       .exec<OutboxRow>(
-        `SELECT * FROM outbox WHERE held = 0 AND next_at <= ?${fromAlarm ? "" : " AND via_alarm = 0"}${onlyPid !== undefined ? " AND pid = ?" : ""} ORDER BY id LIMIT ?`,
+        `SELECT * FROM outbox WHERE held = 0 AND next_at <= ?${fromAlarm ? "" : " AND via_alarm = 0"}${onlyPids !== undefined ? " AND pid IN (SELECT value FROM json_each(?))" : ""} ORDER BY id LIMIT ?`,
         Date.now(),
-        ...(onlyPid !== undefined ? [onlyPid] : []),
+        ...(onlyPids !== undefined ? [JSON.stringify(onlyPids)] : []),
         limit,
       )
       .toArray()
@@ -91,6 +91,11 @@ export class Outbox {
 
   /** When the next entry falls due, or null when nothing waits. */
   nextDue(): number | null {
-    return this.sql.exec<{ t: number | null }>("SELECT min(next_at) AS t FROM outbox WHERE held = 0").one().t;
+    // Two index lookups (outbox_due) rather than a scan of every waiting entry.
+    return this.sql
+      .exec<{ t: number | null }>(
+        "SELECT min(t) AS t FROM (SELECT min(next_at) AS t FROM outbox WHERE held = 0 AND via_alarm = 0 UNION ALL SELECT min(next_at) AS t FROM outbox WHERE held = 0 AND via_alarm = 1)",
+      )
+      .one().t;
   }
 }

@@ -17,11 +17,12 @@ import {
   type WaitResult,
   type Warning,
 } from "../contracts";
-import { zeroUse } from "../agent/budget";
+import { outstanding, subUse, zeroUse } from "../agent/budget";
+import { adjustChildrenOutstanding } from "./budget-ledger";
 import { takePage, type Page } from "../lib/paging";
 import type { Actor, AuditLog } from "./audit-log";
 import type { Outbox } from "./outbox";
-import { exitOf, limitsOf, LIVE_SQL, mapRows, toProcess, type ProcRow, type TaskRow } from "./rows";
+import { budgetLimitOf, exitOf, limitsOf, LIVE_SQL, treeUsedOf, mapRows, toProcess, type ProcRow, type TaskRow } from "./rows";
 import type { TaskStore } from "./task-store";
 import { collectedOf } from "./tasks";
 import type { Sql, SqlStore } from "../lib/sql-store";
@@ -100,8 +101,10 @@ export class ProcessTable {
     return takePage(mapRows(rows, toProcess), query.limit, (p) => p.pid);
   }
 
+  /** Live processes: a counter the schema's triggers keep (v7), not a count over the table. */
   liveCount(): number {
-    return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM procs WHERE state IN ${LIVE_SQL}`).one().n;
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'live_count'").toArray()[0];
+    return row ? Number(row.value) : 0;
   }
 
   /** The live process of a singleton agent, if any. */
@@ -109,9 +112,9 @@ export class ProcessTable {
     return this.sql.exec<{ pid: number }>("SELECT pid FROM procs WHERE singleton_of = ?", agent).toArray()[0]?.pid ?? null;
   }
 
-  /** Live children holding a maxChildren slot (queued delegations do not). */
+  /** Live children holding a maxChildren slot (queued delegations do not): a counter on the row (v7 triggers). */
   startedChildren(pid: number): number {
-    return this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM procs WHERE parent_pid = ? AND started = 1 AND state IN ${LIVE_SQL}`, pid).one().n;
+    return this.sql.exec<{ n: number }>("SELECT started_children AS n FROM procs WHERE pid = ?", pid).toArray()[0]?.n ?? 0;
   }
 
   /** Live descendants at any depth, in pid order. */
@@ -161,6 +164,8 @@ export class ProcessTable {
       p.singletonOf,
       p.started ? 1 : 0,
     );
+    // Its whole reservation is outstanding until it spends (its own sum stays NULL: no children to scan yet).
+    if (p.parentPid !== null) adjustChildrenOutstanding(this.sql, p.parentPid, outstanding(p.budget, zeroUse()));
   }
 
   /** The process object started: `created` → the state it reports. */
@@ -208,6 +213,11 @@ export class ProcessTable {
       this.sql.exec("UPDATE procs SET state = 'zombie', exit = ?, result = ?, singleton_of = NULL, updated_at = ? WHERE pid = ? AND exit IS NULL", JSON.stringify(exit), result, exit.at, row.pid)
         .rowsWritten > 0;
     if (!changed) return false;
+    if (row.parent_pid !== null) {
+      // No longer live: what it had not used of its reservation is no longer promised.
+      const now = this.sql.exec<Pick<ProcRow, "budget_limit" | "tree_used">>("SELECT budget_limit, tree_used FROM procs WHERE pid = ?", row.pid).one();
+      adjustChildrenOutstanding(this.sql, row.parent_pid, subUse(zeroUse(), outstanding(budgetLimitOf(now), treeUsedOf(now))));
+    }
     const { audit, outbox } = this.fx;
     audit.append({
       actor,

@@ -114,6 +114,36 @@ const PEOPLE = `
   ${FEED_V4}
 `;
 
+/**
+ * Counters in place of scans on the spawn path (each was a count over the table or over a parent's
+ * children, which made a fan-out of N cost O(N²)): `meta.live_count` (live processes: the tenant's cap)
+ * and `procs.started_children` (live children holding a maxChildren slot), kept by triggers in the
+ * transaction of every insert and state change, whatever code path makes it; and
+ * `procs.children_outstanding`, the sum of the live children's unused budget reservations, kept by the
+ * ledger (src/kernel/budget-ledger.ts) where reservations and usage change (NULL until first computed).
+ */
+const LIVE = "('created', 'running', 'sleeping', 'paused')";
+const COUNTERS = `
+  ALTER TABLE procs ADD COLUMN started_children INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE procs ADD COLUMN children_outstanding TEXT;
+  UPDATE procs SET started_children = (SELECT count(*) FROM procs c WHERE c.parent_pid = procs.pid AND c.started = 1 AND c.state IN ${LIVE});
+  INSERT INTO meta (key, value) VALUES ('live_count', (SELECT count(*) FROM procs WHERE state IN ${LIVE}))
+    ON CONFLICT(key) DO UPDATE SET value = excluded.value;
+  CREATE INDEX procs_parent_started ON procs (parent_pid, started, pid);
+  CREATE INDEX outbox_pid ON outbox (pid);
+  CREATE INDEX outbox_due ON outbox (held, via_alarm, next_at);
+  CREATE TRIGGER procs_counters_insert AFTER INSERT ON procs BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'live_count' AND NEW.state IN ${LIVE};
+    UPDATE procs SET started_children = started_children + 1 WHERE pid = NEW.parent_pid AND NEW.started = 1 AND NEW.state IN ${LIVE};
+  END;
+  CREATE TRIGGER procs_counters_update AFTER UPDATE OF state, started ON procs
+    WHEN (NEW.state IN ${LIVE}) != (OLD.state IN ${LIVE}) OR NEW.started != OLD.started BEGIN
+    UPDATE meta SET value = value + (NEW.state IN ${LIVE}) - (OLD.state IN ${LIVE}) WHERE key = 'live_count';
+    UPDATE procs SET started_children = started_children + (NEW.started = 1 AND NEW.state IN ${LIVE}) - (OLD.started = 1 AND OLD.state IN ${LIVE})
+      WHERE pid = NEW.parent_pid;
+  END;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "the schema before versions: process table, agents, hooks, tasks, idempotency, audit, outbox, checkpoints", sql: V1 },
   { version: 2, description: "drop tasks.idem_key, which nothing ever wrote (delegations replay through the idempotency table)", sql: "ALTER TABLE tasks DROP COLUMN idem_key" },
@@ -121,6 +151,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, description: "MCP servers and their tool catalogues (mcp_servers, mcp_tools)", sql: MCP },
   { version: 5, description: "tasks.copilot_pid nullable: a top-level process spawned over A2A has a task and no copilot", sql: TASKS_NULLABLE_COPILOT },
   { version: 6, description: "people in the loop: approvals, questions, a top-level process's pending question, and their feed triggers", sql: PEOPLE },
+  { version: 7, description: "counters instead of scans: meta.live_count, procs.started_children (triggers), procs.children_outstanding (the ledger), indexes for queued children and the outbox", sql: COUNTERS },
 ];
 
 /** The version a store has once `migrate` ran. */

@@ -29,6 +29,8 @@ export interface KernelHost {
   modelProblem(spec: AgentSpec): { message: string; setting: string } | null;
   /** Delivers the start order of a new process now. */
   start(pid: number): Promise<void>;
+  /** Delivers the start orders of several new processes now, together (a step's delegations). */
+  startMany?(pids: number[]): Promise<void>;
   fetch?: Fetcher;
   /** Opens an MCP session (default: src/mcp/client.ts with `fetch` and `privateHosts`). */
   mcpConnect?: McpConnect;
@@ -90,6 +92,7 @@ export function kernelServices(store: SqlStore, host: KernelHost): KernelService
     maxLive: host.maxLive,
     modelProblem: host.modelProblem,
     start: host.start,
+    ...(host.startMany ? { startMany: host.startMany } : {}),
     knownTools,
   });
   return { audit, outbox, checkpoints, agents, hookRegistry, hooks, tasks, table, ledger, spawner, waiters, taskWaiters, mcp, knownTools, people };

@@ -81,6 +81,8 @@ export interface SpawnDeps {
   modelProblem(spec: AgentSpec): { message: string; setting: string } | null;
   /** Delivers the start order of `pid` now (the outbox retries it if this fails). */
   start(pid: number): Promise<void>;
+  /** Delivers the start orders of `pids` now, together (the outbox retries what fails). */
+  startMany?(pids: number[]): Promise<void>;
   /** Every tool a process may be given now: the built-in ones and the tenant's exposed MCP tools. */
   knownTools?(): readonly string[];
 }
@@ -146,6 +148,94 @@ export class Spawner {
     const task = this.deps.tasks.get(created.value.taskId!);
     const { warnings } = created.value;
     return ok({ task: toTask(task!), pid: created.value.pid, ...(warnings?.length ? { warnings } : {}) });
+  }
+
+  /**
+   * A step's delegations at once (the copilot's turn asked for several): the copilot is checked and
+   * charged once, each delegation is admitted, its pre_spawn hooks run (all in parallel), then every
+   * row, task, audit entry and start order is written in ONE transaction, and the workers are started
+   * together. Each item answers as `delegate` would (a refusal of one does not stop the others); the
+   * same idempotency keys answer the same tasks.
+   */
+  async delegateMany(
+    copilotPid: number,
+    items: readonly { input: DelegateInput; idempotencyKey?: string }[],
+    opts: { actor: Actor; copilotUse?: BudgetUse },
+  ): Promise<Outcome<{ task: Task; pid: number; warnings?: Warning[] }>[]> {
+    const copilot = this.deps.table.get(copilotPid);
+    if (!copilot) return items.map(() => fail(404, "process_not_found", `No process ${copilotPid}.`));
+    if (!toolsOf(copilot).includes("delegate")) {
+      return items.map(() => fail(403, "forbidden", `Process ${copilotPid} may not delegate: delegate is not among its tools.`));
+    }
+    if (opts.copilotUse && !copilot.exit) this.store.transactionSync(() => this.deps.ledger.charge(copilotPid, opts.copilotUse!));
+    const reqs: (SpawnInput | Refusal)[] = items.map(({ input, idempotencyKey }) => {
+      const unknown = input.tools ? unknownToolsFailure(input.tools, "the delegation's tools", this.knownTools()) : null;
+      if (unknown) return { ok: false, error: unknown };
+      return {
+        agent: input.agent,
+        input: input.message,
+        parentPid: copilotPid,
+        metadata: input.metadata ?? {},
+        ...(idempotencyKey ? { idempotencyKey: `delegate:${copilotPid}:${idempotencyKey}` } : {}),
+        actor: opts.actor,
+        delegation: input,
+      };
+    });
+    const created = await this.createMany(reqs);
+    return created.map((c) => {
+      if (!c.ok) return c;
+      const task = this.deps.tasks.get(c.value.taskId!);
+      const { warnings } = c.value;
+      return ok({ task: toTask(task!), pid: c.value.pid, ...(warnings?.length ? { warnings } : {}) });
+    });
+  }
+
+  /**
+   * `create` for several requests at once: admissions and hooks first, then one transaction that
+   * plans and commits each in order (each sees the rows of those before it, so maxChildren, budgets
+   * and caps hold exactly as for one at a time), then the starts together, then post_spawn hooks.
+   */
+  async createMany(reqs: readonly (SpawnInput | Refusal)[]): Promise<Outcome<Process>[]> {
+    const admitted = reqs.map((req) => ("ok" in req ? req : this.admit(req)));
+    const pres = await Promise.all(
+      admitted.map((a) => (a.ok && a.value.kind === "admitted" ? this.deps.hooks.preSpawn(a.value.spec.name, a.value.parent?.pid ?? null) : Promise.resolve(null))),
+    );
+    type Made = { pid: number; runNow: boolean; spec: AgentSpec; parentPid: number | null; warnings: Warning[]; degraded: Warning[] };
+    const planned: (Outcome<Process> | Made)[] = this.store.transactionSync(() =>
+      admitted.map((a, i): Outcome<Process> | Made => {
+        if (!a.ok) return a;
+        if (a.value.kind === "replay") return ok(a.value.process);
+        const req = reqs[i] as SpawnInput;
+        const { spec, parent } = a.value;
+        const pre = pres[i];
+        if (pre && pre.verdict.allow !== true) return this.vetoed(req, spec, parent, pre.verdict);
+        const p = this.plan(req, spec, parent);
+        if (!p.ok) return p;
+        if (p.value.kind === "replay") return ok(p.value.process);
+        const degraded = this.capabilityWarnings(p.value.plan);
+        const warnings = pre?.warnings ?? [];
+        const { pid, runNow } = this.commit(p.value.plan, [...warnings, ...degraded]);
+        return { pid, runNow, spec, parentPid: p.value.plan.parent?.pid ?? null, warnings, degraded };
+      }),
+    );
+    const made = planned.filter((m): m is Made => "pid" in m && "runNow" in m);
+    const toStart = made.filter((m) => m.runNow).map((m) => m.pid);
+    if (toStart.length) await (this.deps.startMany ? this.deps.startMany(toStart) : Promise.all(toStart.map((pid) => this.deps.start(pid))));
+    return Promise.all(
+      planned.map(async (m): Promise<Outcome<Process>> => {
+        if (!("runNow" in m)) return m;
+        this.deps.table.addWarnings(m.pid, m.warnings, "pre_spawn", false);
+        let warnings = m.warnings;
+        const post = await this.deps.hooks.postSpawn(m.pid, m.spec.name, m.parentPid);
+        if (post.length) {
+          this.deps.table.addWarnings(m.pid, post, "post_spawn");
+          warnings = [...warnings, ...post];
+        }
+        warnings = [...warnings, ...m.degraded];
+        const process = toProcess(this.deps.table.get(m.pid)!);
+        return ok(warnings.length ? { ...process, warnings } : process);
+      }),
+    );
   }
 
   /**
@@ -317,7 +407,21 @@ export class Spawner {
     const start: StartOrder = req.restore ? { checkpointId: req.restore.checkpointId } : { input: req.input };
     return this.store.transactionSync(() => {
       const pid = table.nextPid();
-      const config: ProcessConfig = { tenant: this.deps.tenant(), pid, parentPid, taskId, delivery: req.delegation ? delivery : null, depth, spec, tools, fs, budget, limits, createdAt: at };
+      const config: ProcessConfig = {
+        tenant: this.deps.tenant(),
+        pid,
+        parentPid,
+        taskId,
+        delivery: req.delegation ? delivery : null,
+        depth,
+        spec,
+        tools,
+        fs,
+        budget,
+        limits,
+        createdAt: at,
+        treeBudgeted: parent !== null && this.deps.ledger.limitedAbove(parent.pid),
+      };
       table.insert({
         pid,
         agent: spec.name,

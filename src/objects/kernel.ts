@@ -35,7 +35,7 @@ import {
 import { maxLiveProcesses } from "../kernel/admission";
 import type { Actor } from "../kernel/audit-log";
 import { takeCheckpoint, type CheckpointStore, type RestoreFrom } from "../kernel/checkpoints";
-import { deliverEntry, feedItem } from "../kernel/deliveries";
+import { deliverDue, feedItem } from "../kernel/deliveries";
 import { auditDispatch, type DispatchCall } from "../kernel/hook-runner";
 import { exitOf, toProcess } from "../kernel/rows";
 import { migrate } from "../kernel/schema";
@@ -96,7 +96,8 @@ export class KernelObject extends DurableObject<Env> {
       maxLive: () => maxLiveProcesses(this.env.MAX_LIVE_PROCESSES),
       privateHosts: () => (this.privateHostList ??= parseHostList(this.env.ALLOW_PRIVATE_HOSTS)),
       modelProblem: (spec) => checkModelConfig(spec, this.env),
-      start: (pid) => this.drainOutbox(pid),
+      start: (pid) => this.drainOutbox([pid]),
+      startMany: (pids) => this.drainOutbox(pids),
     });
     this.checkpoints = this.k.checkpoints;
   }
@@ -197,6 +198,15 @@ export class KernelObject extends DurableObject<Env> {
     return this.k.spawner.delegate(copilotPid, input, opts);
   }
 
+  /** A step's delegations in one call: admitted, written in one transaction and started together (`Spawner.delegateMany`). */
+  async delegateMany(
+    copilotPid: number,
+    items: { input: DelegateInput; idempotencyKey?: string }[],
+    opts: { actor: Actor; copilotUse?: BudgetUse },
+  ): Promise<Outcome<{ task: Task; pid: number; warnings?: Warning[] }>[]> {
+    return this.k.spawner.delegateMany(copilotPid, items, opts);
+  }
+
   /** SendMessage over A2A (SPEC §12): a top-level process and its task, in one transaction. */
   async spawnTask(agent: string, input: string, opts: { actor: Actor; metadata?: Metadata; idempotencyKey?: string }): Promise<Outcome<{ task: Task; process: Process }>> {
     return this.k.spawner.spawnTask(agent, input, opts);
@@ -291,7 +301,8 @@ export class KernelObject extends DurableObject<Env> {
   /** pre_dispatch for a turn's calls; a policy's `ask` opens an approval (SPEC §11), answered in `asks`. */
   async beforeDispatch(pid: number, calls: DispatchCall[], opts: GateOptions = {}): Promise<DispatchGate> {
     const verdicts = await this.k.hooks.beforeDispatch(pid, () => this.k.table.get(pid), calls, opts);
-    const gate = this.k.people.gate(this.k.table.get(pid), calls, verdicts, opts);
+    // The row only matters to a policy's ask (no ask: no read on this per-turn path).
+    const gate = this.k.people.gate(Object.keys(verdicts.asks).length ? this.k.table.get(pid) : null, calls, verdicts, opts);
     // Arms the alarm for the new approvals' deadlines (and delivers a copilot's news of a waiting task).
     if (Object.keys(gate.asks).length) await this.drainOutbox();
     return gate;
@@ -355,25 +366,13 @@ export class KernelObject extends DurableObject<Env> {
    * Delivers what the kernel promised other objects (start, terminate, task results) and webhooks
    * (post_terminate): at least once, retried from the alarm with backoff until it lands.
    */
-  private async drainOutbox(onlyPid?: number, fromAlarm = false): Promise<void> {
+  private async drainOutbox(onlyPids?: number[], fromAlarm = false): Promise<void> {
     const { outbox } = this.k;
-    const due = outbox.due({ ...(onlyPid !== undefined ? { onlyPid } : {}), fromAlarm }).filter((r) => !this.delivering.has(r.id));
+    const due = outbox.due({ ...(onlyPids !== undefined ? { onlyPids } : {}), fromAlarm }).filter((r) => !this.delivering.has(r.id));
     for (const r of due) this.delivering.add(r.id);
     // The next attempt is armed before any delivery runs, so a crash mid-delivery is retried.
     if (due.length) await this.armOutboxAlarm(Date.now() + 5_000);
-    await Promise.all(
-      due.map(async (entry) => {
-        try {
-          await deliverEntry(entry, { k: this.k, store: this.store, process: (pid) => forKernel.process(this.env, this.tenant, pid) });
-          outbox.delivered(entry.id);
-        } catch (err) {
-          console.warn(`kernel ${this.tenant}: ${entry.kind} for ${entry.pid} failed (attempt ${entry.attempts + 1}): ${err instanceof Error ? err.message : String(err)}`);
-          outbox.retryLater(entry);
-        } finally {
-          this.delivering.delete(entry.id);
-        }
-      }),
-    );
+    await deliverDue(due, { k: this.k, store: this.store, process: (pid) => forKernel.process(this.env, this.tenant, pid) }, this.delivering, this.tenant);
     // The alarm also expires approvals nobody decided in time (SPEC §11), so a deadline passes without a reader.
     const next = [outbox.nextDue(), this.k.people.approvals.nextExpiry()].filter((t): t is number => t !== null);
     if (next.length) await this.armOutboxAlarm(Math.min(...next));

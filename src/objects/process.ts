@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { fail, ok, type CollectedTask, type DeliveryPolicy, type ExitStatus, type Message, type Outcome, type ProcessEvent, type ProcessEventType, type ToolResult, type Warning } from "../contracts";
-import { isTerminalTask, type CollectInput, type CollectResult, type DelegateInput, type DelegateResult } from "../contracts/tasks";
+import { type CollectInput, type CollectResult, type DelegateInput, type DelegateResult } from "../contracts/tasks";
 import type { Approval } from "../contracts/approvals";
 import { HTTP_COLLECT, MAX_COLLECT_HTTP_CHARS, refreshQuestions, settleCollect, startCollect } from "../agent/collect";
 import type { Env } from "../env";
@@ -11,7 +11,6 @@ import { createModel, type Model } from "../models";
 import { describeRefusal, MAX_MESSAGE_BYTES } from "../process/conversation";
 import {
   afterMessage,
-  afterTaskResult,
   DEADMAN_MS,
   EXIT_REPORT_RETRY_MS,
   idle,
@@ -34,6 +33,8 @@ import { dispatchCalls } from "../process/tools/dispatcher";
 import { builtinTools } from "../process/tools/registry";
 import { answerPersonQuestion, recordDecision, recordTaskAnswer } from "../process/people";
 import { dispatchOverHttp } from "../process/http-dispatch";
+import { applyTaskDeliveries, type TaskDelivery } from "../process/task-delivery";
+import { mustReport, reportKey, type LastReport } from "../process/report-policy";
 import type { ProcessConfig, ProcessReport, ProcessSnapshot, ProcessStart } from "../rpc/messages";
 
 
@@ -57,6 +58,8 @@ export class ProcessObject extends DurableObject<Env> {
   private abort: AbortController | null = null;
   private modelInstance: Model | null = null;
   private readonly tools: ProcessTools;
+  /** The last progress report the kernel acknowledged (this incarnation). */
+  private lastReport: LastReport | null = null;
   /** HTTP collects hold until the next delivered result. */
   private readonly delivered = new Notifier();
   /** One stub, so progress reaches the copilot in order (calls on one stub are delivered in order). */
@@ -128,7 +131,7 @@ export class ProcessObject extends DurableObject<Env> {
         dispatchCalls(calls, await this.tools.dispatch(settle, this.cfg.spec.parallelToolCalls, { wait, journaled: true, ...(approved ? { approved } : {}) })),
       resume: async (call, wait) => (await builtinTools.get(call.name)?.resume?.(call, wait, this.tools.context())) ?? null,
       approvalState: (approvalId) => forProcess.kernel(this.env, this.cfg.tenant).approvalState(this.cfg.pid, approvalId),
-      report: (loop) => this.reportProgress(loop),
+      report: (loop) => this.reportStep(loop),
       now: Date.now,
     };
   }
@@ -170,24 +173,15 @@ export class ProcessObject extends DurableObject<Env> {
    * terminal state never changes. Never calls out: it records, and wakes the process when it must.
    */
   async deliverTask(task: CollectedTask, delivery: DeliveryPolicy): Promise<void> {
+    return this.deliverTasks([{ task, delivery }]);
+  }
+
+  /** Several results for this copilot at once (the kernel batches them): applied together, one wake. */
+  async deliverTasks(items: TaskDelivery[]): Promise<void> {
     if (!this.store.load()) return;
-    const { inbox } = this.store;
-    if (isTerminalTask(task.state)) {
-      // A delegation this object never recorded (its delegate call died after the kernel's commit) is recorded now.
-      if (!inbox.applyResult(task) && !inbox.record(task, delivery)) return;
-    } else {
-      // A worker's question, or `working` again once answered (SPEC §11): a status, not the task's end.
-      inbox.record({ ...task, state: "working" }, delivery);
-      if (!inbox.applyStatus(task)) return;
-    }
-    if (delivery !== "on_demand") {
-      this.store.emit("task", { taskId: task.taskId, workerPid: task.pid, agent: task.agent, state: task.state, result: task.result, ...(task.question ? { question: task.question } : {}) });
-    }
-    this.delivered.notify();
-    if (this.store.exit || task.state === "working") return;
-    const { loop, wake } = afterTaskResult(this.store.loop, delivery);
+    const { changed, wake } = applyTaskDeliveries(this.store, items);
+    if (changed) this.delivered.notify();
     if (!wake) return;
-    if (loop !== this.store.loop) this.store.commit({ loop, events: [["state", { state: "running" }]] });
     this.run.wake = true;
     await this.schedule();
   }
@@ -217,10 +211,21 @@ export class ProcessObject extends DurableObject<Env> {
     return { state: state === "exited" ? "running" : state, turnCount: loop.turnCount, usage: loop.usage, budgetUsed: ownUse(loop), ...awaiting };
   }
 
+  /** A step's progress, when the kernel must hear of it now (src/process/report-policy.ts); null: not sent. */
+  private async reportStep(loop: LoopState) {
+    const report = this.report(loop);
+    const delegated = this.store.inbox.any();
+    if (!mustReport({ treeBudgeted: this.cfg.treeBudgeted ?? true, delegated, report, last: this.lastReport, now: Date.now() })) return null;
+    return this.reportProgress(loop);
+  }
+
   /** Answers the tree's view of this process's budget (descendants' usage, ancestors' headroom), when the kernel answered. */
   private async reportProgress(loop?: LoopState) {
     try {
-      return await forProcess.kernel(this.env, this.cfg.tenant).report(this.cfg.pid, this.report(loop));
+      const report = this.report(loop);
+      const tree = await forProcess.kernel(this.env, this.cfg.tenant).report(this.cfg.pid, report);
+      this.lastReport = { key: reportKey(report), at: Date.now() };
+      return tree;
     } catch (err) {
       // The table catches up at the next report; the process itself is unaffected.
       console.warn(`process ${this.cfg.pid}: progress report failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -37,11 +37,18 @@ export class Inbox {
       sql.exec("ALTER TABLE inbox ADD COLUMN question_shown INTEGER NOT NULL DEFAULT 0");
       sql.exec("ALTER TABLE inbox ADD COLUMN answered TEXT NOT NULL DEFAULT '[]'");
     }
+    sql.exec("CREATE INDEX IF NOT EXISTS inbox_seq ON inbox (seq)");
+  }
+
+  /** Whether this process has delegated anything (its descendants' usage then counts against its budget). */
+  any(): boolean {
+    return this.sql.exec("SELECT 1 FROM inbox LIMIT 1").toArray().length > 0;
   }
 
   /** A new delegation; false when it was already known. */
   record(task: { taskId: string; pid: number; agent: string; state: TaskState; result?: string | null; reason?: string | null; usage?: CollectedTask["usage"] }, delivery: DeliveryPolicy): boolean {
-    const seq = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM inbox").one().n + 1;
+    // The next position from the index's last entry (one lookup), not a count of the rows (a scan per delegation).
+    const seq = (this.sql.exec<{ n: number | null }>("SELECT max(seq) AS n FROM inbox").one().n ?? 0) + 1;
     return (
       this.sql.exec(
         "INSERT OR IGNORE INTO inbox (task_id, seq, worker_pid, agent, state, result, reason, usage, delivery) VALUES (?,?,?,?,?,?,?,?,?)",

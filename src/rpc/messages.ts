@@ -22,6 +22,11 @@ export interface ProcessConfig {
   budget: Budget;
   limits: Required<Limits>;
   createdAt: string;
+  /**
+   * Whether an ancestor has a budget (src/process/report-policy.ts): such a process reports every step,
+   * since its ancestors' headroom is what stops it; absent (a config from before) counts as true.
+   */
+  treeBudgeted?: boolean;
 }
 
 export type ProcessStart = { input: string } | { restore: ProcessSnapshot };

@@ -64,13 +64,13 @@ export type KernelForRoutes = View<
  */
 export type KernelForProcess = View<
   KernelObject,
-  "report" | "exited" | "delegate" | "cancelTask" | "beforeDispatch" | "getTask" | "afterDispatch" | "mcpTools" | "approvalState" | "requestInput" | "replyTask" | "inputProvided"
+  "report" | "exited" | "delegate" | "delegateMany" | "cancelTask" | "beforeDispatch" | "getTask" | "afterDispatch" | "mcpTools" | "approvalState" | "requestInput" | "replyTask" | "inputProvided"
 >;
 
 /** What the HTTP API asks of a process (after the kernel's table said the pid exists). */
 export type ProcessForRoutes = View<ProcessObject, "conversationPage" | "message" | "pause" | "resume" | "singleStep" | "dispatch" | "delegate" | "collect" | "fetch">;
 /** What the kernel asks of a process: its lifecycle, results of its delegations, checkpoints. */
-export type ProcessForKernel = View<ProcessObject, "start" | "terminate" | "deliverTask" | "deliverApproval" | "deliverInput" | "snapshot" | "resume">;
+export type ProcessForKernel = View<ProcessObject, "start" | "terminate" | "deliverTask" | "deliverTasks" | "deliverApproval" | "deliverInput" | "snapshot" | "resume">;
 /** What a worker tells its copilot as it goes (immediate delivery). */
 export type ProcessForWorker = View<ProcessObject, "taskProgress">;
 

@@ -51,16 +51,16 @@ describe("durability of a fan-out", () => {
     await register(api, "worker", { script: [{ text: "done {{input}}" }] });
     await registerCopilot(api, "boss", [{ toolCalls: ["a", "b", "c"].map((m) => delegate("worker", m)) }, { toolCalls: [collect()] }, { text: "{{lastToolResult}}" }], { parallelToolCalls: false });
     // The kernel makes the first task and its worker, but the answer never reaches the copilot.
-    const real = KernelObject.prototype.delegate;
+    const real = KernelObject.prototype.delegateMany;
     let made = 0;
-    vi.spyOn(KernelObject.prototype, "delegate").mockImplementationOnce(async function (this: KernelObject, ...args) {
+    vi.spyOn(KernelObject.prototype, "delegateMany").mockImplementationOnce(async function (this: KernelObject, ...args) {
       await real.apply(this, args);
       made++;
       return new Promise<never>(() => {});
     });
     // Results are held back until the copilot has re-run its turn, so it learns of the already-ended
     // first task from the kernel's replay before the delivery arrives.
-    const held = () => vi.spyOn(ProcessObject.prototype, "deliverTask").mockRejectedValue(new Error("not yet"));
+    const held = () => vi.spyOn(ProcessObject.prototype, "deliverTasks").mockRejectedValue(new Error("not yet"));
     held();
     const p = await spawn(api, "boss");
     await until(async () => made, (n) => n === 1);
@@ -99,7 +99,7 @@ describe("durability of a fan-out", () => {
     const api = client(tenant);
     await register(api, "worker", { script: [{ text: "done" }] });
     await registerCopilot(api, "boss", [{ toolCalls: [delegate("worker", "a")] }, { toolCalls: [collect()] }, { text: "{{lastToolResult}}" }]);
-    const deliver = vi.spyOn(ProcessObject.prototype, "deliverTask").mockRejectedValueOnce(new Error("copilot unavailable"));
+    const deliver = vi.spyOn(ProcessObject.prototype, "deliverTasks").mockRejectedValueOnce(new Error("copilot unavailable"));
     const p = await spawn(api, "boss");
     const r = collected((await waitExit(api, p.pid)).result);
     expect(r.completed.map((t) => t.result)).toEqual(["done"]);

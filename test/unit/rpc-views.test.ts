@@ -17,6 +17,7 @@ describe("RPC views per caller", () => {
     expectTypeOf<Process>().not.toHaveProperty("start");
     expectTypeOf<Process>().not.toHaveProperty("terminate");
     expectTypeOf<Process>().not.toHaveProperty("deliverTask");
+    expectTypeOf<Process>().not.toHaveProperty("deliverTasks");
     expectTypeOf<ReturnType<typeof forRoutes.workspace>>().not.toHaveProperty("runTool");
   });
 

@@ -1,4 +1,4 @@
-import type { Outcome } from "../../contracts";
+import type { Outcome, Task, Warning } from "../../contracts";
 import type { DelegateInput, DelegateResult } from "../../contracts/tasks";
 import type { Env } from "../../env";
 import { parseHostList } from "../../lib/net";
@@ -9,7 +9,10 @@ import type { Dispatch, Settle } from "./dispatcher";
 import { McpSessions, mcpTool } from "./mcp";
 import { builtinTools, isMcpToolName, type ToolRegistry } from "./registry";
 import { startDelegation } from "./tasks";
+import { Coalescer } from "./coalesce";
 import type { ToolContext } from "./types";
+
+type KernelDelegation = { task: Task; pid: number; warnings?: Warning[] };
 
 /** One process's tools, bound to its kernel, its tenant's workspace and its store. */
 export class ProcessTools {
@@ -19,12 +22,19 @@ export class ProcessTools {
    */
   private current: ToolRegistry | null = null;
   private readonly sessions: McpSessions;
+  /** A turn's delegations, sent to the kernel together (one RPC, one transaction). */
+  private readonly delegations: Coalescer<{ input: DelegateInput; idempotencyKey: string }, Outcome<KernelDelegation>>;
 
   constructor(
     private readonly env: Env,
     private readonly store: ProcessStore,
   ) {
     this.sessions = McpSessions.over((input, init) => fetch(input, init), parseHostList(env.ALLOW_PRIVATE_HOSTS));
+    this.delegations = new Coalescer((items) => {
+      const { tenant, pid } = this.store.config;
+      // The copilot's usage as it is when the batch leaves: the step that asked is charged first.
+      return forProcess.kernel(this.env, tenant).delegateMany(pid, items, { actor: `process:${pid}`, copilotUse: ownUse(this.store.loop) });
+    });
   }
 
   /**
@@ -101,9 +111,7 @@ export class ProcessTools {
 
   /** A delegation by the tool or over HTTP; the copilot's usage so far is charged first (the step that asked). */
   delegate(args: DelegateInput, idempotencyKey: string): Promise<Outcome<DelegateResult>> {
-    const { tenant, pid } = this.store.config;
-    const delegate = (a: DelegateInput, key: string) =>
-      forProcess.kernel(this.env, tenant).delegate(pid, a, { idempotencyKey: key, actor: `process:${pid}`, copilotUse: ownUse(this.store.loop) });
+    const delegate = (input: DelegateInput, key: string) => this.delegations.run({ input, idempotencyKey: key });
     return startDelegation({ delegate, inbox: this.store.inbox, emit: (type, data) => this.store.emit(type, data) }, args, idempotencyKey);
   }
 }

@@ -25,7 +25,8 @@ describe("the outbox", () => {
     k.outbox.add(3, { kind: "terminate", payload: { code: -15, reason: "r", at: "t" } });
     expect(k.outbox.due({ fromAlarm: false }).map((e) => e.pid)).toEqual([3]);
     expect(k.outbox.due({ fromAlarm: true }).map((e) => e.pid)).toEqual([2, 3]);
-    expect(k.outbox.due({ fromAlarm: true, onlyPid: 2 }).map((e) => e.pid)).toEqual([2]);
+    expect(k.outbox.due({ fromAlarm: true, onlyPids: [2] }).map((e) => e.pid)).toEqual([2]);
+    expect(k.outbox.due({ fromAlarm: true, onlyPids: [2, 3] }).map((e) => e.pid)).toEqual([2, 3]);
     const entry = k.outbox.due({ fromAlarm: false })[0]!;
     const before = Date.now();
     k.outbox.retryLater(entry);

@@ -1,0 +1,42 @@
+import type { CollectedTask, DeliveryPolicy } from "../contracts";
+import { isTerminalTask } from "../contracts/tasks";
+import { afterTaskResult } from "./machine";
+import type { ProcessStore } from "./store";
+
+/** One task's news for its copilot, as the kernel's outbox delivers it. */
+export interface TaskDelivery {
+  task: CollectedTask;
+  delivery: DeliveryPolicy;
+}
+
+/**
+ * Applies task results (and a worker's questions and `working` again) to a copilot's inbox, each once
+ * (a task's terminal state never changes, so a repeated delivery changes nothing), in the order given.
+ * Never calls out. Answers whether anything changed (HTTP collects should look again) and whether the
+ * loop must wake: the object then schedules once for the whole batch, not once per result.
+ */
+export function applyTaskDeliveries(store: ProcessStore, items: readonly TaskDelivery[]): { changed: boolean; wake: boolean } {
+  let changed = false;
+  let wake = false;
+  const { inbox } = store;
+  for (const { task, delivery } of items) {
+    if (isTerminalTask(task.state)) {
+      // A delegation this object never recorded (its delegate call died after the kernel's commit) is recorded now.
+      if (!inbox.applyResult(task) && !inbox.record(task, delivery)) continue;
+    } else {
+      // A worker's question, or `working` again once answered (SPEC §11): a status, not the task's end.
+      inbox.record({ ...task, state: "working" }, delivery);
+      if (!inbox.applyStatus(task)) continue;
+    }
+    if (delivery !== "on_demand") {
+      store.emit("task", { taskId: task.taskId, workerPid: task.pid, agent: task.agent, state: task.state, result: task.result, ...(task.question ? { question: task.question } : {}) });
+    }
+    changed = true;
+    if (store.exit || task.state === "working") continue;
+    const after = afterTaskResult(store.loop, delivery);
+    if (!after.wake) continue;
+    if (after.loop !== store.loop) store.commit({ loop: after.loop, events: [["state", { state: "running" }]] });
+    wake = true;
+  }
+  return { changed, wake };
+}
