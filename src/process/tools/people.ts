@@ -1,6 +1,6 @@
 import { PEOPLE_TOOL_ARGS, TOOL_DESCRIPTIONS } from "../../contracts/tools";
 import { isInputWait } from "../waits";
-import { invalid, kernelFailure } from "./tasks";
+import { argumentProblem, invalid, kernelFailure } from "./tasks";
 import type { Tool } from "./types";
 
 /**
@@ -16,7 +16,7 @@ const requestInput: Tool = {
   loopOnly: true,
   async run(call, ctx) {
     const args = PEOPLE_TOOL_ARGS.request_input.safeParse(call.arguments);
-    if (!args.success) return invalid(`invalid arguments: ${args.error.issues.map((i) => `${i.path.join(".") || "arguments"}: ${i.message}`).join("; ")}`);
+    if (!args.success) return invalid(argumentProblem(args.error));
     const { question } = args.data;
     // Idempotent per call id: a step re-run after a crash asks the kernel again and gets the same route.
     const route = await ctx.requestInput(call.id, question);
@@ -38,7 +38,7 @@ const replyTask: Tool = {
   loopOnly: false,
   async run(call, ctx) {
     const args = PEOPLE_TOOL_ARGS.reply_task.safeParse(call.arguments);
-    if (!args.success) return invalid(`invalid arguments: ${args.error.issues.map((i) => `${i.path.join(".") || "arguments"}: ${i.message}`).join("; ")}`);
+    if (!args.success) return invalid(argumentProblem(args.error));
     // Keyed by the call id: a step re-run after a crash gets the reply it already made, not task_not_waiting.
     const out = await ctx.replyTask(args.data.taskId, args.data.message, call.id);
     if (!out.ok) return kernelFailure(out);

@@ -15,9 +15,7 @@ const delegate: Tool = {
   loopOnly: false,
   async run(call, ctx) {
     const args = TASK_TOOL_ARGS.delegate.safeParse(call.arguments);
-    if (!args.success) {
-      return invalid(`invalid arguments: ${args.error.issues.map((i) => `${i.path.join(".") || "arguments"}: ${i.message}`).join("; ")}`);
-    }
+    if (!args.success) return invalid(argumentProblem(args.error));
     // The call id is stable across a crash and re-run of this step, so the kernel answers a repeat
     // with the task it already made instead of spawning a second worker.
     const out = await ctx.delegate(args.data, `tool:${call.id}`);
@@ -34,7 +32,7 @@ const cancelTask: Tool = {
   loopOnly: false,
   async run(call, ctx) {
     const args = TASK_TOOL_ARGS.cancel_task.safeParse(call.arguments);
-    if (!args.success) return invalid(`invalid arguments: ${args.error.issues[0]?.message}`);
+    if (!args.success) return invalid(argumentProblem(args.error));
     const out = await ctx.cancelTask(args.data.taskId);
     return out.ok ? { ok: true, output: JSON.stringify(out.value) } : kernelFailure(out);
   },
@@ -61,7 +59,7 @@ const collect: Tool = {
   loopOnly: true,
   async run(call, ctx) {
     const args = TASK_TOOL_ARGS.collect.safeParse(call.arguments);
-    if (!args.success) return answeredFailure({ code: "invalid_arguments", message: `invalid arguments: ${args.error.issues[0]?.message}` });
+    if (!args.success) return answeredFailure({ code: "invalid_arguments", message: argumentProblem(args.error) });
     const started = startCollect(ctx.inbox, args.data, ctx.now(), TOOL_COLLECT);
     if (!started.ok) return answeredFailure({ code: "tool_error", message: `unknown task ${started.unknown.join(", ")}` });
     return (await this.resume!(call, started.wait, ctx)) ?? { wait: started.wait };
@@ -79,6 +77,11 @@ const collect: Tool = {
 export const taskTools: Tool[] = [delegate, collect, cancelTask, listTasks];
 
 export const invalid = (message: string): ToolOutcome => ({ ok: false, failure: { code: "invalid_arguments", message } });
+
+/** Why a call's arguments do not fit its tool's contract, every issue named by its path. */
+export function argumentProblem(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): string {
+  return `invalid arguments: ${error.issues.map((i) => `${i.path.map(String).join(".") || "arguments"}: ${i.message}`).join("; ")}`;
+}
 export const kernelFailure = (out: { error: { code: string; message: string } }): ToolOutcome => ({
   ok: false,
   failure: { code: "tool_error", cause: out.error.code, message: out.error.message },
