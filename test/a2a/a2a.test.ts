@@ -8,72 +8,11 @@ import { env, exports } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { Role, TaskState, type Message, type StreamResponse, type Task } from "@a2a-js/sdk";
-import { ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client } from "@a2a-js/sdk/client";
+import { DefaultAgentCardResolver } from "@a2a-js/sdk/client";
 import { TaskNotCancelableError, TaskNotFoundError, UnsupportedOperationError, ContentTypeNotSupportedError } from "@a2a-js/sdk/errors";
-import type { Role as KernelRole } from "../../src/contracts";
 import { client, freshTenant, tokenFor } from "../support/http";
 import { register } from "../support/agents";
-
-const BASE = "http://kernel.test";
-
-/** The Worker's fetch with the tenant's bearer token (or none, or a bad one). */
-function authedFetch(token: string | null): typeof fetch {
-  return (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const request = new Request(input, init);
-    if (token !== null) request.headers.set("authorization", `Bearer ${token}`);
-    return exports.default.fetch(request);
-  }) as typeof fetch;
-}
-
-function factoryFor(fetchImpl: typeof fetch, legacy = false) {
-  return new ClientFactory(
-    ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
-      transports: [new JsonRpcTransportFactory({ fetchImpl, ...(legacy ? { legacyCompat: { enabled: true } } : {}) })],
-      cardResolver: new DefaultAgentCardResolver({ fetchImpl }),
-    }),
-  );
-}
-
-async function a2a(tenant: string, agent: string, role: KernelRole = "operator"): Promise<Client> {
-  return factoryFor(authedFetch(await tokenFor(tenant, role))).createFromUrl(`${BASE}/a2a/${agent}/`);
-}
-
-let n = 0;
-const userMessage = (text: string, extra: Partial<Message> = {}): Message => ({
-  messageId: `msg-${Date.now().toString(36)}-${n++}`,
-  contextId: "",
-  taskId: "",
-  role: Role.ROLE_USER,
-  parts: [{ content: { $case: "text", value: text }, metadata: undefined, filename: "", mediaType: "text/plain" }],
-  metadata: undefined,
-  extensions: [],
-  referenceTaskIds: [],
-  ...extra,
-});
-const send = (message: Message, configuration?: { returnImmediately?: boolean; historyLength?: number }) => ({
-  tenant: "",
-  message,
-  configuration: configuration ? { acceptedOutputModes: [], taskPushNotificationConfig: undefined, returnImmediately: configuration.returnImmediately ?? false, ...(configuration.historyLength !== undefined ? { historyLength: configuration.historyLength } : {}) } : undefined,
-  metadata: undefined,
-});
-const asTask = (result: unknown): Task => {
-  expect(result).toHaveProperty("status");
-  return result as Task;
-};
-const text = (t: { parts: { content?: { $case: string; value: unknown } }[] } | undefined) => (t?.parts ?? []).map((p) => (p.content?.$case === "text" ? p.content.value : "")).join("");
-async function all<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of items) out.push(item);
-  return out;
-}
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a rejection");
-}
+import { a2a, all, asTask, authedFetch, BASE, factoryFor, rejection, send, text, userMessage } from "../support/a2a-client";
 
 const greeter = { description: "Greets whoever it is given.", script: [{ text: "Hello, {{input}}!" }] };
 

@@ -5,72 +5,14 @@
  * `{decision}` decides an approval. Every request is the SDK's typed object through the Worker's own
  * routes (auth, kernel, process objects); nothing on the client side writes A2A JSON.
  */
-import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { Role, TaskState, type Message, type Part, type StreamResponse, type Task } from "@a2a-js/sdk";
-import { ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client } from "@a2a-js/sdk/client";
 import { RequestMalformedError, TaskNotFoundError, UnsupportedOperationError } from "@a2a-js/sdk/errors";
-import type { Role as KernelRole } from "../../src/contracts";
-import { client, freshTenant, tokenFor } from "../support/http";
+import { client, freshTenant } from "../support/http";
 import { register, spawn, until } from "../support/agents";
 import { askPolicy, approvalsOf, toolMessages } from "../support/people";
+import { a2a, all, asTask, dataPart, rejection, send, text, textPart, userMessage } from "../support/a2a-client";
 
-const BASE = "http://kernel.test";
-
-function authedFetch(token: string): typeof fetch {
-  return (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const request = new Request(input, init);
-    request.headers.set("authorization", `Bearer ${token}`);
-    return exports.default.fetch(request);
-  }) as typeof fetch;
-}
-
-async function a2a(tenant: string, agent: string, role: KernelRole = "operator", legacy = false): Promise<Client> {
-  const fetchImpl = authedFetch(await tokenFor(tenant, role));
-  const factory = new ClientFactory(
-    ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
-      transports: [new JsonRpcTransportFactory({ fetchImpl, ...(legacy ? { legacyCompat: { enabled: true } } : {}) })],
-      cardResolver: new DefaultAgentCardResolver({ fetchImpl }),
-    }),
-  );
-  if (!legacy) return factory.createFromUrl(`${BASE}/a2a/${agent}/`);
-  const card = await new DefaultAgentCardResolver({ fetchImpl }).resolve(`${BASE}/a2a/${agent}/`);
-  return factory.createFromAgentCard({ ...card, supportedInterfaces: card.supportedInterfaces.filter((i) => i.protocolVersion === "0.3") });
-}
-
-let n = 0;
-const textPart = (text: string): Part => ({ content: { $case: "text", value: text }, metadata: undefined, filename: "", mediaType: "text/plain" });
-const dataPart = (value: unknown): Part => ({ content: { $case: "data", value }, metadata: undefined, filename: "", mediaType: "application/json" });
-const userMessage = (parts: Part[] | string, extra: Partial<Message> = {}): Message => ({
-  messageId: `msg-${Date.now().toString(36)}-${n++}`,
-  contextId: "",
-  taskId: "",
-  role: Role.ROLE_USER,
-  parts: typeof parts === "string" ? [textPart(parts)] : parts,
-  metadata: undefined,
-  extensions: [],
-  referenceTaskIds: [],
-  ...extra,
-});
-const send = (message: Message) => ({ tenant: "", message, configuration: undefined, metadata: undefined });
-const asTask = (result: unknown): Task => {
-  expect(result).toHaveProperty("status");
-  return result as Task;
-};
-const text = (t: { parts: { content?: { $case: string; value: unknown } }[] } | undefined) => (t?.parts ?? []).map((p) => (p.content?.$case === "text" ? p.content.value : "")).join("");
-async function all<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of items) out.push(item);
-  return out;
-}
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a rejection");
-}
 const statesOf = (events: StreamResponse[]) =>
   events.map((e) => (e.payload?.$case === "task" ? `task:${e.payload.value.status?.state}` : e.payload?.$case === "statusUpdate" ? `status:${e.payload.value.status?.state}` : e.payload?.$case));
 
