@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { DevServer, freePort, installCleanup, releaseScratchDir, scratchConfig, scratchDir } from "../../scripts/lib/dev-server.mjs";
 import { mintToken, randomSecret } from "../../scripts/lib/jwt.mjs";
+import { apiFor, sleep, until } from "./support/api.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SHOTS = join(root, "test-results", "console");
@@ -27,19 +28,8 @@ const CHROMIUM = process.env.CHROMIUM ?? (existsSync("/usr/bin/chromium") ? "/us
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const WIDE = { width: 1280, height: 800 };
 const NARROW = { width: 390, height: 844 };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 installCleanup("e2e-console");
-
-async function until(probe, check, timeoutMs, what) {
-  const t0 = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (check(value)) return value;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not reached within ${timeoutMs} ms (last: ${JSON.stringify(value)?.slice(0, 800)})`);
-    await sleep(100);
-  }
-}
 
 describe("the console in Chromium", { timeout: 240_000 }, () => {
   const scratch = scratchDir("agent-kernel-e2e-console-");
@@ -62,27 +52,8 @@ describe("the console in Chromium", { timeout: 240_000 }, () => {
     await server.ready("/healthz", 90_000);
   }
 
-  async function api(method, path, body, token = admin) {
-    const init = { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(20_000) };
-    if (body !== undefined) {
-      init.body = typeof body === "string" ? body : JSON.stringify(body);
-      init.headers["content-type"] = typeof body === "string" ? "text/plain" : "application/json";
-    }
-    const res = await fetch(`${server.url}${path}`, init);
-    const text = await res.text();
-    let json = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = text;
-    }
-    return { status: res.status, body: json, text };
-  }
-  async function expectApi(status, method, path, body, token) {
-    const res = await api(method, path, body, token);
-    assert.equal(res.status, status, `${method} ${path} → ${res.status} ${res.text.slice(0, 400)}`);
-    return res.body;
-  }
+  const api = (method, path, body, token = admin) => apiFor(() => server, token).call(method, path, body, { timeoutMs: 20_000 });
+  const expectApi = (status, method, path, body, token = admin) => apiFor(() => server, token).expect(status, method, path, body, { timeoutMs: 20_000 });
 
   async function shot(name, viewport = WIDE) {
     await page.setViewportSize(viewport);

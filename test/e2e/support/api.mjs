@@ -39,7 +39,7 @@ export async function until(probe, check, timeoutMs, what, { everyMs = 25 } = {}
   for (;;) {
     const value = await probe();
     if (check(value)) return value;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not reached within ${timeoutMs} ms (last: ${JSON.stringify(value)})`);
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not reached within ${timeoutMs} ms (last: ${JSON.stringify(value)?.slice(0, 800)})`);
     await sleep(everyMs);
   }
 }
