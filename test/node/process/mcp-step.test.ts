@@ -5,7 +5,7 @@
  * sent again only when the tool is read-only or idempotent; otherwise the model reads `interrupted`.
  */
 import { describe, expect, it, vi } from "vitest";
-import { AgentSpec, type Message } from "../../../src/contracts";
+import { type Message } from "../../../src/contracts";
 import type { McpToolBinding } from "../../../src/contracts/mcp";
 import type { SqlStore } from "../../../src/lib/sql-store";
 import { McpClientError, type McpSession } from "../../../src/mcp/client";
@@ -18,6 +18,7 @@ import { argumentValidator, callFailure, McpSessions, mcpTool } from "../../../s
 import { builtinTools, precheck, type ToolRegistry } from "../../../src/process/tools/registry";
 import type { ToolContext } from "../../../src/process/tools/types";
 import type { ProcessConfig } from "../../../src/rpc/messages";
+import { processConfig } from "../support/process";
 import { memoryStore } from "../support/sqlite";
 
 const binding = (tool: string, annotations: McpToolBinding["annotations"] = {}, inputSchema: Record<string, unknown> = { type: "object" }): McpToolBinding => ({
@@ -41,20 +42,7 @@ const STRICT = binding("strict", {}, {
 });
 const ALL = [LAUNCH, LOOKUP, SET_FLAG, STRICT];
 
-const config = (tools: string[]): ProcessConfig => ({
-  tenant: "t",
-  pid: 1,
-  parentPid: null,
-  taskId: null,
-  delivery: null,
-  depth: 0,
-  spec: AgentSpec.parse({ name: "a", model: "scripted" }),
-  tools,
-  fs: [{ path: "/**", mode: "rw" }],
-  budget: {},
-  limits: { maxChildren: 20, maxDepth: 3 },
-  createdAt: "2026-01-01T00:00:00.000Z",
-});
+const config = (tools: string[]): ProcessConfig => processConfig({ tools });
 
 /** A fake server: counts each tools/call it receives; `answer` decides what each call gets. */
 function fakeServer(answer: (tool: string, args: Record<string, unknown>, signal?: AbortSignal) => Promise<unknown> = async (tool) => ({ content: [{ type: "text", text: `${tool} ok` }] })) {

@@ -4,7 +4,7 @@
  * once, and a copilot's view of its workers' questions.
  */
 import { describe, expect, it, vi } from "vitest";
-import { AgentSpec, type Message, type ToolCall } from "../../../src/contracts";
+import { type Message, type ToolCall } from "../../../src/contracts";
 import type { Approval } from "../../../src/contracts/approvals";
 import type { CollectedTask } from "../../../src/contracts/tasks";
 import { refreshQuestions, settleCollect } from "../../../src/agent/collect";
@@ -19,6 +19,7 @@ import { builtinTools } from "../../../src/process/tools/registry";
 import type { ToolContext } from "../../../src/process/tools/types";
 import { dueAt, openPersonQuestion, refusalText, withAnswer, withDecision, type ApprovalWait, type CallWait } from "../../../src/process/waits";
 import type { GateOptions, ProcessConfig } from "../../../src/rpc/messages";
+import { processConfig } from "../support/process";
 import { memoryStore } from "../support/sqlite";
 
 const NOW = 1_000_000;
@@ -104,20 +105,7 @@ describe("the alarm while calls wait", () => {
 // ---------------------------------------------------------------------------------------------
 // A turn with asked calls, over an in-memory store and a fake kernel.
 
-const config = (tools = ["write_file", "list_dir", "request_input"]): ProcessConfig => ({
-  tenant: "t",
-  pid: 1,
-  parentPid: null,
-  taskId: null,
-  delivery: null,
-  depth: 0,
-  spec: AgentSpec.parse({ name: "a", model: "scripted" }),
-  tools,
-  fs: [{ path: "/**", mode: "rw" }],
-  budget: {},
-  limits: { maxChildren: 20, maxDepth: 3 },
-  createdAt: "2026-01-01T00:00:00.000Z",
-});
+const config = (tools = ["write_file", "list_dir", "request_input"]): ProcessConfig => processConfig({ tools });
 const write = (id: string, path = `/${id}`): ToolCall => ({ id, name: "write_file", arguments: { path, content: id } });
 const calling = (...calls: ToolCall[]): ModelResponse => ({ text: "", toolCalls: calls, usage: { inputTokens: 1, outputTokens: 1 } });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { AgentSpec, type AgentSpecInput, type Message } from "../../../src/contracts";
+import { type AgentSpecInput, type Message } from "../../../src/contracts";
 import type { FsToolOutcome } from "../../../src/contracts/tools";
 import type { SqlStore } from "../../../src/lib/sql-store";
 import { ModelError, type ModelResponse } from "../../../src/models/model";
@@ -10,22 +10,10 @@ import { dispatchCalls } from "../../../src/process/tools/dispatcher";
 import { builtinTools } from "../../../src/process/tools/registry";
 import type { ToolContext } from "../../../src/process/tools/types";
 import type { ProcessConfig } from "../../../src/rpc/messages";
+import { processConfig } from "../support/process";
 import { memoryStore } from "../support/sqlite";
 
-const config = (spec: Partial<AgentSpecInput> = {}, tools = ["read_file", "write_file"], budget = {}): ProcessConfig => ({
-  tenant: "t",
-  pid: 1,
-  parentPid: null,
-  taskId: null,
-  delivery: null,
-  depth: 0,
-  spec: AgentSpec.parse({ name: "a", model: "scripted", ...spec }),
-  tools,
-  fs: [{ path: "/**", mode: "rw" }],
-  budget,
-  limits: { maxChildren: 20, maxDepth: 3 },
-  createdAt: "2026-01-01T00:00:00.000Z",
-});
+const config = (spec: Partial<AgentSpecInput> = {}, tools = ["read_file", "write_file"], budget = {}): ProcessConfig => processConfig({ tools, spec, budget });
 
 const write = (id: string) => ({ id, name: "write_file", arguments: { path: `/${id}`, content: id } });
 const calling = (...calls: ModelResponse["toolCalls"]): ModelResponse => ({ text: "", toolCalls: calls, usage: { inputTokens: 3, outputTokens: 2 } });
