@@ -127,6 +127,8 @@ export class Approvals {
             new Date(createdAt).toISOString(),
             createdAt + ask.timeoutMs,
           );
+          // The kernel's alarm expires it at its deadline.
+          this.deps.outbox.noteWake(createdAt + ask.timeoutMs);
           this.deps.audit.append({
             actor: `process:${proc.pid}`,
             event: "approval_requested",

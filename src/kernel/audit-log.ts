@@ -1,7 +1,7 @@
 import type { AuditDraft, AuditEntry, AuditVerify } from "../contracts";
 import { GENESIS_HASH, sealEntry, verifyChain } from "./audit-chain";
 import type { AuditRow } from "./rows";
-import type { Sql } from "../lib/sql-store";
+import type { Sql, SqlStore } from "../lib/sql-store";
 
 /** Who asked: "api:<role>" for HTTP callers, "process:<pid>" for agents, "kernel" for itself. */
 export type Actor = string;
@@ -19,11 +19,33 @@ export const VERIFY_SWEEP = 10_000;
  * Its tables (`audit`, `audit_verified`) are in schema.ts.
  */
 export class AuditLog {
-  constructor(private readonly sql: Sql) {}
+  /**
+   * The last entry's seq and hash, as this incarnation last wrote or read them: kept only where the
+   * store says when a transaction rolls back (an entry that was rolled back must not be linked to).
+   */
+  private head: { seq: number; hash: string } | null = null;
+  private readonly cachesHead: boolean;
+
+  constructor(
+    private readonly sql: Sql,
+    rollbacks?: Pick<SqlStore, "onRollback">,
+  ) {
+    this.cachesHead = !!rollbacks?.onRollback;
+    rollbacks?.onRollback?.(() => {
+      this.head = null;
+    });
+  }
+
+  private last(): { seq: number; hash: string } | null {
+    if (this.head) return this.head;
+    const row = this.sql.exec<{ seq: number; hash: string }>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").toArray()[0] ?? null;
+    if (this.cachesHead && row) this.head = row;
+    return row;
+  }
 
   /** Synchronous, so an entry joins the transaction of the change it records. */
   append(draft: AuditDraft): AuditEntry {
-    const head = this.sql.exec<{ seq: number; hash: string }>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").toArray()[0];
+    const head = this.last();
     const entry = sealEntry(draft, (head?.seq ?? 0) + 1, new Date().toISOString(), head?.hash ?? GENESIS_HASH);
     this.sql.exec(
       "INSERT INTO audit (seq, at, actor, event, pid, parent_pid, task_id, data, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -38,6 +60,7 @@ export class AuditLog {
       entry.prevHash,
       entry.hash,
     );
+    if (this.cachesHead) this.head = { seq: entry.seq, hash: entry.hash };
     return entry;
   }
 

@@ -37,7 +37,7 @@ export interface Headroom {
   left: Budget;
 }
 
-type BudgetColumns = Pick<ProcRow, "pid" | "parent_pid" | "budget_limit" | "budget_used" | "tree_used">;
+type BudgetColumns = Pick<ProcRow, "pid" | "parent_pid" | "budget_limit" | "budget_used" | "tree_used" | "state">;
 
 /**
  * Budgets are tree-wide (SPEC §7): the ledger keeps, on each process row, its reservation
@@ -49,7 +49,7 @@ export class BudgetLedger {
 
   private columns(pid: number): BudgetColumns | null {
     return (
-      this.sql.exec<BudgetColumns>("SELECT pid, parent_pid, budget_limit, budget_used, tree_used FROM procs WHERE pid = ?", pid).toArray()[0] ?? null
+      this.sql.exec<BudgetColumns>("SELECT pid, parent_pid, budget_limit, budget_used, tree_used, state FROM procs WHERE pid = ?", pid).toArray()[0] ?? null
     );
   }
 
@@ -58,27 +58,25 @@ export class BudgetLedger {
    * Usage only grows: a report that arrives after a fresher one (a delegation charges mid-step)
    * changes nothing. Answers what was added.
    */
-  charge(pid: number, reported: BudgetUse): BudgetUse {
-    const row = this.columns(pid);
+  charge(pid: number, reported: BudgetUse, known?: BudgetColumns): BudgetUse {
+    const row = known ?? this.columns(pid);
     if (!row) return zeroUse();
     const before = budgetUsedOf(row);
     const own = maxUse(before, reported);
     const delta = subUse(own, before);
     if (delta.tokens === 0 && delta.toolCalls === 0 && delta.wallMs === 0) return delta;
-    this.sql.exec("UPDATE procs SET budget_used = ? WHERE pid = ?", JSON.stringify(own), pid);
-    type Link = { parent_pid: number | null; tree_used: string; budget_limit: string; state: ProcRow["state"] };
-    for (let at: number | null = pid; at !== null; ) {
-      const r: Link | undefined = this.sql.exec<Link>("SELECT parent_pid, tree_used, budget_limit, state FROM procs WHERE pid = ?", at).toArray()[0];
-      if (!r) break;
+    type Link = Pick<BudgetColumns, "pid" | "parent_pid" | "tree_used" | "budget_limit" | "state">;
+    for (let r: Link | undefined = row; r; ) {
       const was = treeUsedOf(r);
       const now = addUse(was, delta);
-      this.sql.exec("UPDATE procs SET tree_used = ? WHERE pid = ?", JSON.stringify(now), at);
+      if (r === row) this.sql.exec("UPDATE procs SET budget_used = ?, tree_used = ? WHERE pid = ?", JSON.stringify(own), JSON.stringify(now), r.pid);
+      else this.sql.exec("UPDATE procs SET tree_used = ? WHERE pid = ?", JSON.stringify(now), r.pid);
       // A live child's unused reservation shrinks as its tree spends: its parent's running sum follows.
       if (r.parent_pid !== null && isLive(r.state)) {
         const limit = budgetLimitOf(r);
         adjustChildrenOutstanding(this.sql, r.parent_pid, subUse(outstanding(limit, now), outstanding(limit, was)));
       }
-      at = r.parent_pid;
+      r = r.parent_pid === null ? undefined : this.sql.exec<Link>("SELECT pid, parent_pid, tree_used, budget_limit, state FROM procs WHERE pid = ?", r.parent_pid).toArray()[0];
     }
     return delta;
   }

@@ -14,12 +14,15 @@ export interface DeliveryHost {
   process(pid: number): ProcessForKernel;
 }
 
+/** What to write once a delivery landed, in the transaction that removes its outbox entries. */
+type AfterDelivery = (() => void) | void;
+
 /**
  * Delivers one outbox entry to its receiver (throws to be retried): starts, stops, post_terminate
  * webhooks, task results and questions for copilots, decided approvals and answers for the
  * processes waiting on them. Receivers apply each message once; this may run more than once.
  */
-export async function deliverEntry(entry: OutboxEntry, host: DeliveryHost): Promise<void> {
+export async function deliverEntry(entry: OutboxEntry, host: DeliveryHost): Promise<AfterDelivery> {
   const { k } = host;
   const process = () => host.process(entry.pid);
   switch (entry.kind) {
@@ -29,16 +32,17 @@ export async function deliverEntry(entry: OutboxEntry, host: DeliveryHost): Prom
       // A checkpoint is never deleted, so a missing one is a broken store, not a retryable delivery.
       if (!start) throw new Error(`checkpoint of process ${entry.pid} is missing`);
       const state = await process().start(config, start);
-      host.store.transactionSync(() => {
+      return () => {
         k.table.recordStart(entry.pid, state);
         if (config.taskId) k.tasks.markWorking(config.taskId, entry.pid);
-      });
-      return;
+      };
     }
     case "terminate":
       return process().terminate(entry.payload);
-    case "post_terminate":
-      return k.table.addWarnings(entry.pid, await k.hooks.postTerminate(entry.payload), "post_terminate");
+    case "post_terminate": {
+      const warnings = await k.hooks.postTerminate(entry.payload);
+      return () => k.table.addWarnings(entry.pid, warnings, "post_terminate");
+    }
     case "deliver":
       return process().deliverTask(entry.payload.task, entry.payload.delivery);
     case "approval":
@@ -73,7 +77,7 @@ export function batchEntries(due: readonly OutboxEntry[]): OutboxEntry[][] {
 }
 
 /** Delivers one batch of `batchEntries` (throws to be retried, the whole batch: receivers apply each item once). */
-export async function deliverBatch(batch: readonly OutboxEntry[], host: DeliveryHost): Promise<void> {
+export async function deliverBatch(batch: readonly OutboxEntry[], host: DeliveryHost): Promise<AfterDelivery> {
   if (batch.length === 1 && batch[0]!.kind !== "deliver") return deliverEntry(batch[0]!, host);
   const items = batch.map((e) => (e.kind === "deliver" ? e.payload : null)).filter((p): p is NonNullable<typeof p> => p !== null);
   if (items.length !== batch.length) throw new Error("only task results are delivered in batches");
@@ -81,27 +85,40 @@ export async function deliverBatch(batch: readonly OutboxEntry[], host: Delivery
 }
 
 /**
- * Delivers due outbox entries, batched (`batchEntries`): each batch is removed once delivered, or
- * retried later as a whole; `delivering` holds the ids in flight so two drains never send one twice.
+ * Delivers due outbox entries, batched (`batchEntries`), all at once; then ONE transaction records
+ * what landed (each batch removed, its follow-up written) and what failed (retried later as a whole),
+ * so a step's 64 starts cost the kernel one commit, not 64. `delivering` holds the ids in flight so
+ * two drains never send one twice.
  */
 export async function deliverDue(due: readonly OutboxEntry[], host: DeliveryHost, delivering: Set<number>, tenant: string): Promise<void> {
+  if (due.length === 0) return;
   const { outbox } = host.k;
-  await Promise.all(
-    batchEntries(due).map(async (batch) => {
-      try {
-        await deliverBatch(batch, host);
-        host.store.transactionSync(() => {
-          for (const entry of batch) outbox.delivered(entry.id);
-        });
-      } catch (err) {
+  const batches = batchEntries(due);
+  const outcomes = await Promise.allSettled(batches.map((batch) => deliverBatch(batch, host)));
+  try {
+    host.store.transactionSync(() => {
+      outcomes.forEach((outcome, i) => {
+        const batch = batches[i]!;
+        let err: unknown = outcome.status === "rejected" ? outcome.reason : null;
+        if (outcome.status === "fulfilled") {
+          try {
+            // Its own savepoint: a follow-up that fails is retried alone, the other batches still land.
+            return host.store.transactionSync(() => {
+              outcome.value?.();
+              for (const entry of batch) outbox.delivered(entry.id);
+            });
+          } catch (failed) {
+            err = failed;
+          }
+        }
         const entry = batch[0]!;
         console.warn(`kernel ${tenant}: ${entry.kind} ×${batch.length} for ${entry.pid} failed (attempt ${entry.attempts + 1}): ${err instanceof Error ? err.message : String(err)}`);
         for (const e of batch) outbox.retryLater(e);
-      } finally {
-        for (const e of batch) delivering.delete(e.id);
-      }
-    }),
-  );
+      });
+    });
+  } finally {
+    for (const e of due) delivering.delete(e.id);
+  }
 }
 
 /** What a tenant feed row names, as it is now (`GET /v1/events`). */

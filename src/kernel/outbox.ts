@@ -43,15 +43,45 @@ export const redeliveryDelay = (attempts: number) => Math.min(60_000, 500 * 2 **
  * is never nested in the copilot's own outbound call).
  */
 export class Outbox {
+  /**
+   * What this incarnation wrote since the kernel last looked (`takeNews`): whether an entry may be
+   * due outside the alarm, and the earliest time an entry falls due. What another incarnation wrote
+   * is found by the alarm, which always reads the table.
+   */
+  private news: { direct: boolean; wake: number | null } = { direct: false, wake: null };
+
   constructor(private readonly sql: Sql) {}
 
+  /**
+   * An entry written for `at`. One due at once outside the alarm (`direct`) is delivered by the call
+   * that wrote it; its wake is a safety net for when that call dies, as `drainOutbox` arms before delivering.
+   */
+  private note(at: number, direct: boolean) {
+    this.news.direct ||= direct;
+    this.noteWake(direct ? at + 5_000 : at);
+  }
+
+  /** Something else the kernel's alarm must do at `at` (an approval's deadline). */
+  noteWake(at: number) {
+    this.news.wake = this.news.wake === null ? at : Math.min(this.news.wake, at);
+  }
+
+  /** What was written since the last call (see `news`), and forgets it (`direct` only with `clearDirect`). */
+  takeNews(clearDirect = true): { direct: boolean; wake: number | null } {
+    const news = this.news;
+    this.news = { direct: clearDirect ? false : news.direct, wake: null };
+    return news;
+  }
+
   add(pid: number, message: OutboxMessage, { held = false, viaAlarm = false } = {}) {
+    const at = Date.now();
+    if (!held) this.note(at, !viaAlarm);
     this.sql.exec(
       "INSERT INTO outbox (kind, pid, payload, next_at, held, via_alarm) VALUES (?, ?, ?, ?, ?, ?)",
       message.kind,
       pid,
       JSON.stringify(message.payload),
-      Date.now(),
+      at,
       held ? 1 : 0,
       viaAlarm ? 1 : 0,
     );
@@ -76,11 +106,14 @@ export class Outbox {
 
   retryLater(entry: Pick<OutboxEntry, "id" | "attempts">) {
     const attempts = entry.attempts + 1;
-    this.sql.exec("UPDATE outbox SET attempts = ?, next_at = ? WHERE id = ?", attempts, Date.now() + redeliveryDelay(attempts), entry.id);
+    const at = Date.now() + redeliveryDelay(attempts);
+    this.note(at, false);
+    this.sql.exec("UPDATE outbox SET attempts = ?, next_at = ? WHERE id = ?", attempts, at, entry.id);
   }
 
   /** A queued start gets its slot. */
   release(pid: number) {
+    this.note(Date.now(), true);
     this.sql.exec("UPDATE outbox SET held = 0, next_at = ? WHERE pid = ? AND kind = 'start'", Date.now(), pid);
   }
 

@@ -63,8 +63,8 @@ export class People {
   }
 
   /** A process exited: what it waited on is over (in the exit's transaction). */
-  exited(pid: number, exit: ExitStatus) {
+  exited(pid: number, exit: ExitStatus, questionOpen = true) {
     this.approvals.expireOnExit(pid, exit);
-    this.questions.clearPending(pid);
+    if (questionOpen) this.questions.clearPending(pid);
   }
 }

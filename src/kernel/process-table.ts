@@ -60,7 +60,7 @@ export interface ExitEffects {
   /** A process has exited (whoever waits for it may look). */
   onExit(pid: number): void;
   /** What the process waited on (approvals, a question) is over; in the exit's transaction. */
-  closeWaits(pid: number, exit: ExitStatus): void;
+  closeWaits(row: ProcRow, exit: ExitStatus): void;
 }
 
 const now = () => new Date().toISOString();
@@ -85,6 +85,14 @@ export class ProcessTable {
 
   get(pid: number): ProcRow | null {
     return this.sql.exec<ProcRow>("SELECT * FROM procs WHERE pid = ?", pid).toArray()[0] ?? null;
+  }
+
+  /** Several rows in one read, by pid. */
+  getMany(pids: readonly number[]): Map<number, ProcRow> {
+    const rows = new Map<number, ProcRow>();
+    if (pids.length === 0) return rows;
+    for (const row of this.sql.exec<ProcRow>("SELECT * FROM procs WHERE pid IN (SELECT value FROM json_each(?))", JSON.stringify(pids))) rows.set(row.pid, row);
+    return rows;
   }
 
   has(pid: number): boolean {
@@ -130,12 +138,14 @@ export class ProcessTable {
 
   // ----------------------------------------------------------------- writes
 
-  /** Allocates the next pid: from 1, never reused (a pid taken by a rolled-back spawn is taken again). */
-  nextPid(): number {
+  /** The pid the next spawn gets: from 1, never reused (a pid taken by a rolled-back spawn is taken again). */
+  peekNextPid(): number {
     const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'next_pid'").toArray()[0];
-    const pid = row ? Number(row.value) : 1;
-    this.sql.exec("INSERT INTO meta (key, value) VALUES ('next_pid', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", String(pid + 1));
-    return pid;
+    return row ? Number(row.value) : 1;
+  }
+
+  setNextPid(pid: number) {
+    this.sql.exec("INSERT INTO meta (key, value) VALUES ('next_pid', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", String(pid));
   }
 
   insert(p: NewProcess) {
@@ -208,12 +218,20 @@ export class ProcessTable {
    * process object, all in the caller's transaction. The `exit IS NULL` guard makes post_terminate
    * fire, and a task end, exactly once per process. False when it had already exited.
    */
-  markExited(row: ProcRow, exit: ExitStatus, result: string | null, actor: Actor, stopObject: boolean): boolean {
+  markExited(row: ProcRow, exit: ExitStatus, result: string | null, actor: Actor, stopObject: boolean, last?: { turnCount: number; usage: Usage }): boolean {
     const changed =
-      this.sql.exec("UPDATE procs SET state = 'zombie', exit = ?, result = ?, singleton_of = NULL, updated_at = ? WHERE pid = ? AND exit IS NULL", JSON.stringify(exit), result, exit.at, row.pid)
-        .rowsWritten > 0;
+      this.sql.exec(
+        `UPDATE procs SET state = 'zombie', exit = ?, result = ?, singleton_of = NULL, updated_at = ?, turn_count = coalesce(?, turn_count), usage = coalesce(?, usage)
+         WHERE pid = ? AND exit IS NULL`,
+        JSON.stringify(exit),
+        result,
+        exit.at,
+        last?.turnCount ?? null,
+        last ? JSON.stringify(last.usage) : null,
+        row.pid,
+      ).rowsWritten > 0;
     if (!changed) return false;
-    if (row.parent_pid !== null) {
+    if (row.parent_pid !== null && Object.keys(budgetLimitOf(row)).length > 0) {
       // No longer live: what it had not used of its reservation is no longer promised.
       const now = this.sql.exec<Pick<ProcRow, "budget_limit" | "tree_used">>("SELECT budget_limit, tree_used FROM procs WHERE pid = ?", row.pid).one();
       adjustChildrenOutstanding(this.sql, row.parent_pid, subUse(zeroUse(), outstanding(budgetLimitOf(now), treeUsedOf(now))));
@@ -227,14 +245,16 @@ export class ProcessTable {
       ...(row.task_id ? { taskId: row.task_id } : {}),
       data: { agent: row.agent, code: exit.code, reason: exit.reason },
     });
-    // A worker that never started has nothing to stop; its queued start is void.
-    outbox.dropHeldStart(row.pid);
+    // A worker that never started has nothing to stop; its queued start is void (`started` never goes back to 0).
+    if (!row.started) outbox.dropHeldStart(row.pid);
     if (stopObject && row.started) outbox.add(row.pid, { kind: "terminate", payload: exit });
-    this.fx.closeWaits(row.pid, exit);
+    this.fx.closeWaits(row, exit);
     const hook = this.fx.postTerminate(row, exit);
     if (hook) outbox.add(row.pid, { kind: "post_terminate", payload: hook });
-    if (row.task_id) this.endTask(row, exit, result);
-    if (row.parent_pid !== null) this.releaseQueuedChildren(row.parent_pid);
+    // Read after the update above, so its counters (started_children) already count this exit.
+    const parent = row.parent_pid !== null ? this.get(row.parent_pid) : null;
+    if (row.task_id) this.endTask(row, parent, exit, result, last?.usage ?? (JSON.parse(row.usage) as Usage));
+    if (parent) this.releaseQueuedChildren(parent);
     this.fx.onExit(row.pid);
     return true;
   }
@@ -244,12 +264,10 @@ export class ProcessTable {
    * and the exit, and its live descendants are terminated, since no process outlives its parent.
    * False when it had already exited.
    */
-  exitedOnItsOwn(pid: number, exit: ExitStatus, result: string | null, report: { turnCount: number; usage: Usage }): boolean {
+  exitedOnItsOwn(row: ProcRow, exit: ExitStatus, result: string | null, report: { turnCount: number; usage: Usage }): boolean {
     return this.store.transactionSync(() => {
-      this.sql.exec("UPDATE procs SET turn_count = ?, usage = ? WHERE pid = ? AND exit IS NULL", report.turnCount, JSON.stringify(report.usage), pid);
-      const row = this.get(pid);
-      if (!row || !this.markExited(row, exit, result, `process:${pid}`, false)) return false;
-      for (const d of this.liveDescendants(pid)) {
+      if (!this.markExited(row, exit, result, `process:${row.pid}`, false, report)) return false;
+      for (const d of this.liveDescendants(row.pid)) {
         this.markExited(d, { code: ExitCode.terminated, reason: "parent exited", at: exit.at }, null, "kernel", true);
       }
       return true;
@@ -318,28 +336,23 @@ export class ProcessTable {
   }
 
   /** A worker's exit ends its task; the result goes to the copilot from the kernel's next alarm. */
-  private endTask(worker: ProcRow, exit: ExitStatus, result: string | null) {
+  private endTask(worker: ProcRow, parent: ProcRow | null, exit: ExitStatus, result: string | null, usage: Usage) {
     const task = this.fx.tasks.end(worker.task_id!, worker.pid, exit, result);
     // A top-level task (A2A) has no copilot to deliver to: its caller reads the task.
     if (!task || task.copilot_pid === null) return;
-    const copilot = this.get(task.copilot_pid);
+    const copilot = task.copilot_pid === parent?.pid ? parent : this.get(task.copilot_pid);
     if (copilot && isLive(copilot.state)) {
-      this.fx.outbox.add(
-        task.copilot_pid,
-        { kind: "deliver", payload: { task: collectedOf(task, JSON.parse(worker.usage) as Usage), delivery: task.delivery } },
-        { viaAlarm: true },
-      );
+      this.fx.outbox.add(task.copilot_pid, { kind: "deliver", payload: { task: collectedOf(task, usage), delivery: task.delivery } }, { viaAlarm: true });
     }
   }
 
-  /** Frees queued delegations of `parentPid` into the slots its maxChildren leaves. */
-  private releaseQueuedChildren(parentPid: number) {
-    const parent = this.get(parentPid);
-    if (!parent || !isLive(parent.state)) return;
-    const free = limitsOf(parent).maxChildren - this.startedChildren(parentPid);
+  /** Frees queued delegations of `parent` into the slots its maxChildren leaves. */
+  private releaseQueuedChildren(parent: ProcRow) {
+    if (!isLive(parent.state)) return;
+    const free = limitsOf(parent).maxChildren - parent.started_children;
     if (free <= 0) return;
     const queued = this.sql
-      .exec<{ pid: number }>(`SELECT pid FROM procs WHERE parent_pid = ? AND started = 0 AND state IN ${LIVE_SQL} ORDER BY pid LIMIT ?`, parentPid, free)
+      .exec<{ pid: number }>(`SELECT pid FROM procs WHERE parent_pid = ? AND started = 0 AND state IN ${LIVE_SQL} ORDER BY pid LIMIT ?`, parent.pid, free)
       .toArray();
     for (const { pid } of queued) {
       this.sql.exec("UPDATE procs SET started = 1 WHERE pid = ?", pid);

@@ -58,7 +58,7 @@ export interface KernelServices {
 
 /** The kernel's services over one store, wired to each other. The store must be migrated (schema.ts). */
 export function kernelServices(store: SqlStore, host: KernelHost): KernelServices {
-  const audit = new AuditLog(store.sql);
+  const audit = new AuditLog(store.sql, store);
   const outbox = new Outbox(store.sql);
   const checkpoints = new CheckpointStore(store.sql);
   const mcp = new McpRegistry(store, audit, host.mcpConnect ?? ((conn) => openMcpSession(conn, fetch, host.privateHosts())));
@@ -76,7 +76,7 @@ export function kernelServices(store: SqlStore, host: KernelHost): KernelService
     tasks,
     postTerminate: (row, exit) => hooks.postTerminateEvent(row, exit),
     onExit: (pid) => waiters.wake(pid),
-    closeWaits: (pid, exit) => people.exited(pid, exit),
+    closeWaits: (row, exit) => people.exited(row.pid, exit, row.pending_input !== null),
   });
   const ledger = new BudgetLedger(store.sql);
   const spawner = new Spawner(store, {

@@ -29,6 +29,7 @@ import type { HookRunner } from "./hook-runner";
 import type { Outbox, StartOrder } from "./outbox";
 import type { ProcessTable } from "./process-table";
 import { fsOf, limitsOf, toolsOf, toProcess, type ProcRow } from "./rows";
+import { SpawnFacts } from "./spawn-facts";
 import type { TaskStore } from "./task-store";
 import { toTask } from "./tasks";
 
@@ -182,11 +183,11 @@ export class Spawner {
       };
     });
     const created = await this.createMany(reqs);
+    const tasks = this.deps.tasks.getMany(created.flatMap((c) => (c.ok ? [c.value.taskId!] : [])));
     return created.map((c) => {
       if (!c.ok) return c;
-      const task = this.deps.tasks.get(c.value.taskId!);
       const { warnings } = c.value;
-      return ok({ task: toTask(task!), pid: c.value.pid, ...(warnings?.length ? { warnings } : {}) });
+      return ok({ task: toTask(tasks.get(c.value.taskId!)!), pid: c.value.pid, ...(warnings?.length ? { warnings } : {}) });
     });
   }
 
@@ -196,33 +197,36 @@ export class Spawner {
    * and caps hold exactly as for one at a time), then the starts together, then post_spawn hooks.
    */
   async createMany(reqs: readonly (SpawnInput | Refusal)[]): Promise<Outcome<Process>[]> {
-    const admitted = reqs.map((req) => ("ok" in req ? req : this.admit(req)));
+    const keys = reqs.flatMap((r) => ("ok" in r || !r.idempotencyKey ? [] : [r.idempotencyKey]));
+    const early = this.facts(keys);
+    const admitted = reqs.map((req) => ("ok" in req ? req : this.admit(req, early)));
     const pres = await Promise.all(
       admitted.map((a) => (a.ok && a.value.kind === "admitted" ? this.deps.hooks.preSpawn(a.value.spec.name, a.value.parent?.pid ?? null) : Promise.resolve(null))),
     );
     type Made = { pid: number; runNow: boolean; spec: AgentSpec; parentPid: number | null; warnings: Warning[]; degraded: Warning[] };
-    const planned: (Outcome<Process> | Made)[] = this.store.transactionSync(() =>
-      admitted.map((a, i): Outcome<Process> | Made => {
+    const planned: (Outcome<Process> | Made)[] = this.store.transactionSync(() => {
+      const facts = this.facts(keys);
+      return admitted.map((a, i): Outcome<Process> | Made => {
         if (!a.ok) return a;
         if (a.value.kind === "replay") return ok(a.value.process);
         const req = reqs[i] as SpawnInput;
         const { spec, parent } = a.value;
         const pre = pres[i];
         if (pre && pre.verdict.allow !== true) return this.vetoed(req, spec, parent, pre.verdict);
-        const p = this.plan(req, spec, parent);
+        const p = this.plan(req, spec, parent, facts);
         if (!p.ok) return p;
         if (p.value.kind === "replay") return ok(p.value.process);
         const degraded = this.capabilityWarnings(p.value.plan);
         const warnings = pre?.warnings ?? [];
-        const { pid, runNow } = this.commit(p.value.plan, [...warnings, ...degraded]);
+        const { pid, runNow } = this.commit(p.value.plan, [...warnings, ...degraded], facts);
         return { pid, runNow, spec, parentPid: p.value.plan.parent?.pid ?? null, warnings, degraded };
-      }),
-    );
+      });
+    });
     const made = planned.filter((m): m is Made => "pid" in m && "runNow" in m);
     const toStart = made.filter((m) => m.runNow).map((m) => m.pid);
     if (toStart.length) await (this.deps.startMany ? this.deps.startMany(toStart) : Promise.all(toStart.map((pid) => this.deps.start(pid))));
-    return Promise.all(
-      planned.map(async (m): Promise<Outcome<Process>> => {
+    const warned = await Promise.all(
+      planned.map(async (m) => {
         if (!("runNow" in m)) return m;
         this.deps.table.addWarnings(m.pid, m.warnings, "pre_spawn", false);
         let warnings = m.warnings;
@@ -231,11 +235,16 @@ export class Spawner {
           this.deps.table.addWarnings(m.pid, post, "post_spawn");
           warnings = [...warnings, ...post];
         }
-        warnings = [...warnings, ...m.degraded];
-        const process = toProcess(this.deps.table.get(m.pid)!);
-        return ok(warnings.length ? { ...process, warnings } : process);
+        return { pid: m.pid, warnings: [...warnings, ...m.degraded] };
       }),
     );
+    // The rows as they are once started and hooked, read together.
+    const rows = this.deps.table.getMany(made.map((m) => m.pid));
+    return warned.map((w): Outcome<Process> => {
+      if ("ok" in w) return w;
+      const process = toProcess(rows.get(w.pid)!);
+      return ok(w.warnings.length ? { ...process, warnings: w.warnings } : process);
+    });
   }
 
   /**
@@ -273,7 +282,7 @@ export class Spawner {
   }
 
   async create(req: SpawnInput): Promise<Outcome<Process>> {
-    const admitted = this.admit(req);
+    const admitted = this.admit(req, this.facts());
     if (!admitted.ok) return admitted;
     if (admitted.value.kind === "replay") return ok(admitted.value.process);
     const { spec, parent } = admitted.value;
@@ -288,12 +297,13 @@ export class Spawner {
 
     // Everything from here to the commit's end is synchronous: no other event can interleave,
     // so the singleton, cap, children and idempotency checks cannot race a concurrent spawn.
-    const planned = this.plan(req, spec, parent);
+    const facts = this.facts();
+    const planned = this.plan(req, spec, parent, facts);
     if (!planned.ok) return planned;
     if (planned.value.kind === "replay") return ok(planned.value.process);
     // Not a hook's warning: stored on the row and answered, but no hook_warning audit entry.
     const degraded = this.capabilityWarnings(planned.value.plan);
-    const { pid, runNow } = this.commit(planned.value.plan, [...warnings, ...degraded]);
+    const { pid, runNow } = this.commit(planned.value.plan, [...warnings, ...degraded], facts);
     if (runNow) await this.deps.start(pid);
 
     this.deps.table.addWarnings(pid, warnings, "pre_spawn", false);
@@ -305,6 +315,11 @@ export class Spawner {
     warnings = [...warnings, ...degraded];
     const process = toProcess(this.deps.table.get(pid)!);
     return ok(warnings.length ? { ...process, warnings } : process);
+  }
+
+  /** The facts one synchronous run of checks reads once (src/kernel/spawn-facts.ts). */
+  facts(keys: readonly string[] = []): SpawnFacts {
+    return new SpawnFacts({ sql: this.store.sql, table: this.deps.table, ledger: this.deps.ledger, agents: this.deps.agents }, keys);
   }
 
   private knownTools(): readonly string[] {
@@ -326,25 +341,25 @@ export class Spawner {
   }
 
   /** The process an idempotency key already made, if any. */
-  replay(key: string | undefined): Process | null {
+  replay(key: string | undefined, facts: SpawnFacts): Process | null {
     if (!key) return null;
-    const hit = this.store.sql.exec<{ pid: number }>("SELECT pid FROM idempotency WHERE key = ?", key).toArray()[0];
-    const row = hit ? this.deps.table.get(hit.pid) : null;
+    const pid = facts.replayPid(key);
+    const row = pid !== null ? this.deps.table.get(pid) : null;
     return row ? toProcess(row) : null;
   }
 
   /** Before any hook is awaited: a replay, or the agent, its model, the parent and the admission rules. */
-  admit(req: SpawnInput): Outcome<Admission> {
-    const replay = this.replay(req.idempotencyKey);
+  admit(req: SpawnInput, facts = this.facts()): Outcome<Admission> {
+    const replay = this.replay(req.idempotencyKey, facts);
     if (replay) return ok({ kind: "replay", process: replay });
-    const spec = this.deps.agents.get(req.agent);
+    const spec = facts.agent(req.agent);
     if (!spec) return fail(404, "agent_not_found", `No agent named ${req.agent} is registered.`);
     const problem = this.deps.modelProblem(spec);
     if (problem) return fail(422, "model_not_configured", problem.message, { setting: problem.setting });
-    const parent = req.parentPid !== null ? this.deps.table.get(req.parentPid) : null;
+    const parent = req.parentPid !== null ? facts.parent(req.parentPid) : null;
     if (req.parentPid !== null && !parent) return fail(404, "process_not_found", `No process ${req.parentPid}.`);
     if (parent && !isLive(parent.state)) return fail(409, "process_not_running", `Parent process ${parent.pid} has exited.`);
-    const early = this.admission(spec, parent, !!req.delegation);
+    const early = this.admission(spec, parent, !!req.delegation, facts);
     if (early) return early;
     return ok({ kind: "admitted", spec, parent });
   }
@@ -361,18 +376,18 @@ export class Spawner {
    * won), the parent still live, the admission rules again, and the grant (inherit-and-restrict, or
    * a restore's saved rights).
    */
-  plan(req: SpawnInput, spec: AgentSpec, parent: ProcRow | null): Outcome<Planned> {
-    const again = this.replay(req.idempotencyKey);
+  plan(req: SpawnInput, spec: AgentSpec, parent: ProcRow | null, facts = this.facts()): Outcome<Planned> {
+    const again = this.replay(req.idempotencyKey, facts);
     if (again) return ok({ kind: "replay", process: again });
-    const fresh = parent ? this.deps.table.get(parent.pid) : null;
+    const fresh = parent ? facts.parent(parent.pid) : null;
     if (parent && (!fresh || !isLive(fresh.state))) return fail(409, "process_not_running", `Parent process ${parent.pid} has exited.`);
-    const late = this.admission(spec, fresh, !!req.delegation);
+    const late = this.admission(spec, fresh, !!req.delegation, facts);
     if (late) return late;
     // Globs expand to the tool names the tenant has now: MCP tools registered later reach new processes only.
     const known = this.knownTools();
     const grant = req.restore
       ? restoredGrant(spec, req.restore.saved.grant, known)
-      : inheritedGrant(spec, fresh ? { pid: fresh.pid, tools: toolsOf(fresh), fs: fsOf(fresh), limits: limitsOf(fresh), headroom: this.deps.ledger.headroom(fresh.pid) } : null, req.delegation, known);
+      : inheritedGrant(spec, fresh ? { pid: fresh.pid, tools: toolsOf(fresh), fs: fsOf(fresh), limits: limitsOf(fresh), headroom: facts.headroom(fresh) } : null, req.delegation, known);
     if (!grant.ok) return grant;
     return ok({
       kind: "new",
@@ -383,7 +398,7 @@ export class Spawner {
         grant: grant.value,
         // A restored process keeps its place in the tree's depth, so it cannot delegate deeper than it could.
         depth: req.restore ? req.restore.saved.grant.depth : fresh ? fresh.depth + 1 : 0,
-        runNow: !fresh || this.deps.table.startedChildren(fresh.pid) < limitsOf(fresh).maxChildren,
+        runNow: !fresh || fresh.started_children < limitsOf(fresh).maxChildren,
         delivery: req.delegation?.deliveryPolicy ?? "immediate",
       },
     });
@@ -394,7 +409,7 @@ export class Spawner {
    * delegate, task_state), the task of a delegation and the start order (held while the worker is
    * queued). Answers the pid and whether it starts now.
    */
-  commit(plan: SpawnPlan, warnings: Warning[]): { pid: number; runNow: boolean } {
+  commit(plan: SpawnPlan, warnings: Warning[], facts = this.facts()): { pid: number; runNow: boolean } {
     const { req, spec, parent, grant, depth, runNow, delivery } = plan;
     const { tools, fs, limits, budget } = grant;
     const { table, tasks, audit, outbox } = this.deps;
@@ -406,7 +421,7 @@ export class Spawner {
     // A restore's saved state can be megabytes: the start order names the checkpoint, never copies it.
     const start: StartOrder = req.restore ? { checkpointId: req.restore.checkpointId } : { input: req.input };
     return this.store.transactionSync(() => {
-      const pid = table.nextPid();
+      const pid = facts.nextPid();
       const config: ProcessConfig = {
         tenant: this.deps.tenant(),
         pid,
@@ -420,7 +435,7 @@ export class Spawner {
         budget,
         limits,
         createdAt: at,
-        treeBudgeted: parent !== null && this.deps.ledger.limitedAbove(parent.pid),
+        treeBudgeted: parent !== null && facts.limitedAbove(parent.pid),
       };
       table.insert({
         pid,
@@ -453,19 +468,20 @@ export class Spawner {
         tasks.insert({ id: taskId, copilotPid: null, workerPid: pid, agent: spec.name, delivery, budget, requested: {}, granted: { tools, fs, budget, limits }, metadata: req.metadata, at, queued: false }, req.actor);
       }
       outbox.add(pid, { kind: "start", payload: { config, start } }, { held: !runNow });
+      facts.committed({ pid, parentPid, runNow, ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}) });
       return { pid, runNow };
     });
   }
 
   /** The facts admission rules need, read synchronously so the answer holds until the row is written. */
-  private admission(spec: AgentSpec, parent: ProcRow | null, delegation: boolean): Refusal | null {
+  private admission(spec: AgentSpec, parent: ProcRow | null, delegation: boolean, facts: SpawnFacts): Refusal | null {
     const { table } = this.deps;
     return admissionProblem({
       agent: spec.name,
-      live: table.liveCount(),
+      live: facts.liveCount(),
       maxLive: this.deps.maxLive(),
       singletonPid: spec.singleton ? table.singletonPid(spec.name) : null,
-      parent: parent ? { pid: parent.pid, depth: parent.depth, limits: limitsOf(parent), startedChildren: table.startedChildren(parent.pid) } : null,
+      parent: parent ? { pid: parent.pid, depth: parent.depth, limits: limitsOf(parent), startedChildren: parent.started_children } : null,
       delegation,
     });
   }

@@ -58,6 +58,14 @@ export class TaskStore {
     return this.sql.exec<TaskRow>("SELECT * FROM tasks WHERE id = ?", id).toArray()[0] ?? null;
   }
 
+  /** Several tasks in one read, by id. */
+  getMany(ids: readonly string[]): Map<string, TaskRow> {
+    const rows = new Map<string, TaskRow>();
+    if (ids.length === 0) return rows;
+    for (const row of this.sql.exec<TaskRow>("SELECT * FROM tasks WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids))) rows.set(row.id, row);
+    return rows;
+  }
+
   /** Tasks in creation order (a task's worker pid grows with it), a page at a time. */
   page(query: TaskQuery & { limit: number; cursor?: string }): Page<Task> {
     const { where, bindings } = filterOf(query);
@@ -186,18 +194,13 @@ export class TaskStore {
   end(id: string, workerPid: number, exit: ExitStatus, result: string | null): TaskRow | null {
     const state = taskOutcome(exit);
     const message = state === "completed" ? null : exit.reason;
-    const changed = this.sql.exec(
-      `UPDATE tasks SET state = ?, status_message = ?, status_at = ?, result = ? WHERE id = ? AND state NOT IN ${TERMINAL_TASK_SQL}`,
-      state,
-      message,
-      exit.at,
-      result,
-      id,
-    ).rowsWritten;
-    if (!changed) return null;
+    const ended = this.sql
+      .exec<TaskRow>(`UPDATE tasks SET state = ?, status_message = ?, status_at = ?, result = ? WHERE id = ? AND state NOT IN ${TERMINAL_TASK_SQL} RETURNING *`, state, message, exit.at, result, id)
+      .toArray()[0];
+    if (!ended) return null;
     this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state, ...(message ? { message } : {}) } });
     this.changed(id);
-    return this.get(id);
+    return ended;
   }
 }
 

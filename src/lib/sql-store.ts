@@ -21,4 +21,30 @@ export interface SqlStore {
   transactionSync<T>(fn: () => T): T;
   /** Resolves once every write so far is durable (`ctx.storage.sync()`); absent where writes are durable at once. */
   sync?(): Promise<void>;
+  /**
+   * Calls `listener` whenever a `transactionSync` of this store rolls back (at any depth), so what a
+   * service keeps in memory about its rows can be dropped with them. Absent: the service keeps nothing.
+   */
+  onRollback?(listener: () => void): void;
+}
+
+/**
+ * `transactionSync` over `run` that tells listeners when a transaction rolled back (`SqlStore.onRollback`).
+ * A nested transaction that throws tells them too, even when its caller catches and goes on.
+ */
+export function rollbackAware(run: <T>(fn: () => T) => T): Pick<SqlStore, "transactionSync" | "onRollback"> {
+  const listeners: (() => void)[] = [];
+  return {
+    transactionSync<T>(fn: () => T): T {
+      try {
+        return run(fn);
+      } catch (err) {
+        for (const listener of listeners) listener();
+        throw err;
+      }
+    },
+    onRollback(listener) {
+      listeners.push(listener);
+    },
+  };
 }

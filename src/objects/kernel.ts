@@ -44,7 +44,7 @@ import { toTask } from "../kernel/tasks";
 import type { TaskQuery } from "../kernel/task-store";
 import { TenantFeed } from "../kernel/tenant-feed";
 import { lastEventId } from "../lib/sse";
-import type { SqlStore } from "../lib/sql-store";
+import { rollbackAware, type SqlStore } from "../lib/sql-store";
 import { alarmTime } from "../lib/alarm";
 import { parseHostList } from "../lib/net";
 import { takePage, type Page } from "../lib/paging";
@@ -72,6 +72,8 @@ export class KernelObject extends DurableObject<Env> {
   /** Outbox entries being delivered by this incarnation, so two drains never deliver one twice at once. */
   private readonly delivering = new Set<number>();
   private privateHostList: string[] | null = null;
+  /** The alarm as this incarnation armed or read it (undefined: not read yet). */
+  private alarmAt: number | null | undefined = undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -86,7 +88,7 @@ export class KernelObject extends DurableObject<Env> {
           return cursor;
         },
       },
-      transactionSync: (fn) => ctx.storage.transactionSync(fn),
+      ...rollbackAware((fn) => ctx.storage.transactionSync(fn)),
     };
     migrate(this.store);
     this.feed = new TenantFeed(ctx.storage.sql, (type, ref) => feedItem(this.k, type, ref));
@@ -232,8 +234,8 @@ export class KernelObject extends DurableObject<Env> {
     const recorded = exitOf(row);
     if (recorded) return recorded;
     this.store.transactionSync(() => {
-      this.k.ledger.charge(pid, report.budgetUsed);
-      this.k.table.exitedOnItsOwn(pid, exit, result, report);
+      this.k.ledger.charge(pid, report.budgetUsed, row);
+      this.k.table.exitedOnItsOwn(row, exit, result, report);
     });
     await this.drainOutbox();
     return exit;
@@ -368,14 +370,20 @@ export class KernelObject extends DurableObject<Env> {
    */
   private async drainOutbox(onlyPids?: number[], fromAlarm = false): Promise<void> {
     const { outbox } = this.k;
-    const due = outbox.due({ ...(onlyPids !== undefined ? { onlyPids } : {}), fromAlarm }).filter((r) => !this.delivering.has(r.id));
+    // Outside the alarm only what this incarnation just wrote can be due at once (the alarm reads it all);
+    // a drain of some pids leaves the others' news for the next full drain.
+    const news = outbox.takeNews(!onlyPids);
+    const query = fromAlarm || onlyPids || news.direct;
+    const due = query ? outbox.due({ ...(onlyPids !== undefined ? { onlyPids } : {}), fromAlarm }).filter((r) => !this.delivering.has(r.id)) : [];
     for (const r of due) this.delivering.add(r.id);
     // The next attempt is armed before any delivery runs, so a crash mid-delivery is retried.
     if (due.length) await this.armOutboxAlarm(Date.now() + 5_000);
     await deliverDue(due, { k: this.k, store: this.store, process: (pid) => forKernel.process(this.env, this.tenant, pid) }, this.delivering, this.tenant);
-    // The alarm also expires approvals nobody decided in time (SPEC §11), so a deadline passes without a reader.
-    const next = [outbox.nextDue(), this.k.people.approvals.nextExpiry()].filter((t): t is number => t !== null);
-    if (next.length) await this.armOutboxAlarm(Math.min(...next));
+    // Retries just written, or (from the alarm) everything waiting, approvals' deadlines included (SPEC §11).
+    const later = outbox.takeNews(false).wake;
+    const next = fromAlarm ? [outbox.nextDue(), this.k.people.approvals.nextExpiry(), later] : [news.wake, later];
+    const at = next.filter((t): t is number => t !== null);
+    if (at.length) await this.armOutboxAlarm(Math.min(...at));
   }
 
   /** `value`, once what its call promised other objects is delivered or armed for the alarm. */
@@ -384,14 +392,20 @@ export class KernelObject extends DurableObject<Env> {
     return value;
   }
 
-  /** Arms the alarm for `at` unless an earlier one is pending; an overdue one is taken as lost. */
+  /** Arms the alarm for `at` unless an earlier one is pending; one overdue by a second is taken as lost. */
   private async armOutboxAlarm(at: number) {
     const when = alarmTime(at);
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > when || current <= Date.now()) await this.ctx.storage.setAlarm(when);
+    this.alarmAt ??= await this.ctx.storage.getAlarm();
+    const current = this.alarmAt;
+    if (current === null || current > when || current < Date.now() - 1_000) {
+      await this.ctx.storage.setAlarm(when);
+      this.alarmAt = when;
+    }
   }
 
   override async alarm(): Promise<void> {
+    // This alarm is the one that was armed; what it arms next is armed anew.
+    this.alarmAt = null;
     this.k.people.approvals.sweep();
     await this.drainOutbox(undefined, true);
     this.feed.flushSoon();

@@ -99,7 +99,7 @@ describe("a top-level process's task", () => {
     expect(k.tasks.get(taskId)!.state).toBe("working");
 
     const { task, process } = await a2aTask(k, "w");
-    k.table.exitedOnItsOwn(process.pid, { code: ExitCode.completed, reason: "completed", at: at() }, "done", { turnCount: 1, usage: zeroUsage() });
+    k.table.exitedOnItsOwn(k.table.get(process.pid)!, { code: ExitCode.completed, reason: "completed", at: at() }, "done", { turnCount: 1, usage: zeroUsage() });
     expect(k.tasks.get(task.id)!.state).toBe("completed");
     expect(k.outbox.due({ fromAlarm: true }).filter((e) => e.kind === "deliver")).toEqual([]);
   });

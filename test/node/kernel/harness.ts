@@ -55,7 +55,7 @@ export function harness(options: { fetch?: Fetcher; store?: ReturnType<typeof me
     },
     exit(pid, code = 0, result = "ok") {
       const exit: ExitStatus = { code, reason: code === 0 ? "completed" : "failed", at: new Date().toISOString() };
-      k.table.exitedOnItsOwn(pid, exit, result, { turnCount: 1, usage: zeroUsage() });
+      k.table.exitedOnItsOwn(k.table.get(pid)!, exit, result, { turnCount: 1, usage: zeroUsage() });
     },
     rows<T>(sql: string, ...bindings: unknown[]) {
       return store.sql.exec(sql, ...bindings).toArray() as T[];

@@ -78,7 +78,7 @@ describe("the process table", () => {
     expect(k.tasks.get(a.taskId)).toMatchObject({ state: "canceled", status_message: "parent exited" });
     // The process that exited on its own needs no stop order; its descendants do.
     expect(k.rows<OutboxRow>("SELECT pid FROM outbox WHERE kind = 'terminate' ORDER BY pid").map((r) => r.pid)).toEqual([a.pid, b.pid, c.pid]);
-    expect(k.table.exitedOnItsOwn(lead, { code: 1, reason: "late", at: at() }, null, { turnCount: 9, usage: { inputTokens: 1, outputTokens: 1, toolCalls: 1 } })).toBe(false);
+    expect(k.table.exitedOnItsOwn(k.table.get(lead)!, { code: 1, reason: "late", at: at() }, null, { turnCount: 9, usage: { inputTokens: 1, outputTokens: 1, toolCalls: 1 } })).toBe(false);
     expect(k.table.get(lead)).toMatchObject({ result: "all done", turn_count: 1 });
   });
 
