@@ -1,4 +1,4 @@
-import type { AgentSpec, Budget, BudgetUse } from "../contracts";
+import type { AgentSpec, Budget, BudgetUse, ExitStatus } from "../contracts";
 import type { ProcessReport } from "../rpc/messages";
 import { ALL_TOOL_NAMES } from "../contracts/tools";
 import { openMcpSession } from "../mcp/client";
@@ -15,6 +15,7 @@ import { McpRegistry, type McpConnect } from "./mcp-registry";
 import { Outbox } from "./outbox";
 import { People } from "./people";
 import { ProcessTable } from "./process-table";
+import { exitOf } from "./rows";
 import { Spawner } from "./spawn";
 import { TaskStore } from "./task-store";
 
@@ -114,4 +115,37 @@ export function recordReport(k: KernelServices, store: SqlStore, pid: number, re
     });
   }
   return k.ledger.treeBudget(pid);
+}
+
+/** A process's report that it exited on its own. */
+export interface ExitReport {
+  pid: number;
+  exit: ExitStatus;
+  result: string | null;
+  report: ProcessReport;
+}
+
+/**
+ * Exit reports that arrived together (src/lib/batcher.ts), written in one transaction, each in its own
+ * savepoint so one that fails is answered alone. Idempotent: the first recorded exit wins, and is
+ * each report's answer.
+ */
+export function recordExits(k: KernelServices, store: SqlStore, exits: readonly ExitReport[]): (ExitStatus | Error)[] {
+  return store.transactionSync(() =>
+    exits.map(({ pid, exit, result, report }) => {
+      try {
+        return store.transactionSync(() => {
+          const row = k.table.get(pid);
+          if (!row) return exit;
+          const recorded = exitOf(row);
+          if (recorded) return recorded;
+          k.ledger.charge(pid, report.budgetUsed, row);
+          k.table.exitedOnItsOwn(row, exit, result, report);
+          return exit;
+        });
+      } catch (err) {
+        return err instanceof Error ? err : new Error(String(err));
+      }
+    }),
+  );
 }

@@ -35,17 +35,18 @@ import {
 import { maxLiveProcesses } from "../kernel/admission";
 import type { Actor } from "../kernel/audit-log";
 import { takeCheckpoint, type CheckpointStore, type RestoreFrom } from "../kernel/checkpoints";
-import { deliverDue, feedItem } from "../kernel/deliveries";
+import { feedItem } from "../kernel/deliveries";
+import { OutboxDrain } from "../kernel/outbox-drain";
 import { auditDispatch, type DispatchCall } from "../kernel/hook-runner";
-import { exitOf, toProcess } from "../kernel/rows";
+import { toProcess } from "../kernel/rows";
 import { migrate } from "../kernel/schema";
-import { kernelServices, recordReport, type KernelServices } from "../kernel/services";
+import { kernelServices, recordExits, recordReport, type ExitReport, type KernelServices } from "../kernel/services";
+import { Batcher } from "../lib/batcher";
 import { toTask } from "../kernel/tasks";
 import type { TaskQuery } from "../kernel/task-store";
 import { TenantFeed } from "../kernel/tenant-feed";
 import { lastEventId } from "../lib/sse";
 import { rollbackAware, type SqlStore } from "../lib/sql-store";
-import { alarmTime } from "../lib/alarm";
 import { parseHostList } from "../lib/net";
 import { takePage, type Page } from "../lib/paging";
 import type { Env } from "../env";
@@ -69,11 +70,14 @@ export class KernelObject extends DurableObject<Env> {
   private readonly feed: TenantFeed;
   /** Saved states (a field of its own: tests make saving fail). */
   private readonly checkpoints: CheckpointStore;
-  /** Outbox entries being delivered by this incarnation, so two drains never deliver one twice at once. */
-  private readonly delivering = new Set<number>();
+  private readonly outboxDrain: OutboxDrain;
+  /** Exit reports that arrive together are written in one transaction (one commit for a burst of workers ending). */
+  private readonly exits = new Batcher<ExitReport, ExitStatus>(async (items) => {
+    const answers = recordExits(this.k, this.store, items);
+    await this.drainOutbox();
+    return answers;
+  });
   private privateHostList: string[] | null = null;
-  /** The alarm as this incarnation armed or read it (undefined: not read yet). */
-  private alarmAt: number | null | undefined = undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -102,6 +106,7 @@ export class KernelObject extends DurableObject<Env> {
       startMany: (pids) => this.drainOutbox(pids),
     });
     this.checkpoints = this.k.checkpoints;
+    this.outboxDrain = new OutboxDrain({ k: this.k, store: this.store, process: (pid) => forKernel.process(this.env, this.tenant, pid) }, ctx.storage, () => this.tenant);
   }
 
   private get tenant(): string {
@@ -227,18 +232,9 @@ export class KernelObject extends DurableObject<Env> {
     return recordReport(this.k, this.store, pid, report);
   }
 
-  /** A process exited on its own. Idempotent: the first recorded exit wins. */
+  /** A process exited on its own. Idempotent: the first recorded exit wins (and is the answer). */
   async exited(pid: number, exit: ExitStatus, result: string | null, report: ProcessReport): Promise<ExitStatus> {
-    const row = this.k.table.get(pid);
-    if (!row) return exit;
-    const recorded = exitOf(row);
-    if (recorded) return recorded;
-    this.store.transactionSync(() => {
-      this.k.ledger.charge(pid, report.budgetUsed, row);
-      this.k.table.exitedOnItsOwn(row, exit, result, report);
-    });
-    await this.drainOutbox();
-    return exit;
+    return this.exits.submit({ pid, exit, result, report });
   }
 
   async kill(pid: number, request: KillRequest, actor: Actor): Promise<Outcome<KillResult>> {
@@ -364,26 +360,9 @@ export class KernelObject extends DurableObject<Env> {
 
   // ======================= outbox =======================
 
-  /**
-   * Delivers what the kernel promised other objects (start, terminate, task results) and webhooks
-   * (post_terminate): at least once, retried from the alarm with backoff until it lands.
-   */
-  private async drainOutbox(onlyPids?: number[], fromAlarm = false): Promise<void> {
-    const { outbox } = this.k;
-    // Outside the alarm only what this incarnation just wrote can be due at once (the alarm reads it all);
-    // a drain of some pids leaves the others' news for the next full drain.
-    const news = outbox.takeNews(!onlyPids);
-    const query = fromAlarm || onlyPids || news.direct;
-    const due = query ? outbox.due({ ...(onlyPids !== undefined ? { onlyPids } : {}), fromAlarm }).filter((r) => !this.delivering.has(r.id)) : [];
-    for (const r of due) this.delivering.add(r.id);
-    // The next attempt is armed before any delivery runs, so a crash mid-delivery is retried.
-    if (due.length) await this.armOutboxAlarm(Date.now() + 5_000);
-    await deliverDue(due, { k: this.k, store: this.store, process: (pid) => forKernel.process(this.env, this.tenant, pid) }, this.delivering, this.tenant);
-    // Retries just written, or (from the alarm) everything waiting, approvals' deadlines included (SPEC §11).
-    const later = outbox.takeNews(false).wake;
-    const next = fromAlarm ? [outbox.nextDue(), this.k.people.approvals.nextExpiry(), later] : [news.wake, later];
-    const at = next.filter((t): t is number => t !== null);
-    if (at.length) await this.armOutboxAlarm(Math.min(...at));
+  /** Delivers what the kernel promised other objects (src/kernel/outbox-drain.ts). */
+  private drainOutbox(onlyPids?: number[], fromAlarm = false): Promise<void> {
+    return this.outboxDrain.drain(onlyPids, fromAlarm);
   }
 
   /** `value`, once what its call promised other objects is delivered or armed for the alarm. */
@@ -392,20 +371,8 @@ export class KernelObject extends DurableObject<Env> {
     return value;
   }
 
-  /** Arms the alarm for `at` unless an earlier one is pending; one overdue by a second is taken as lost. */
-  private async armOutboxAlarm(at: number) {
-    const when = alarmTime(at);
-    this.alarmAt ??= await this.ctx.storage.getAlarm();
-    const current = this.alarmAt;
-    if (current === null || current > when || current < Date.now() - 1_000) {
-      await this.ctx.storage.setAlarm(when);
-      this.alarmAt = when;
-    }
-  }
-
   override async alarm(): Promise<void> {
-    // This alarm is the one that was armed; what it arms next is armed anew.
-    this.alarmAt = null;
+    this.outboxDrain.fired();
     this.k.people.approvals.sweep();
     await this.drainOutbox(undefined, true);
     this.feed.flushSoon();
