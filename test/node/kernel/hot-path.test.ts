@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { zeroUsage, type ExitStatus } from "../../../src/contracts";
+import { recordExits } from "../../../src/kernel/services";
+import { rollbackAware } from "../../../src/lib/sql-store";
+import { memoryStore } from "../support/sqlite";
+import { harness } from "./harness";
+
+/** A node store that, like the kernel object's, tells listeners when a transaction rolls back. */
+function rollbackStore() {
+  const base = memoryStore();
+  const run = base.transactionSync.bind(base);
+  return Object.assign(base, rollbackAware((fn) => run(fn)));
+}
+
+const done = (code = 0): ExitStatus => ({ code, reason: code === 0 ? "completed" : "failed", at: new Date().toISOString() });
+const report = { state: "running" as const, turnCount: 1, usage: zeroUsage(), budgetUsed: { tokens: 0, toolCalls: 0, wallMs: 5 } };
+
+describe("the kernel's hot path keeps its guarantees", () => {
+  it("an audit entry of a rolled-back transaction is never linked to (the cached head is dropped)", () => {
+    const k = harness({ store: rollbackStore() });
+    k.register("a");
+    expect(() =>
+      k.store.transactionSync(() => {
+        k.audit.append({ actor: "test", event: "agent_registered", data: { agent: "ghost" } });
+        throw new Error("rolled back");
+      }),
+    ).toThrow("rolled back");
+    k.register("b");
+    const entries = k.audit.page(0, 100);
+    expect(entries.map((e) => e.data.agent)).toEqual(["a", "b"]);
+    expect(entries.map((e) => e.seq)).toEqual([1, 2]);
+    expect(k.audit.verify({ full: true }).ok).toBe(true);
+  });
+
+  it("records exit reports that arrived together once each, the first recorded exit winning", async () => {
+    const k = harness({ store: rollbackStore() });
+    k.register("lead", { tools: ["delegate"], limits: { maxChildren: 10 } });
+    k.register("w");
+    const lead = (await k.spawn("lead")).pid;
+    const a = await k.delegate(lead, { agent: "w" });
+    const b = await k.delegate(lead, { agent: "w" });
+    const first = done(0);
+    const answers = recordExits(k, k.store, [
+      { pid: a.pid, exit: first, result: "A", report },
+      { pid: b.pid, exit: done(1), result: null, report },
+      { pid: a.pid, exit: done(1), result: "late", report },
+      { pid: 999, exit: done(0), result: null, report },
+    ]);
+    expect(answers[0]).toEqual(first);
+    expect(answers[2]).toEqual(first);
+    expect(k.tasks.get(a.taskId)).toMatchObject({ state: "completed", result: "A" });
+    expect(k.tasks.get(b.taskId)).toMatchObject({ state: "failed" });
+    // One terminate entry per worker, and each result on its way to the copilot once.
+    expect(k.audit.page(0, 100).filter((e) => e.event === "terminate").map((e) => e.pid)).toEqual([a.pid, b.pid]);
+    expect(k.rows<{ n: number }>("SELECT count(*) AS n FROM outbox WHERE kind = 'deliver'")[0]!.n).toBe(2);
+    expect(k.table.get(a.pid)).toMatchObject({ turn_count: 1, state: "zombie" });
+    expect(k.audit.verify({ full: true }).ok).toBe(true);
+  });
+
+  it("a batch of delegations reads each fact once and still holds maxChildren and idempotency exactly", async () => {
+    const k = harness({ store: rollbackStore() });
+    k.register("lead", { tools: ["delegate"], limits: { maxChildren: 3 } });
+    k.register("w");
+    const lead = (await k.spawn("lead")).pid;
+    const items = Array.from({ length: 5 }, (_, i) => ({ input: { agent: "w", message: `t${i}` }, idempotencyKey: `k${i}` }));
+    const out = await k.spawner.delegateMany(lead, items, { actor: `process:${lead}` });
+    const pids = out.map((o) => (o.ok ? o.value.pid : 0));
+    expect(pids).toEqual([lead + 1, lead + 2, lead + 3, lead + 4, lead + 5]);
+    // Three start now, two wait for a slot (submitted), as if they had come one at a time.
+    expect(k.rows<{ started: number }>("SELECT started FROM procs WHERE parent_pid = ? ORDER BY pid", lead).map((r) => r.started)).toEqual([1, 1, 1, 0, 0]);
+    expect(k.table.get(lead)!.started_children).toBe(3);
+    expect(k.table.liveCount()).toBe(6);
+    // The same keys again answer the same tasks, and the next pid follows the batch.
+    const again = await k.spawner.delegateMany(lead, items, { actor: `process:${lead}` });
+    expect(again.map((o) => (o.ok ? o.value.pid : 0))).toEqual(pids);
+    expect((await k.spawn("w")).pid).toBe(lead + 6);
+    // A worker's exit frees its slot for the first queued one.
+    k.exit(pids[0]!);
+    expect(k.rows<{ started: number }>("SELECT started FROM procs WHERE pid = ?", pids[3])[0]!.started).toBe(1);
+  });
+});
