@@ -3,6 +3,7 @@ import { addUse, BUDGET_KEYS, maxUse, outstanding, remaining, spentDimension, su
 import { budgetLimitOf, budgetUsedOf, LIVE_SQL, treeUsedOf, type ProcRow } from "./rows";
 import type { Sql } from "../lib/sql-store";
 import { isLive } from "../contracts";
+import { grantLease, leaseAnswer, leaseUse, noLease, type LeaseAnswer, type LeaseLink } from "./leases";
 
 /** The sum over `pid`'s live children of their unused reservations, by a scan (what the running sum must equal). */
 export function scanOutstandingReservations(sql: Sql, pid: number): BudgetUse {
@@ -19,6 +20,31 @@ export function adjustChildrenOutstanding(sql: Sql, parentPid: number, delta: Bu
   const row = sql.exec<{ children_outstanding: string | null }>("SELECT children_outstanding FROM procs WHERE pid = ?", parentPid).toArray()[0];
   if (!row || row.children_outstanding === null) return;
   sql.exec("UPDATE procs SET children_outstanding = ? WHERE pid = ?", JSON.stringify(addUse(JSON.parse(row.children_outstanding) as BudgetUse, delta)), parentPid);
+}
+
+/** The running sum of leases a row's subtree holds (schema v8; NULL: none). */
+const leasedOf = (row: Pick<ProcRow, "leased">): BudgetUse => (row.leased ? (JSON.parse(row.leased) as BudgetUse) : zeroUse());
+
+/** Adds `delta` to the leased sum of `pid` and of every ancestor: a lease counts against every limit above its holder. */
+function adjustLeased(sql: Sql, pid: number, delta: BudgetUse) {
+  type Link = Pick<ProcRow, "parent_pid" | "leased">;
+  for (let at: number | null = pid; at !== null; ) {
+    const r: Link | undefined = sql.exec<Link>("SELECT parent_pid, leased FROM procs WHERE pid = ?", at).toArray()[0];
+    if (!r) break;
+    sql.exec("UPDATE procs SET leased = ? WHERE pid = ?", JSON.stringify(addUse(leasedOf(r), delta)), at);
+    at = r.parent_pid;
+  }
+}
+
+/**
+ * Gives back what is left of a process's lease (its exit, or before a renewal): its usage, charged
+ * first, is in the trees' usage from then on, and the rest is free for others of the tree again.
+ */
+export function releaseLease(sql: Sql, pid: number, known?: Pick<ProcRow, "lease">) {
+  const row = known ?? sql.exec<Pick<ProcRow, "lease">>("SELECT lease FROM procs WHERE pid = ?", pid).toArray()[0];
+  if (!row?.lease) return;
+  sql.exec("UPDATE procs SET lease = NULL WHERE pid = ?", pid);
+  adjustLeased(sql, pid, subUse(zeroUse(), leaseUse(JSON.parse(row.lease) as Budget)));
 }
 
 /** A process's budget as the tree sees it. */
@@ -124,15 +150,37 @@ export class BudgetLedger {
     return { spent: spentDimension(remaining(limit, treeUsed)), left: remaining(limit, addUse(treeUsed, this.outstandingReservations(pid))) };
   }
 
-  /** Whether `pid` or any of its ancestors has a budget: a new child of it then reports every step. */
-  limitedAbove(pid: number): boolean {
-    for (let at: number | null = pid; at !== null; ) {
-      const row = this.columns(at);
-      if (!row) return false;
-      if (Object.keys(budgetLimitOf(row)).length > 0) return true;
-      at = row.parent_pid;
+  /**
+   * A live process reported (its usage charged): its old lease is given back and, while it runs, a
+   * new one granted from the headroom of every limiting process above it, in the caller's transaction.
+   * Answers the tree's view of its budget with the new lease (src/kernel/leases.ts).
+   */
+  renewLease(pid: number, running: boolean): LeaseAnswer {
+    releaseLease(this.sql, pid);
+    const chain = this.leaseChain(pid);
+    if (chain.length === 0) return { external: zeroUse(), ancestorsLeft: {}, lease: {}, free: {} };
+    // A process that waits spends nothing: it holds nothing the running ones of its tree could spend.
+    const lease = running ? grantLease(chain) : noLease(grantLease(chain));
+    const held = running && Object.keys(lease).length > 0;
+    if (held) {
+      this.sql.exec("UPDATE procs SET lease = ? WHERE pid = ?", JSON.stringify(lease), pid);
+      adjustLeased(this.sql, pid, leaseUse(lease));
     }
-    return false;
+    const [self, ...ancestors] = held ? chain.map((link) => ({ ...link, leased: addUse(link.leased, leaseUse(lease)) })) : chain;
+    return leaseAnswer(self!, ancestors, lease);
+  }
+
+  /** The process and its ancestors, nearest first, as leases see them. */
+  private leaseChain(pid: number): (LeaseLink & { ownUsed: BudgetUse })[] {
+    type Link = Pick<ProcRow, "parent_pid" | "budget_limit" | "budget_used" | "tree_used" | "leased">;
+    const chain: (LeaseLink & { ownUsed: BudgetUse })[] = [];
+    for (let at: number | null = pid; at !== null; ) {
+      const r: Link | undefined = this.sql.exec<Link>("SELECT parent_pid, budget_limit, budget_used, tree_used, leased FROM procs WHERE pid = ?", at).toArray()[0];
+      if (!r) break;
+      chain.push({ limit: budgetLimitOf(r), treeUsed: treeUsedOf(r), leased: leasedOf(r), ownUsed: budgetUsedOf(r) });
+      at = r.parent_pid;
+    }
+    return chain;
   }
 
   /** What is left, per dimension, of a process's own budget and its ancestors': what a restore of it may spend. */

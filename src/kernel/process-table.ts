@@ -18,7 +18,7 @@ import {
   type Warning,
 } from "../contracts";
 import { outstanding, subUse, zeroUse } from "../agent/budget";
-import { adjustChildrenOutstanding } from "./budget-ledger";
+import { adjustChildrenOutstanding, releaseLease } from "./budget-ledger";
 import { takePage, type Page } from "../lib/paging";
 import type { Actor, AuditLog } from "./audit-log";
 import type { Outbox } from "./outbox";
@@ -236,6 +236,9 @@ export class ProcessTable {
       const now = this.sql.exec<Pick<ProcRow, "budget_limit" | "tree_used">>("SELECT budget_limit, tree_used FROM procs WHERE pid = ?", row.pid).one();
       adjustChildrenOutstanding(this.sql, row.parent_pid, subUse(zeroUse(), outstanding(budgetLimitOf(now), treeUsedOf(now))));
     }
+    // Its final usage is charged (an exit report charges first): what it had not spent of its lease is free again.
+    // (`row` was read in this synchronous run, so its lease is current.)
+    releaseLease(this.sql, row.pid, row);
     const { audit, outbox } = this.fx;
     audit.append({
       actor,

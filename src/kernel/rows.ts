@@ -50,6 +50,10 @@ export type ProcRow = {
   started_children: number;
   /** JSON BudgetUse: the sum of the live children's unused reservations (schema v7; NULL until first computed). */
   children_outstanding: string | null;
+  /** JSON Budget: the lease this live process holds (schema v8; NULL: none). */
+  lease: string | null;
+  /** JSON BudgetUse: the sum of the leases live processes of its subtree hold, its own included (schema v8; NULL: none). */
+  leased: string | null;
 };
 
 /** A `tasks` row: one delegation. */

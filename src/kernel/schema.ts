@@ -144,6 +144,17 @@ const COUNTERS = `
   END;
 `;
 
+/**
+ * Budget leases (src/kernel/leases.ts): `procs.lease`, what a live process may spend before it reports
+ * again, and `procs.leased`, the running sum of the leases held in a process's subtree, itself included
+ * (kept by the ledger along the ancestor chain on every grant and release). NULL is none: a store
+ * from before holds no leases.
+ */
+const LEASES = `
+  ALTER TABLE procs ADD COLUMN lease TEXT;
+  ALTER TABLE procs ADD COLUMN leased TEXT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "the schema before versions: process table, agents, hooks, tasks, idempotency, audit, outbox, checkpoints", sql: V1 },
   { version: 2, description: "drop tasks.idem_key, which nothing ever wrote (delegations replay through the idempotency table)", sql: "ALTER TABLE tasks DROP COLUMN idem_key" },
@@ -152,6 +163,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, description: "tasks.copilot_pid nullable: a top-level process spawned over A2A has a task and no copilot", sql: TASKS_NULLABLE_COPILOT },
   { version: 6, description: "people in the loop: approvals, questions, a top-level process's pending question, and their feed triggers", sql: PEOPLE },
   { version: 7, description: "counters instead of scans: meta.live_count, procs.started_children (triggers), procs.children_outstanding (the ledger), indexes for queued children and the outbox", sql: COUNTERS },
+  { version: 8, description: "budget leases: procs.lease (a live process's lease) and procs.leased (the leases its subtree holds)", sql: LEASES },
 ];
 
 /** The version a store has once `migrate` ran. */

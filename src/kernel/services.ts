@@ -1,5 +1,5 @@
-import type { AgentSpec, Budget, BudgetUse, ExitStatus } from "../contracts";
-import type { ProcessReport } from "../rpc/messages";
+import type { AgentSpec, ExitStatus } from "../contracts";
+import type { LeaseAnswer, ProcessReport } from "../rpc/messages";
 import { ALL_TOOL_NAMES } from "../contracts/tools";
 import { openMcpSession } from "../mcp/client";
 import type { SqlStore } from "../lib/sql-store";
@@ -100,21 +100,22 @@ export function kernelServices(store: SqlStore, host: KernelHost): KernelService
 }
 
 /**
- * Progress from a process object: keeps the table's view of a live process current, and charges its
- * new usage to every ancestor (budgets are tree-wide). Answers what the process's descendants have
- * used or still hold reserved, which its own budget check adds to its usage.
+ * Progress from a process object: keeps the table's view of a live process current, charges its new
+ * usage to every ancestor (budgets are tree-wide), and renews its lease (src/kernel/leases.ts). Answers
+ * what its descendants have used, which its own budget check adds to its usage, what its ancestors have
+ * left, its new lease and what nobody else holds.
  */
-export function recordReport(k: KernelServices, store: SqlStore, pid: number, report: ProcessReport): { external: BudgetUse; ancestorsLeft: Budget } {
-  if (k.table.has(pid)) {
-    store.transactionSync(() => {
-      k.ledger.charge(pid, report.budgetUsed);
-      k.table.recordReport(pid, report);
-      // A top-level process's own task (A2A) follows whether it waits for its caller.
-      const row = k.table.get(pid);
-      if (row?.task_id && row.parent_pid === null) k.tasks.followReport(row.task_id, pid, report.awaiting, k.people.waitsOnPerson(pid));
-    });
-  }
-  return k.ledger.treeBudget(pid);
+export function recordReport(k: KernelServices, store: SqlStore, pid: number, report: ProcessReport): LeaseAnswer {
+  if (!k.table.has(pid)) return { ...k.ledger.treeBudget(pid), lease: {}, free: {} };
+  return store.transactionSync(() => {
+    k.ledger.charge(pid, report.budgetUsed);
+    k.table.recordReport(pid, report);
+    const row = k.table.get(pid)!;
+    // A top-level process's own task (A2A) follows whether it waits for its caller.
+    if (row.task_id && row.parent_pid === null) k.tasks.followReport(row.task_id, pid, report.awaiting, k.people.waitsOnPerson(pid));
+    // An exited process holds no lease (its exit gave it back): a late report is only charged.
+    return row.exit ? { ...k.ledger.treeBudget(pid), lease: {}, free: {} } : k.ledger.renewLease(pid, report.state === "running");
+  });
 }
 
 /** A process's report that it exited on its own. */

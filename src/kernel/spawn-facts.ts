@@ -14,7 +14,7 @@ import { budgetLimitOf, type ProcRow } from "./rows";
  */
 export class SpawnFacts {
   private live: number | null = null;
-  private readonly parents = new Map<number, { row: ProcRow | null; limitedAbove?: boolean }>();
+  private readonly parents = new Map<number, { row: ProcRow | null }>();
   private readonly agents = new Map<string, AgentSpec | null>();
   private readonly keys = new Map<string, number | null>();
   private pid: number | null = null;
@@ -56,13 +56,6 @@ export class SpawnFacts {
   /** What `parent` can still give a new child; no reads when it has no budget of its own to share. */
   headroom(parent: ProcRow): Headroom {
     return Object.keys(budgetLimitOf(parent)).length === 0 ? { spent: null, left: {} } : this.deps.ledger.headroom(parent.pid);
-  }
-
-  /** Whether `pid` or an ancestor has a budget (a tree's limits do not change while spawns run). */
-  limitedAbove(pid: number): boolean {
-    this.parent(pid);
-    const known = this.parents.get(pid)!;
-    return (known.limitedAbove ??= this.deps.ledger.limitedAbove(pid));
   }
 
   /** The next pid, as `ProcessTable.nextPid` allocates it, read once per run. */

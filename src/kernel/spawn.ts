@@ -435,7 +435,6 @@ export class Spawner {
         budget,
         limits,
         createdAt: at,
-        treeBudgeted: parent !== null && facts.limitedAbove(parent.pid),
       };
       table.insert({
         pid,

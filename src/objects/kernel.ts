@@ -10,7 +10,6 @@ import {
   type ReplyResult,
   type AuditEntry,
   type AuditVerify,
-  type Budget,
   type BudgetUse,
   type DelegateInput,
   type ExitStatus,
@@ -52,7 +51,7 @@ import { takePage, type Page } from "../lib/paging";
 import type { Env } from "../env";
 import { forKernel } from "../rpc/stubs";
 import { checkModelConfig } from "../models";
-import type { DispatchGate, DispatchReport, GateOptions, ProcessReport } from "../rpc/messages";
+import type { DispatchGate, DispatchReport, GateOptions, LeaseAnswer, ProcessReport } from "../rpc/messages";
 
 export type { Actor };
 
@@ -223,12 +222,8 @@ export class KernelObject extends DurableObject<Env> {
     return this.k.spawner.restore(checkpointId, actor);
   }
 
-  /**
-   * Progress from a process object: keeps the table's view of a live process current, and charges
-   * its new usage to every ancestor (budgets are tree-wide). Answers what the process's descendants
-   * have used or still hold reserved, which its own budget check adds to its usage.
-   */
-  async report(pid: number, report: ProcessReport): Promise<{ external: BudgetUse; ancestorsLeft: Budget }> {
+  /** Progress from a process object: the table's view, the tree's usage and the process's lease (`recordReport`). */
+  async report(pid: number, report: ProcessReport): Promise<LeaseAnswer> {
     return recordReport(this.k, this.store, pid, report);
   }
 

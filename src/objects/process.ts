@@ -15,6 +15,7 @@ import {
   EXIT_REPORT_RETRY_MS,
   idle,
   initialLoopState,
+  leaseSpent,
   nextAlarm,
   ownUse,
   pausedLoop,
@@ -22,6 +23,7 @@ import {
   resumedLoop,
   stepDue,
   visibleState,
+  withAnswer,
   type Incarnation,
   type LoopState,
 } from "../process/machine";
@@ -214,17 +216,17 @@ export class ProcessObject extends DurableObject<Env> {
   /** A step's progress, when the kernel must hear of it now (src/process/report-policy.ts); null: not sent. */
   private async reportStep(loop: LoopState) {
     const report = this.report(loop);
-    const delegated = this.store.inbox.any();
-    if (!mustReport({ treeBudgeted: this.cfg.treeBudgeted ?? true, delegated, report, last: this.lastReport, now: Date.now() })) return null;
+    if (!mustReport({ leaseSpent: leaseSpent(loop), report, last: this.lastReport, now: Date.now() })) return null;
     return this.reportProgress(loop);
   }
 
-  /** Answers the tree's view of this process's budget (descendants' usage, ancestors' headroom), when the kernel answered. */
+  /** Answers the tree's view of this process's budget and its renewed lease, kept at once, when the kernel answered. */
   private async reportProgress(loop?: LoopState) {
     try {
       const report = this.report(loop);
       const tree = await forProcess.kernel(this.env, this.cfg.tenant).report(this.cfg.pid, report);
       this.lastReport = { key: reportKey(report), at: Date.now() };
+      if (!this.store.exit) this.store.commit({ loop: withAnswer(this.store.loop, tree, report.budgetUsed) });
       return tree;
     } catch (err) {
       // The table catches up at the next report; the process itself is unaffected.

@@ -8,7 +8,8 @@ import type { DeliveryPolicy } from "../contracts/tasks";
 import type { ModelResponse } from "../models/model";
 import { dueAt, isCollectWait, type CallWait } from "./waits";
 import { retryDelay } from "../agent/retry";
-import { addUse, remaining, spentDimension } from "../agent/budget";
+import { addUse, BUDGET_KEYS, remaining, spentDimension, subUse, zeroUse } from "../agent/budget";
+import type { LeaseAnswer } from "../rpc/messages";
 
 // ---------------------------------------------------------------------------------------------
 // The persisted state
@@ -35,10 +36,22 @@ export interface LoopState {
   wallMs: number;
   /** The budget ran out: the next model call is the last, without tools. */
   finalCall: boolean;
-  /** What descendants have used: it counts against this process's budget (budgets are tree-wide). */
+  /** What descendants have used, as the kernel last answered: it counts against this process's budget (budgets are tree-wide). */
   external?: BudgetUse;
-  /** The least any ancestor has left of its budget: the tree stops when an ancestor's runs out. */
+  /**
+   * The least any ancestor had left when the kernel last answered: the tree stops for this process
+   * when its own usage since then (`sinceAnswer`) reaches it.
+   */
   ancestorsLeft?: Budget;
+  /** What its own and its ancestors' budgets had left that no other process held leased, when the kernel last answered. */
+  free?: Budget;
+  /**
+   * The lease the kernel last granted (src/kernel/leases.ts): what this process may spend from
+   * `answeredAt` before it must report again. {} when nothing limits its tree; absent before the first answer.
+   */
+  lease?: Budget;
+  /** This process's own usage when the kernel last answered (what it had charged). */
+  answeredAt?: BudgetUse;
   /**
    * Calls of the current turn that wait, by call id: a collect (results or its deadline), an approval
    * (a person's decision or its expiry), a question (its answer). The turn's other calls have run.
@@ -266,15 +279,70 @@ export function fitToBudget(calls: ToolCall[], budget: Budget, usedToolCalls: nu
   return { run: calls.slice(0, room), refused: calls.slice(room) };
 }
 
+/** The kernel's answer to a report; a lease and what is free come with it from kernels that grant leases. */
+export type TreeAnswer = Omit<LeaseAnswer, "lease" | "free"> & Partial<Pick<LeaseAnswer, "lease" | "free">>;
+
+/** This process's own usage since the kernel last answered (all of it before the first answer). */
+export const sinceAnswer = (s: LoopState): BudgetUse => subUse(ownUse(s), s.answeredAt ?? zeroUse());
+
+/**
+ * Whether the lease is spent in some dimension: the kernel must hear of this step before the next
+ * (src/process/report-policy.ts). A lease of 0 (the tree's headroom is all used or leased out) is
+ * spent at once: such a process reports every step, as near the end of a budget.
+ */
+export function leaseSpent(s: LoopState): boolean {
+  if (!s.lease) return false;
+  const since = sinceAnswer(s);
+  return BUDGET_KEYS.some((k) => s.lease![k] !== undefined && since[k] >= s.lease![k]!);
+}
+
+/** What the ancestors have left now, as far as this process knows: the kernel's last answer less its own usage since. */
+const ancestorsLeftNow = (s: LoopState): Budget => remaining(s.ancestorsLeft ?? {}, sinceAnswer(s));
+
 /** `fitToBudget` for this process: its own and its descendants' tool calls counted, and its ancestors' headroom. */
 export const withinBudget = (loop: LoopState, calls: ToolCall[], budget: Budget) =>
-  fitToBudget(calls, budget, loop.usage.toolCalls + (loop.external?.toolCalls ?? 0), loop.ancestorsLeft?.toolCalls);
+  fitToBudget(calls, budget, loop.usage.toolCalls + (loop.external?.toolCalls ?? 0), loop.ancestorsLeft ? ancestorsLeftNow(loop).toolCalls : undefined);
 
 /** Flags the last call when a budget dimension is spent. */
 export function withBudgetCheck(state: LoopState, settings: LoopSettings): LoopState {
   if (state.finalCall || state.phase !== "model") return state;
-  const spent = exhaustedBudget(settings.budget, budgetUse(state)) ?? exhaustedBudget(state.ancestorsLeft ?? {}, { tokens: 0, toolCalls: 0, wallMs: 0 });
+  const spent = exhaustedBudget(settings.budget, budgetUse(state)) ?? spentDimension(ancestorsLeftNow(state));
   return spent ? { ...state, finalCall: true } : state;
+}
+
+/**
+ * The kernel's answer to a report of `charged` (the own usage it was sent): the tree's view and, when
+ * given, the new lease, counted from there. A lease not given (an older kernel) leaves the old one.
+ */
+export function withAnswer(loop: LoopState, answer: TreeAnswer, charged: BudgetUse): LoopState {
+  const granted = answer.lease ? { lease: answer.lease, free: answer.free ?? {} } : {};
+  return { ...loop, external: answer.external, ancestorsLeft: answer.ancestorsLeft, ...granted, answeredAt: charged };
+}
+
+/** How long a process whose tree's budget is all leased out waits before it asks the kernel again. */
+export const LEASE_WAIT_MS = 1_000;
+
+/**
+ * Its lease is spent, and so is what the tree's budgets had left that no other process holds, while
+ * the budgets themselves are not: the rest is leased to processes that run, so its next model call
+ * waits (it asks the kernel again, every LEASE_WAIT_MS) rather than spend what they were promised.
+ * Leases come back as their holders report, sleep or exit. A tree thus exceeds a budget by at most
+ * the one call per process made on a stale answer, and no process stops early for others' leases.
+ */
+export function blockedOnLease(loop: LoopState): boolean {
+  if (!loop.free || loop.finalCall || loop.phase !== "model") return false;
+  const since = sinceAnswer(loop);
+  return BUDGET_KEYS.some((k) => loop.free![k] !== undefined && since[k] >= loop.free![k]!);
+}
+
+/**
+ * A blocked process asked the kernel again (its answer is in `loop`): the budget check, then the model
+ * call if some budget is free now, or the last call if the budget is spent, or else model → backoff, to
+ * ask again later.
+ */
+export function afterLeaseAsk(loop: LoopState, settings: LoopSettings, now: number): LoopState {
+  const checked = withBudgetCheck(loop, settings);
+  return blockedOnLease(checked) ? { ...checked, retryAt: now + LEASE_WAIT_MS } : checked;
 }
 
 export const FINAL_CALL_PROMPT =
@@ -368,9 +436,10 @@ export function stopWaiting(loop: LoopState, callId: string): LoopState {
   return { ...loop, waiting };
 }
 
-/** The end of a step: its wall time, the tree's view of the budget (when the kernel answered), the budget check. */
-export function afterStep(loop: LoopState, settings: LoopSettings, wallMs: number, tree: { external: BudgetUse; ancestorsLeft: Budget } | null): LoopState {
-  return withBudgetCheck({ ...loop, wallMs: loop.wallMs + wallMs, ...(tree ?? {}) }, settings);
+/** The end of a step: its wall time, the tree's view of the budget (when the kernel answered, to a report of this usage), the budget check. */
+export function afterStep(loop: LoopState, settings: LoopSettings, wallMs: number, tree: TreeAnswer | null): LoopState {
+  const next = { ...loop, wallMs: loop.wallMs + wallMs };
+  return withBudgetCheck(tree ? withAnswer(next, tree, ownUse(next)) : next, settings);
 }
 
 /** any → exited. */
@@ -385,7 +454,8 @@ export const exitedLoop = (loop: LoopState): LoopState => ({ ...loop, phase: "ex
  */
 export function restoredLoop(saved: LoopState): LoopState {
   const waiting = Object.fromEntries(Object.entries(saved.waiting ?? {}).filter(([, w]) => isCollectWait(w)));
-  const { waiting: _saved, ...rest } = saved;
+  // Its lease was the saved process's, which gave it back at exit: the restore's first report brings its own.
+  const { waiting: _saved, lease: _lease, free: _free, ...rest } = saved;
   return { ...rest, paused: false, attempts: 0, retryAt: null, ...(Object.keys(waiting).length ? { waiting } : {}) };
 }
 

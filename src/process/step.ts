@@ -5,7 +5,7 @@
  * never asked for again, a persisted tool result never run again. The I/O is injected: the process
  * object supplies its store, model, tool dispatch and kernel report.
  */
-import { DEFAULT_SYSTEM_PROMPT, ExitCode, type Budget, type BudgetUse, type Message, type ProcessEventType, type ToolCall, type ToolResult } from "../contracts";
+import { DEFAULT_SYSTEM_PROMPT, ExitCode, type Message, type ProcessEventType, type ToolCall, type ToolResult } from "../contracts";
 import type { Approval } from "../contracts/approvals";
 import { trimContext } from "../agent/context";
 import { toolSchemas } from "../agent/tool-schemas";
@@ -13,10 +13,12 @@ import { ModelError, type ModelResponse, type ToolSchema } from "../models/model
 import { describeRefusal } from "./conversation";
 import { journalKey } from "./journal";
 import {
+  afterLeaseAsk,
   afterModelError,
   afterModelResponse,
   afterStep,
   afterToolResults,
+  blockedOnLease,
   FINAL_CALL_PROMPT,
   isWaiting,
   startWaiting,
@@ -25,6 +27,7 @@ import {
   type LoopSettings,
   type LoopState,
   type Next,
+  type TreeAnswer,
 } from "./machine";
 import { exitChange, type ProcessStore } from "./store";
 import type { Settle } from "./tools/dispatcher";
@@ -51,8 +54,8 @@ export interface StepIO {
   resume(call: ToolCall, wait: CallWait): Promise<ToolOutcome | null>;
   /** The approval as the kernel has it now (expired first when pending past its expiry). */
   approvalState(approvalId: string): Promise<Approval>;
-  /** Reports progress to the kernel; answers the tree's view of the budget, or null when the kernel did not answer. */
-  report(loop: LoopState): Promise<{ external: BudgetUse; ancestorsLeft: Budget } | null>;
+  /** Reports progress to the kernel; answers the tree's view of the budget and the new lease, or null when the kernel did not answer. */
+  report(loop: LoopState): Promise<TreeAnswer | null>;
   now(): number;
 }
 
@@ -75,6 +78,13 @@ export async function runStep(io: StepIO, { single = false }: { single?: boolean
   const { store } = io;
   const startedAt = io.now();
   const phase = store.loop.phase;
+  if (phase === "model" && blockedOnLease(store.loop)) {
+    // The rest of the tree's budget is leased to others: ask again, and call only once some is free.
+    await io.report(store.loop);
+    if (store.exit) return;
+    store.commit({ loop: afterLeaseAsk(store.loop, settingsOf(io.config), io.now()) });
+    if (blockedOnLease(store.loop)) return;
+  }
   if (phase === "model") await callModel(io);
   // The answer is persisted first, so a step cut short resumes with its tools, never by asking the model again.
   const runTools = single ? phase === "tools" : !store.loop.paused;

@@ -22,11 +22,25 @@ export interface ProcessConfig {
   budget: Budget;
   limits: Required<Limits>;
   createdAt: string;
+}
+
+/** What the kernel answers a progress report with (src/kernel/leases.ts): the tree's view of the process's budget, and its new lease. */
+export interface LeaseAnswer {
+  /** What its descendants have used: it counts against its own limit. */
+  external: BudgetUse;
   /**
-   * Whether an ancestor has a budget (src/process/report-policy.ts): such a process reports every step,
-   * since its ancestors' headroom is what stops it; absent (a config from before) counts as true.
+   * Per dimension an ancestor limits, the least any ancestor has left (limit − its tree's usage): its
+   * last call is due when its own usage since this answer reaches it.
    */
-  treeBudgeted?: boolean;
+  ancestorsLeft: Budget;
+  /** What it may spend from here before it must report again; {} when nothing limits its tree. */
+  lease: Budget;
+  /**
+   * Per dimension it or an ancestor limits, the least they have left that no other process holds
+   * leased (its own lease included). Spent while `ancestorsLeft` is not: the rest is others' to spend,
+   * so it asks again before its next model call instead of making it (src/process/machine.ts `blockedOnLease`).
+   */
+  free: Budget;
 }
 
 export type ProcessStart = { input: string } | { restore: ProcessSnapshot };

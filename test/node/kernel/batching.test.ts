@@ -67,26 +67,3 @@ describe("the outbox's batches (batchEntries)", () => {
     expect(batchEntries([])).toEqual([]);
   });
 });
-
-describe("whether a new process reports every step (ProcessConfig.treeBudgeted)", () => {
-  const configOf = (k: ReturnType<typeof harness>, pid: number) => {
-    const start = k.rows<{ payload: string }>("SELECT payload FROM outbox WHERE pid = ? AND kind = 'start'", pid)[0];
-    return (JSON.parse(start!.payload) as { config: { treeBudgeted?: boolean } }).config;
-  };
-
-  it("is set when the parent or any ancestor has a budget, and not for a top-level process or an unbudgeted tree", async () => {
-    const k = harness();
-    k.register("free", { tools: ["delegate"] });
-    k.register("capped", { tools: ["delegate"], budget: { tokens: 1000 } });
-    k.register("w", { tools: ["delegate"] });
-    const free = (await k.spawn("free")).pid;
-    const capped = (await k.spawn("capped")).pid;
-    expect(configOf(k, free).treeBudgeted).toBe(false);
-    const underFree = (await k.delegate(free, { agent: "w" })).pid;
-    expect(configOf(k, underFree).treeBudgeted).toBe(false);
-    const underCapped = (await k.delegate(capped, { agent: "w" })).pid;
-    expect(configOf(k, underCapped).treeBudgeted).toBe(true);
-    const grandchild = (await k.delegate(underCapped, { agent: "w" })).pid;
-    expect(configOf(k, grandchild).treeBudgeted).toBe(true);
-  });
-});

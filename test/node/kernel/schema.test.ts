@@ -46,10 +46,11 @@ describe("the kernel's schema versions", () => {
     const store = memoryStore();
     expect(schemaVersion(store)).toBe(0);
     expect(migrate(store)).toEqual({ from: 0, to: SCHEMA_VERSION });
-    expect(SCHEMA_VERSION).toBe(7);
+    expect(SCHEMA_VERSION).toBe(8);
     expect(schemaVersion(store)).toBe(SCHEMA_VERSION);
     expect(tables(store)).toEqual(["agents", "approvals", "audit", "audit_verified", "checkpoint_chunks", "checkpoints", "hooks", "idempotency", "mcp_servers", "mcp_tools", "meta", "outbox", "procs", "questions", "tasks", "tenant_events"]);
     expect(columns(store, "procs")).toContain("pending_input");
+    expect(columns(store, "procs")).toEqual(expect.arrayContaining(["lease", "leased"]));
     expect(columns(store, "tasks")).not.toContain("idem_key");
     expect(columns(store, "tasks")).toContain("created_at");
   });

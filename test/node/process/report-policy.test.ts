@@ -11,12 +11,11 @@ const report = (state: ProcessReport["state"] = "running", extra: Partial<Proces
 });
 const at = 1_000_000;
 const last = { key: reportKey(report()), at };
-const base = { treeBudgeted: false, delegated: false, report: report(), last, now: at + 10 };
+const base = { leaseSpent: false, report: report(), last, now: at + 10 };
 
 describe("when a step's progress reaches the kernel", () => {
-  it("always when an ancestor has a budget, when the process has delegated, and first in an incarnation", () => {
-    expect(mustReport({ ...base, treeBudgeted: true })).toBe(true);
-    expect(mustReport({ ...base, delegated: true })).toBe(true);
+  it("at once when its lease is spent, and first in an incarnation", () => {
+    expect(mustReport({ ...base, leaseSpent: true })).toBe(true);
     expect(mustReport({ ...base, last: null })).toBe(true);
   });
 
