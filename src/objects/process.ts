@@ -95,7 +95,7 @@ export class ProcessObject extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    this.armed = undefined; // the alarm that fired is spent
+    this.armed = null; // the alarm that fired is spent: none is armed (a throw makes the platform retry it)
     if (!this.store.load()) return;
     if (this.run.stepping) {
       // A step of this incarnation is still running: only its deadman moves on.

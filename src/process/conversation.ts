@@ -12,7 +12,14 @@ export const MAX_CONVERSATION_BYTES = 8 * 1024 * 1024;
 /** One stored message (its JSON, UTF-8), with room under SQLite's 2 MB for the event that repeats it. */
 export const MAX_MESSAGE_BYTES = 1536 * 1024;
 
-export const storedBytes = (message: Message): number => utf8Length(JSON.stringify(message));
+export const storedBytes = (message: Message): number => byteLength(JSON.stringify(message));
+
+const ASCII = /^[\x00-\x7f]*$/;
+/**
+ * A stored text's UTF-8 length. Nearly every message is ASCII, counted by the native regex engine;
+ * counting in a JS loop costs microseconds per message, and far more once V8 gives up optimizing it.
+ */
+const byteLength = (text: string): number => (ASCII.test(text) ? text.length : utf8Length(text));
 
 export type Admission = { ok: true } | { ok: false; why: "message" | "conversation"; bytes: number; room: number };
 
@@ -34,19 +41,38 @@ export function describeRefusal(refusal: Extract<Admission, { ok: false }>, what
     : `${what} (${refusal.bytes} bytes) does not fit in the conversation: ${refusal.room} of its ${MAX_CONVERSATION_BYTES} bytes are left`;
 }
 
-/** A process's conversation in SQLite, with its size kept alongside so a check never scans it. */
+/** A conversation up to this size is also kept in memory, so a model call does not read it back. */
+const CACHED_BYTES = 256 * 1024;
+
+/**
+ * A process's conversation in SQLite. Its size is kept by the store (`kv.conversationBytes`, written
+ * with each append) so a check never scans it; a small conversation is also kept in memory.
+ */
 export class Conversation {
   private bytesUsed: number | null = null;
+  /** The messages in order, while the conversation is small (null: read them from SQLite). */
+  private cached: Message[] | null = null;
 
-  constructor(private readonly sql: Sql) {
-    sql.exec(`
-      CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS conversation_size (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
-    `);
+  constructor(private readonly sql: Sql) {}
+
+  /** The size the store read (null: not stored, objects written before it was kept). */
+  knowBytes(bytes: number | null) {
+    this.bytesUsed = bytes;
+  }
+
+  /** A new process: nothing stored yet. */
+  startEmpty() {
+    this.bytesUsed = 0;
+    this.cached = [];
   }
 
   all(): Message[] {
-    return this.sql.exec<{ body: string }>("SELECT body FROM messages ORDER BY seq").toArray().map((r) => JSON.parse(r.body) as Message);
+    if (this.cached) return [...this.cached];
+    const messages = this.sql.exec<{ body: string }>("SELECT body FROM messages ORDER BY seq").toArray().map((r) => JSON.parse(r.body) as Message);
+    // Objects written before the size was kept learn it here once (the store writes it with the next append).
+    this.bytesUsed ??= messages.reduce((n, m) => n + storedBytes(m), 0);
+    if (this.bytesUsed <= CACHED_BYTES) this.cached = [...messages];
+    return messages;
   }
 
   /** Messages after the cursor (a message's position), a page at a time. */
@@ -64,39 +90,49 @@ export class Conversation {
 
   /** The text of the last message when it is the model's answer (what an interactive agent said last). */
   lastAnswer(): string | null {
-    const row = this.sql.exec<{ body: string }>("SELECT body FROM messages ORDER BY seq DESC LIMIT 1").toArray()[0];
-    const last = row ? (JSON.parse(row.body) as Message) : null;
+    let last: Message | null;
+    if (this.cached) last = this.cached.at(-1) ?? null;
+    else {
+      const row = this.sql.exec<{ body: string }>("SELECT body FROM messages ORDER BY seq DESC LIMIT 1").toArray()[0];
+      last = row ? (JSON.parse(row.body) as Message) : null;
+    }
     return last?.role === "assistant" ? last.content : null;
   }
 
   bytes(): number {
-    if (this.bytesUsed === null) {
-      // Objects written before the size was kept learn it once.
-      const row = this.sql.exec<{ bytes: number }>("SELECT bytes FROM conversation_size").toArray()[0];
-      this.bytesUsed = row ? row.bytes : this.all().reduce((n, m) => n + storedBytes(m), 0);
-    }
-    return this.bytesUsed;
+    if (this.bytesUsed === null) this.all();
+    return this.bytesUsed!;
   }
 
   fits(messages: readonly Message[]): Admission {
     return admit(this.bytes(), messages);
   }
 
-  /** Appends in the caller's transaction; the caller has checked `fits` where the input is not its own. */
-  append(messages: readonly Message[]) {
-    if (messages.length === 0) return;
+  /**
+   * Appends in the caller's transaction (one statement), and answers the new size, which the caller
+   * writes in the same transaction; the caller has checked `fits` where the input is not its own.
+   */
+  append(messages: readonly Message[]): number {
     let bytes = this.bytes();
-    for (const m of messages) {
-      const body = JSON.stringify(m);
-      this.sql.exec("INSERT INTO messages (body) VALUES (?)", body);
-      bytes += utf8Length(body);
+    if (messages.length === 0) return bytes;
+    const bodies = messages.map((m) => JSON.stringify(m));
+    for (let i = 0; i < bodies.length; i += MAX_ROWS_PER_INSERT) {
+      const chunk = bodies.slice(i, i + MAX_ROWS_PER_INSERT);
+      this.sql.exec(`INSERT INTO messages (body) VALUES ${chunk.map(() => "(?)").join(", ")}`, ...chunk);
     }
-    this.sql.exec("INSERT INTO conversation_size (id, bytes) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET bytes = excluded.bytes", bytes);
+    for (const body of bodies) bytes += byteLength(body);
     this.bytesUsed = bytes;
+    if (this.cached && bytes <= CACHED_BYTES) this.cached.push(...messages);
+    else this.cached = null;
+    return bytes;
   }
 
-  /** A transaction that appended was rolled back: the cached size is re-read. */
-  forgetSize() {
+  /** A transaction that appended was rolled back: the size and messages are read again. */
+  forget() {
     this.bytesUsed = null;
+    this.cached = null;
   }
 }
+
+/** Rows per INSERT (a statement takes at most 100 bound values). */
+const MAX_ROWS_PER_INSERT = 50;

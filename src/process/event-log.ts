@@ -6,6 +6,8 @@ import type { Sql } from "../lib/sql-store";
 const encoder = new TextEncoder();
 /** Backlog events read and sent at a time. */
 const BACKLOG_PAGE = 200;
+/** Rows per INSERT (a statement takes at most 100 bound values). */
+const MAX_ROWS_PER_INSERT = 25;
 
 /** An event as its SSE stream carries it: the sequence number is the id, so `Last-Event-ID` resumes after it. */
 const toSse = (e: ProcessEvent): SseEvent => ({ seq: e.seq, type: e.type, data: { seq: e.seq, at: e.at, ...(e.data as object) } });
@@ -14,15 +16,33 @@ const toSse = (e: ProcessEvent): SseEvent => ({ seq: e.seq, type: e.type, data: 
 export class EventLog {
   private readonly hub = new SseHub((after) => this.since(after).map(toSse));
 
-  constructor(private readonly sql: Sql) {
-    sql.exec("CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at TEXT NOT NULL, data TEXT NOT NULL)");
+  /** The last stored sequence number (null: read it at the next insert). */
+  private last: number | null = null;
+
+  constructor(private readonly sql: Sql) {}
+
+  /** A new process (0), or its caller's transaction was rolled back (null: read again). */
+  knowLast(seq: number | null) {
+    this.last = seq;
   }
 
   /** Stores an event (in the caller's transaction); `publish` sends it once the write is done. */
   insert(type: ProcessEventType, data: unknown): ProcessEvent {
+    return this.insertAll([[type, data]])[0]!;
+  }
+
+  /** Stores events in order, one statement per 25 (in the caller's transaction). */
+  insertAll(events: readonly (readonly [ProcessEventType, unknown])[]): ProcessEvent[] {
     const at = new Date().toISOString();
-    const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (type, at, data) VALUES (?, ?, ?) RETURNING seq", type, at, JSON.stringify(data)).one().seq;
-    return { seq, type, at, data };
+    let seq = (this.last ??= this.sql.exec<{ n: number | null }>("SELECT max(seq) AS n FROM events").one().n ?? 0);
+    const out = events.map(([type, data]) => ({ seq: ++seq, type, at, data }));
+    for (let i = 0; i < out.length; i += MAX_ROWS_PER_INSERT) {
+      const chunk = out.slice(i, i + MAX_ROWS_PER_INSERT);
+      const values = chunk.flatMap((e) => [e.seq, e.type, at, JSON.stringify(e.data)]);
+      this.sql.exec(`INSERT INTO events (seq, type, at, data) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`, ...values);
+      this.last = chunk.at(-1)!.seq;
+    }
+    return out;
   }
 
   /** The events after `seq`, at most `limit` of them and a few MiB. */

@@ -3,6 +3,7 @@ import { isTerminalTask } from "../contracts/tasks";
 import { zeroUsage } from "../contracts";
 import { TERMINAL_TASK_SQL } from "../lib/sql-store";
 import type { Sql } from "../lib/sql-store";
+import { createInbox, INBOX_UNSHOWN_QUESTIONS, INBOX_UNSHOWN_RESULTS, tableNames } from "./schema";
 
 /** An `inbox` row (the columns `list` reads). */
 type InboxRow = {
@@ -22,38 +23,47 @@ type InboxRow = {
  * once and are applied once, since a task's terminal state never changes.
  */
 export class Inbox {
-  constructor(private readonly sql: Sql) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS inbox (
-      task_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, worker_pid INTEGER NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL,
-      result TEXT, reason TEXT, usage TEXT NOT NULL, delivery TEXT NOT NULL,
-      injected INTEGER NOT NULL DEFAULT 0, collected INTEGER NOT NULL DEFAULT 0
-    )`);
-    // A worker's open question (SPEC §11): its text and call id, whether the model has seen it (in its
-    // conversation or a collect), and the question ids already answered (deliveries come at least once, in any order).
-    const columns = new Set(sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('inbox')").toArray().map((c) => c.name));
-    if (!columns.has("question")) {
-      sql.exec("ALTER TABLE inbox ADD COLUMN question TEXT");
-      sql.exec("ALTER TABLE inbox ADD COLUMN question_id TEXT");
-      sql.exec("ALTER TABLE inbox ADD COLUMN question_shown INTEGER NOT NULL DEFAULT 0");
-      sql.exec("ALTER TABLE inbox ADD COLUMN answered TEXT NOT NULL DEFAULT '[]'");
-    }
-    sql.exec("CREATE INDEX IF NOT EXISTS inbox_seq ON inbox (seq)");
+  /** Whether the inbox table exists (src/process/schema.ts: the first delegation makes it); undefined: not known. */
+  private table: boolean | undefined = undefined;
+  /** Whether any delegation is recorded; undefined until asked (or after a rolled-back transaction). */
+  private rows: boolean | undefined = undefined;
+
+  constructor(private readonly sql: Sql) {}
+
+  /** What the store knows of the table (undefined: not known, its caller's transaction was rolled back). */
+  knowTable(exists: boolean | undefined) {
+    this.table = exists;
+    this.rows = exists === false ? false : undefined;
   }
 
   /** Whether this process has delegated anything (its descendants' usage then counts against its budget). */
   any(): boolean {
-    return this.sql.exec("SELECT 1 FROM inbox LIMIT 1").toArray().length > 0;
+    if (this.none()) return false;
+    this.rows ??= this.sql.exec("SELECT 1 FROM inbox LIMIT 1").toArray().length > 0;
+    return this.rows;
+  }
+
+  /** True when nothing is recorded (no table, or no rows); a statement only when that is not known. */
+  private none(): boolean {
+    if (this.table === undefined) {
+      this.table = tableNames(this.sql).has("inbox");
+      if (!this.table) this.rows = false;
+    }
+    return this.rows === false;
   }
 
   /** A new delegation; false when it was already known. */
   record(task: { taskId: string; pid: number; agent: string; state: TaskState; result?: string | null; reason?: string | null; usage?: CollectedTask["usage"] }, delivery: DeliveryPolicy): boolean {
+    this.none();
+    if (!this.table) {
+      createInbox(this.sql);
+      this.table = true;
+    }
     // The next position from the index's last entry (one lookup), not a count of the rows (a scan per delegation).
-    const seq = (this.sql.exec<{ n: number | null }>("SELECT max(seq) AS n FROM inbox").one().n ?? 0) + 1;
-    return (
+    const written =
       this.sql.exec(
-        "INSERT OR IGNORE INTO inbox (task_id, seq, worker_pid, agent, state, result, reason, usage, delivery) VALUES (?,?,?,?,?,?,?,?,?)",
+        "INSERT OR IGNORE INTO inbox (task_id, seq, worker_pid, agent, state, result, reason, usage, delivery) VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM inbox), ?, ?, ?, ?, ?, ?, ?)",
         task.taskId,
-        seq,
         task.pid,
         task.agent,
         task.state,
@@ -61,12 +71,14 @@ export class Inbox {
         task.reason ?? null,
         JSON.stringify(task.usage ?? zeroUsage()),
         delivery,
-      ).rowsWritten > 0
-    );
+      ).rowsWritten > 0;
+    if (written) this.rows = true;
+    return written;
   }
 
   /** A task's final result; false when it was already applied (or the task is unknown). */
   applyResult(task: CollectedTask): boolean {
+    if (this.none()) return false;
     return (
       this.sql.exec(
         `UPDATE inbox SET state = ?, result = ?, reason = ?, usage = ?, question = NULL WHERE task_id = ? AND state NOT IN ${TERMINAL_TASK_SQL}`,
@@ -85,6 +97,7 @@ export class Inbox {
    * nothing: an answered question never opens again. False when nothing changed.
    */
   applyStatus(task: CollectedTask): boolean {
+    if (this.none()) return false;
     const row = this.sql.exec<{ state: string; question_id: string | null; answered: string }>("SELECT state, question_id, answered FROM inbox WHERE task_id = ?", task.taskId).toArray()[0];
     if (!row || isTerminalTask(row.state as TaskState)) return false;
     const answered = JSON.parse(row.answered) as string[];
@@ -111,6 +124,7 @@ export class Inbox {
 
   /** This copilot answered the task's open question (reply_task): it works again, here at once. */
   markAnswered(taskId: string) {
+    if (this.none()) return;
     const row = this.sql.exec<{ question_id: string | null }>("SELECT question_id FROM inbox WHERE task_id = ? AND state = 'input-required'", taskId).toArray()[0];
     if (!row) return;
     this.applyStatus({ taskId, pid: 0, agent: "", state: "working", result: null, reason: null, usage: zeroUsage(), ...(row.question_id ? { questionId: row.question_id } : {}) });
@@ -118,19 +132,8 @@ export class Inbox {
 
   /** The tasks in delegation order, or the given ones in the given order (unknown ids are left out). */
   list(ids?: readonly string[]): CollectedTask[] {
-    const rows = this.sql
-      .exec<InboxRow>("SELECT task_id, worker_pid, agent, state, result, reason, usage, question FROM inbox ORDER BY seq")
-      .toArray()
-      .map((r) => ({
-        taskId: r.task_id,
-        pid: r.worker_pid,
-        agent: r.agent,
-        state: r.state as TaskState,
-        result: r.result,
-        reason: r.reason,
-        usage: JSON.parse(r.usage),
-        ...(r.question !== null ? { question: r.question } : {}),
-      }));
+    if (this.none()) return [];
+    const rows = this.sql.exec<InboxRow>(`SELECT ${COLUMNS} FROM inbox ORDER BY seq`).toArray().map(toTask);
     if (!ids) return rows;
     const byId = new Map(rows.map((r) => [r.taskId, r]));
     return ids.map((id) => byId.get(id)).filter((t): t is CollectedTask => t !== undefined);
@@ -142,40 +145,65 @@ export class Inbox {
   }
 
   uncollectedIds(): string[] {
+    if (this.none()) return [];
     return this.sql.exec<{ task_id: string }>("SELECT task_id FROM inbox WHERE collected = 0 ORDER BY seq").toArray().map((r) => r.task_id);
   }
 
   markCollected(tasks: readonly CollectedTask[]) {
-    for (const t of tasks) {
-      if (isTerminalTask(t.state)) this.sql.exec("UPDATE inbox SET collected = 1 WHERE task_id = ?", t.taskId);
-      // A question a collect returned has been seen: it does not join the conversation as well.
-      else if (t.question !== undefined) this.sql.exec("UPDATE inbox SET question_shown = 1 WHERE task_id = ?", t.taskId);
+    if (this.none()) return;
+    this.updateEach("collected = 1", tasks.filter((t) => isTerminalTask(t.state)).map((t) => t.taskId));
+    // A question a collect returned has been seen: it does not join the conversation as well.
+    this.updateEach("question_shown = 1", tasks.filter((t) => !isTerminalTask(t.state) && t.question !== undefined).map((t) => t.taskId));
+  }
+
+  /** `SET <set>` on the given tasks, a statement per 90 of them rather than one each. */
+  private updateEach(set: string, ids: readonly string[]) {
+    for (let i = 0; i < ids.length; i += MAX_IDS_PER_STATEMENT) {
+      const chunk = ids.slice(i, i + MAX_IDS_PER_STATEMENT);
+      this.sql.exec(`UPDATE inbox SET ${set} WHERE task_id IN (${chunk.map(() => "?").join(", ")})`, ...chunk);
     }
   }
 
   /**
    * Open questions of immediate and deferred tasks the model has not seen yet (on_demand ones reach it
-   * only through collect). Marks them shown.
+   * only through collect). Marks them shown. One statement, over a partial index of exactly these rows.
    */
   takeQuestionsForConversation(): CollectedTask[] {
-    const ids = this.sql
-      .exec<{ task_id: string }>("SELECT task_id FROM inbox WHERE state = 'input-required' AND question IS NOT NULL AND question_shown = 0 AND delivery != 'on_demand' ORDER BY seq")
-      .toArray()
-      .map((r) => r.task_id);
-    for (const id of ids) this.sql.exec("UPDATE inbox SET question_shown = 1 WHERE task_id = ?", id);
-    return this.list(ids);
+    if (this.none()) return [];
+    return this.take(`UPDATE inbox SET question_shown = 1 WHERE ${INBOX_UNSHOWN_QUESTIONS} RETURNING seq, ${COLUMNS}`);
   }
 
   /**
    * Ended immediate and deferred tasks not yet shown to the model, unless a collect already returned
-   * them; on_demand results only ever reach the model through collect. Marks them shown.
+   * them; on_demand results only ever reach the model through collect. Marks them shown. One
+   * statement, over a partial index of exactly these rows.
    */
   takeForConversation(): CollectedTask[] {
-    const ids = this.sql
-      .exec<{ task_id: string }>(`SELECT task_id FROM inbox WHERE injected = 0 AND collected = 0 AND delivery != 'on_demand' AND state IN ${TERMINAL_TASK_SQL} ORDER BY seq`)
-      .toArray()
-      .map((r) => r.task_id);
-    for (const id of ids) this.sql.exec("UPDATE inbox SET injected = 1 WHERE task_id = ?", id);
-    return this.list(ids);
+    if (this.none()) return [];
+    return this.take(`UPDATE inbox SET injected = 1 WHERE ${INBOX_UNSHOWN_RESULTS} RETURNING seq, ${COLUMNS}`);
   }
+
+  private take(update: string): CollectedTask[] {
+    // RETURNING's order is unspecified: delegation order is restored here.
+    const rows = this.sql.exec<InboxRow & { seq: number }>(update).toArray();
+    return rows.sort((a, b) => a.seq - b.seq).map(toTask);
+  }
+}
+
+/** Bound values per statement (SQLite in a Durable Object takes at most 100). */
+const MAX_IDS_PER_STATEMENT = 90;
+
+const COLUMNS = "task_id, worker_pid, agent, state, result, reason, usage, question";
+
+function toTask(r: InboxRow): CollectedTask {
+  return {
+    taskId: r.task_id,
+    pid: r.worker_pid,
+    agent: r.agent,
+    state: r.state as TaskState,
+    result: r.result,
+    reason: r.reason,
+    usage: JSON.parse(r.usage),
+    ...(r.question !== null ? { question: r.question } : {}),
+  };
 }

@@ -1,4 +1,5 @@
 import type { SqlStore } from "../lib/sql-store";
+import { createJournal, tableNames } from "./schema";
 
 /**
  * The process's journal: the one place that decides whether a side effect of the agent loop (a
@@ -51,17 +52,55 @@ export class Journal {
   /** Effects running in this incarnation: a second run of the same key joins the first. */
   private readonly running = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly store: SqlStore) {
-    store.sql.exec("CREATE TABLE IF NOT EXISTS journal (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  /** Whether the journal table exists (src/process/schema.ts: the first record makes it); undefined: not known. */
+  private table: boolean | undefined = undefined;
+  /** True when the journal is known to hold nothing (no table, or just cleared): nothing is read. */
+  private empty = false;
+
+  /**
+   * `ended`: whether the process has exited. A result persisted in the commit that ends the process is
+   * not recorded: no step runs after it, so nothing asks for it again.
+   */
+  constructor(
+    private readonly store: SqlStore,
+    private readonly ended: () => boolean = () => false,
+  ) {}
+
+  /** What the store knows of the table (undefined: not known, its caller's transaction was rolled back). */
+  knowTable(exists: boolean | undefined) {
+    this.table = exists;
+    this.empty = exists === false;
   }
 
   has(key: string): boolean {
-    return this.store.sql.exec("SELECT 1 FROM journal WHERE key = ?", key).toArray().length > 0;
+    return !this.none() && this.store.sql.exec("SELECT 1 FROM journal WHERE key = ?", key).toArray().length > 0;
   }
 
   get<T>(key: string): T | undefined {
+    if (this.none()) return undefined;
     const row = this.store.sql.exec<{ value: string }>("SELECT value FROM journal WHERE key = ?", key).toArray()[0];
     return row ? (JSON.parse(row.value) as T) : undefined;
+  }
+
+  /** Whether the journal is known to hold nothing (false: it may hold entries). */
+  isEmpty(): boolean {
+    return this.none();
+  }
+
+  /** True when the journal holds nothing; a statement only when the table's existence is not known. */
+  private none(): boolean {
+    if (this.table === undefined) this.knowTable(tableNames(this.store.sql).has("journal"));
+    return this.empty;
+  }
+
+  private insert(sql: string, key: string, value: unknown) {
+    this.none();
+    if (!this.table) {
+      createJournal(this.store.sql);
+      this.table = true;
+    }
+    this.store.sql.exec(sql, key, JSON.stringify(value));
+    this.empty = false;
   }
 
   /**
@@ -91,8 +130,8 @@ export class Journal {
     return this.store.transactionSync(() => {
       const seen = this.get<T>(key);
       if (seen !== undefined) return seen;
-      this.store.sql.exec("INSERT INTO journal (key, value) VALUES (?, ?)", key, JSON.stringify(value));
       persist?.(value);
+      if (!this.ended()) this.insert("INSERT INTO journal (key, value) VALUES (?, ?)", key, value);
       return value;
     });
   }
@@ -116,11 +155,13 @@ export class Journal {
 
   /** Marks a call as possibly sent without sending it (a restored process's calls that its original may have sent). */
   markSent(callId: string): void {
-    this.store.sql.exec("INSERT INTO journal (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING", journalKey.sent(callId), JSON.stringify({ at: Date.now() }));
+    this.insert("INSERT INTO journal (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING", journalKey.sent(callId), { at: Date.now() });
   }
 
-  /** Forgets every entry: the step they belong to is over. */
+  /** Forgets every entry: the step they belong to is over. In the caller's transaction, which calls `knowTable(undefined)` if it rolls back. */
   clear(): void {
+    if (this.none()) return;
     this.store.sql.exec("DELETE FROM journal");
+    this.empty = true;
   }
 }

@@ -1,12 +1,13 @@
 import type { CollectedTask, ExitStatus, Message, ProcessEvent, ProcessEventType } from "../contracts";
 import { MCP_PREFIX } from "../contracts/mcp";
 import type { SqlStore } from "../lib/sql-store";
-import { Conversation } from "./conversation";
+import { admit, Conversation, storedBytes } from "./conversation";
 import { EventLog } from "./event-log";
 import { Inbox } from "./inbox";
 import { Journal, journalKey } from "./journal";
 import { exitedLoop, type ExitRecord, type LoopState, type Stored } from "./machine";
 import { resultOfMessage } from "./tools/result";
+import { CONVERSATION_BYTES_KEY, createTables, migrateProcessSchema, PROCESS_SCHEMA_VERSION, SCHEMA_VERSION_KEY, tableNames } from "./schema";
 import type { ProcessConfig } from "../rpc/messages";
 
 /** What one commit changes; all of it lands in one transaction, or none of it. */
@@ -33,10 +34,15 @@ export function exitChange(
   };
 }
 
+/** The kv keys of a process's state. */
+const KEY = { config: "config", loop: "loop", exit: "exit", result: "result", exitReported: "exitReported" } as const;
+
 /**
  * A process's storage: its config, loop state and exit (a small key-value table), its conversation,
- * event log, inbox and journal, all in the object's SQLite. Holds the state it read in memory, so
- * every reader sees what the last commit wrote.
+ * event log, inbox and journal, all in the object's SQLite (tables: src/process/schema.ts). Holds the
+ * state it read in memory, so every reader sees what the last commit wrote. An incarnation reads it
+ * once (the table names, then every kv row at once); a commit writes what changed, one statement per
+ * table, and a new object's first commit makes its tables.
  */
 export class ProcessStore {
   readonly conversation: Conversation;
@@ -46,28 +52,54 @@ export class ProcessStore {
   private cfg: ProcessConfig | null = null;
   private state: LoopState | null = null;
   private ended: ExitRecord | null = null;
+  /** Whether the object's tables exist (false: a new object); undefined until the first load of this incarnation. */
+  private tables: boolean | undefined = undefined;
+  /** Open transactions: a transaction inside another joins it (a throw rolls back the outermost). */
+  private depth = 0;
+  /** The kv rows as stored (JSON text), so a commit leaves out a value that did not change; empty after a rollback. */
+  private readonly kv = new Map<string, string>();
 
   /** `published` receives events once their write is done (for live streams and a copilot's progress). */
   constructor(
     private readonly storage: SqlStore,
     private readonly published: (events: ProcessEvent[]) => void,
   ) {
-    storage.sql.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
     this.conversation = new Conversation(storage.sql);
     this.events = new EventLog(storage.sql);
     this.inbox = new Inbox(storage.sql);
-    this.journal = new Journal(storage);
+    // The journal's transactions join the store's (a result is recorded in the commit that persists it).
+    this.journal = new Journal({ sql: storage.sql, transactionSync: (fn) => this.transaction(fn), ...(storage.sync ? { sync: () => storage.sync!() } : {}) }, () => this.ended !== null);
   }
 
-  /** Reads the stored process once per incarnation; false when there is none. */
+  /**
+   * Reads the stored process once per incarnation (bringing the schema of an object written by older
+   * code forward first); false when there is none. A new object has no tables until its `create`.
+   */
   load(): boolean {
-    if (!this.cfg) {
-      this.cfg = this.read<ProcessConfig>("config");
-      this.state = this.read<LoopState>("loop");
-      const status = this.read<ExitStatus>("exit");
-      this.ended = status ? { status, result: this.read<string>("result"), reported: this.read<boolean>("exitReported") ?? false } : null;
+    if (this.cfg) return true;
+    if (!this.tables) {
+      const names = tableNames(this.storage.sql);
+      this.tables = names.has("kv");
+      if (!this.tables) return false;
+      this.inbox.knowTable(names.has("inbox"));
+      this.journal.knowTable(names.has("journal"));
     }
-    return this.cfg !== null;
+    let rows = this.readKv();
+    const version = rows.has(SCHEMA_VERSION_KEY) ? (JSON.parse(rows.get(SCHEMA_VERSION_KEY)!) as number) : 0;
+    if (version < PROCESS_SCHEMA_VERSION) {
+      migrateProcessSchema(this.storage, version);
+      rows = this.readKv();
+    }
+    this.kv.clear();
+    for (const [key, value] of rows) this.kv.set(key, value);
+    const read = <T>(key: string): T | null => (rows.has(key) ? (JSON.parse(rows.get(key)!) as T) : null);
+    this.cfg = read<ProcessConfig>(KEY.config);
+    if (!this.cfg) return false;
+    this.state = read<LoopState>(KEY.loop);
+    const status = read<ExitStatus>(KEY.exit);
+    this.ended = status ? { status, result: read<string>(KEY.result), reported: read<boolean>(KEY.exitReported) ?? false } : null;
+    this.conversation.knowBytes(read<number>(CONVERSATION_BYTES_KEY));
+    return true;
   }
 
   get config(): ProcessConfig {
@@ -84,16 +116,23 @@ export class ProcessStore {
   }
 
   /**
-   * A new process: its config, first loop state and messages. A restored turn's results are in its
-   * conversation; the journal learns them, so they are not run again. Its MCP calls without a result
-   * may be in flight in the process it was saved from (a checkpoint does not wait for the step): they
-   * are marked sent, so only a read-only or idempotent one goes out again, the others answer
-   * `interrupted`.
+   * A new process: its config, first loop state and messages (and, on a new object, every table). A
+   * restored turn's results are in its conversation; the journal learns them, so they are not run
+   * again. Its MCP calls without a result may be in flight in the process it was saved from (a
+   * checkpoint does not wait for the step): they are marked sent, so only a read-only or idempotent one
+   * goes out again, the others answer `interrupted`.
    */
   create(config: ProcessConfig, loop: LoopState, messages: readonly Message[], events: readonly (readonly [ProcessEventType, unknown])[]) {
-    this.storage.transactionSync(() => {
-      this.write("config", config);
-      this.cfg = config;
+    if (this.tables === undefined) this.load();
+    const fresh = !this.tables;
+    const written = this.transaction(() => {
+      if (fresh) {
+        createTables(this.storage);
+        this.conversation.startEmpty();
+        this.events.knowLast(0);
+        this.journal.knowTable(false);
+        this.inbox.knowTable(false);
+      }
       if (loop.phase === "tools") {
         const pending = new Set(loop.pendingCalls.map((c) => c.id));
         for (const m of messages) {
@@ -101,31 +140,16 @@ export class ProcessStore {
         }
         for (const call of loop.pendingCalls) if (pending.has(call.id) && call.name.startsWith(MCP_PREFIX)) this.journal.markSent(call.id);
       }
-      this.commit({ loop, append: messages, events });
+      return this.apply({ loop, append: messages, events }, [[KEY.config, config], ...(fresh ? [[SCHEMA_VERSION_KEY, PROCESS_SCHEMA_VERSION] as const] : [])]);
     });
+    this.tables = true;
+    this.cfg = config;
+    this.settle({ loop }, written);
   }
 
   commit(change: ProcessChange): void {
-    const written: ProcessEvent[] = [];
-    try {
-      this.storage.transactionSync(() => {
-        if (change.loop) this.write("loop", change.loop);
-        if (change.exit) {
-          this.write("exit", change.exit.status);
-          this.write("result", change.exit.result);
-          this.write("exitReported", change.exit.reported ?? false);
-        }
-        if (change.append?.length) this.conversation.append(change.append);
-        for (const [type, data] of change.events ?? []) written.push(this.events.insert(type, data));
-      });
-    } catch (err) {
-      this.conversation.forgetSize();
-      throw err;
-    }
-    if (change.loop) this.state = change.loop;
-    if (change.exit) this.ended = { status: change.exit.status, result: change.exit.result, reported: change.exit.reported ?? false };
-    this.published(written);
-    if (change.exit) this.events.close();
+    const written = this.transaction(() => this.apply(change));
+    this.settle(change, written);
   }
 
   /** One event on its own. */
@@ -133,9 +157,12 @@ export class ProcessStore {
     this.published([this.events.insert(type, data)]);
   }
 
-  /** The kernel acknowledged the exit. */
+  /**
+   * The kernel acknowledged the exit. Kept in memory only: a later incarnation that finds the exit
+   * unreported reports it again, and the kernel answers with the exit it recorded (it records one
+   * exit per process), so the write would buy nothing but a commit per process.
+   */
   markReported() {
-    this.write("exitReported", true);
     this.ended = { ...this.ended!, reported: true };
   }
 
@@ -144,28 +171,85 @@ export class ProcessStore {
    * of the step before is dropped (none of its entries can be asked for again).
    */
   beginModelCall() {
-    this.storage.transactionSync(() => {
+    // A process that never delegated, with nothing journaled (its first step), has nothing to do here.
+    if (!this.inbox.any() && this.journal.isEmpty()) return;
+    this.transaction(() => {
+      const notes: Message[] = [];
+      let used = this.conversation.bytes();
+      // A note with no room left is announced without its text (collect and GET /v1/tasks/:id have it).
+      const add = (note: Message, short: () => Message) => {
+        const fitting = admit(used, [note]).ok ? note : short();
+        used += storedBytes(fitting);
+        notes.push(fitting);
+      };
       for (const task of this.inbox.takeForConversation()) {
-        const note: Message = { role: "user", content: describeTaskResult(task) };
-        // A result with no room left is announced without its text (collect and GET /v1/tasks/:id have it).
-        this.conversation.append([this.conversation.fits([note]).ok ? note : { role: "user", content: describeTaskResult({ ...task, result: null }) }]);
+        add({ role: "user", content: describeTaskResult(task) }, () => ({ role: "user", content: describeTaskResult({ ...task, result: null }) }));
       }
       const canReply = this.config.tools.includes("reply_task");
       for (const task of this.inbox.takeQuestionsForConversation()) {
-        const note: Message = { role: "user", content: describeTaskQuestion(task, canReply) };
         const short = { ...task, question: `[too long to show here: GET /v1/tasks/${task.taskId}]` };
-        this.conversation.append([this.conversation.fits([note]).ok ? note : { role: "user", content: describeTaskQuestion(short, canReply) }]);
+        add({ role: "user", content: describeTaskQuestion(task, canReply) }, () => ({ role: "user", content: describeTaskQuestion(short, canReply) }));
       }
+      if (notes.length) this.writeKv([[CONVERSATION_BYTES_KEY, this.conversation.append(notes)]]);
       this.journal.clear();
     });
   }
 
-  private read<T>(key: string): T | null {
-    const row = this.storage.sql.exec<{ value: string }>("SELECT value FROM kv WHERE key = ?", key).toArray()[0];
-    return row ? (JSON.parse(row.value) as T) : null;
+  /** Writes a change (in the caller's transaction) and answers its events as stored. */
+  private apply(change: ProcessChange, also: readonly (readonly [string, unknown])[] = []): ProcessEvent[] {
+    const kv: (readonly [string, unknown])[] = [...also];
+    if (change.loop) kv.push([KEY.loop, change.loop]);
+    if (change.exit) {
+      // An exit happens once: until the kernel knows of it, no `exitReported` row says it does not.
+      kv.push([KEY.exit, change.exit.status], [KEY.result, change.exit.result], ...(change.exit.reported ? [[KEY.exitReported, true] as const] : []));
+    }
+    if (change.append?.length) kv.push([CONVERSATION_BYTES_KEY, this.conversation.append(change.append)]);
+    this.writeKv(kv);
+    return change.events?.length ? this.events.insertAll(change.events) : [];
   }
-  private write(key: string, value: unknown) {
-    this.storage.sql.exec("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, JSON.stringify(value));
+
+  /** After a change's transaction: the state it wrote is the state in memory, its events are published. */
+  private settle(change: ProcessChange, written: ProcessEvent[]) {
+    if (change.loop) this.state = change.loop;
+    if (change.exit) this.ended = { status: change.exit.status, result: change.exit.result, reported: change.exit.reported ?? false };
+    this.published(written);
+    if (change.exit) this.events.close();
+  }
+
+  /** A transaction; when it rolls back, what is held in memory of the tables it wrote is read again. */
+  private transaction<T>(fn: () => T): T {
+    if (this.depth > 0) return fn();
+    this.depth++;
+    try {
+      return this.storage.transactionSync(fn);
+    } catch (err) {
+      this.conversation.forget();
+      this.events.knowLast(null);
+      this.journal.knowTable(undefined);
+      this.inbox.knowTable(undefined);
+      this.kv.clear();
+      if (this.tables === false) this.tables = undefined;
+      throw err;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private readKv(): Map<string, string> {
+    return new Map(this.storage.sql.exec<{ key: string; value: string }>("SELECT key, value FROM kv").toArray().map((r) => [r.key, r.value]));
+  }
+
+  /** Upserts the values that changed, in one statement. */
+  private writeKv(entries: readonly (readonly [string, unknown])[]) {
+    const changed: string[] = [];
+    for (const [key, value] of entries) {
+      const json = JSON.stringify(value);
+      if (this.kv.get(key) !== json) changed.push(key, json);
+    }
+    if (changed.length === 0) return;
+    const rows = Array.from({ length: changed.length / 2 }, () => "(?, ?)").join(", ");
+    this.storage.sql.exec(`INSERT INTO kv (key, value) VALUES ${rows} ON CONFLICT(key) DO UPDATE SET value = excluded.value`, ...changed);
+    for (let i = 0; i < changed.length; i += 2) this.kv.set(changed[i]!, changed[i + 1]!);
   }
 }
 

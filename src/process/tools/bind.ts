@@ -21,7 +21,8 @@ export class ProcessTools {
    * In memory only: the bindings carry the servers' header values, which are never persisted.
    */
   private current: ToolRegistry | null = null;
-  private readonly sessions: McpSessions;
+  /** Made when a tool first needs it: most processes have no MCP tools. */
+  private mcpSessions: McpSessions | null = null;
   /** A turn's delegations, sent to the kernel together (one RPC, one transaction). */
   private readonly delegations: Coalescer<{ input: DelegateInput; idempotencyKey: string }, Outcome<KernelDelegation>>;
 
@@ -29,7 +30,6 @@ export class ProcessTools {
     private readonly env: Env,
     private readonly store: ProcessStore,
   ) {
-    this.sessions = McpSessions.over((input, init) => fetch(input, init), parseHostList(env.ALLOW_PRIVATE_HOSTS));
     this.delegations = new Coalescer((items) => {
       const { tenant, pid } = this.store.config;
       // The copilot's usage as it is when the batch leaves: the step that asked is charged first.
@@ -46,7 +46,9 @@ export class ProcessTools {
     const names = this.store.config.tools.filter(isMcpToolName);
     if (names.length === 0) return (this.current = builtinTools);
     const bindings = await forProcess.kernel(this.env, this.store.config.tenant).mcpTools(names);
-    return (this.current = builtinTools.with(bindings.map((b) => mcpTool(b, this.sessions))));
+    this.mcpSessions ??= McpSessions.over((input, init) => fetch(input, init), parseHostList(this.env.ALLOW_PRIVATE_HOSTS));
+    const sessions = this.mcpSessions;
+    return (this.current = builtinTools.with(bindings.map((b) => mcpTool(b, sessions))));
   }
 
   /** The tools of the turn in flight: those its model call saw, or (a new incarnation) the catalogue now. */
@@ -56,7 +58,7 @@ export class ProcessTools {
 
   /** The process exited: its MCP sessions end. */
   close() {
-    this.sessions.closeAll();
+    this.mcpSessions?.closeAll();
   }
 
   context(): ToolContext {

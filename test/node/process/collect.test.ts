@@ -2,14 +2,14 @@ import { describe, expect, it } from "vitest";
 import { HTTP_COLLECT, settleCollect, startCollect, TOOL_COLLECT } from "../../../src/agent/collect";
 import type { CollectedTask, TaskState } from "../../../src/contracts/tasks";
 import { Inbox } from "../../../src/process/inbox";
-import { memoryStore } from "../support/sqlite";
+import { processDb } from "../support/process-db";
 
 const NOW = 1_000_000;
 const usage = { inputTokens: 0, outputTokens: 0, toolCalls: 0 };
 const ended = (taskId: string, state: TaskState, result: string | null = `r ${taskId}`): CollectedTask => ({ taskId, pid: 2, agent: "w", state, result, reason: null, usage });
 
 function inboxWith(...ids: string[]) {
-  const inbox = new Inbox(memoryStore().sql);
+  const inbox = new Inbox(processDb().sql);
   for (const [i, id] of ids.entries()) inbox.record({ taskId: id, pid: i + 2, agent: "w", state: "working" }, "on_demand");
   return inbox;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Journal, journalKey, sendDecision } from "../../../src/process/journal";
-import { memoryStore } from "../support/sqlite";
+import { processDb } from "../support/process-db";
 
 const counter = () => {
   let calls = 0;
@@ -10,7 +10,7 @@ const counter = () => {
 
 describe("the journal", () => {
   it("runs an effect once per key and answers the recorded result afterwards", async () => {
-    const journal = new Journal(memoryStore());
+    const journal = new Journal(processDb());
     const { effect, calls } = counter();
     expect(await journal.run("tool:a", effect)).toBe("result 1");
     expect(await journal.run("tool:a", effect)).toBe("result 1");
@@ -22,7 +22,7 @@ describe("the journal", () => {
   });
 
   it("remembers across incarnations: a new journal over the same storage does not run it again", async () => {
-    const store = memoryStore();
+    const store = processDb();
     const { effect, calls } = counter();
     await new Journal(store).run("model:0", effect);
     const again = new Journal(store);
@@ -31,22 +31,22 @@ describe("the journal", () => {
   });
 
   it("records the result and what persist writes in one transaction", async () => {
-    const store = memoryStore();
-    store.sql.exec("CREATE TABLE messages (body TEXT)");
+    const store = processDb();
+    store.sql.exec("CREATE TABLE persisted (body TEXT)");
     const journal = new Journal(store);
-    const persist = (value: string) => void store.sql.exec("INSERT INTO messages (body) VALUES (?)", value);
+    const persist = (value: string) => void store.sql.exec("INSERT INTO persisted (body) VALUES (?)", value);
     await journal.run("tool:a", async () => "done", persist);
-    expect(store.sql.exec<{ body: string }>("SELECT body FROM messages").toArray()).toEqual([{ body: "done" }]);
+    expect(store.sql.exec<{ body: string }>("SELECT body FROM persisted").toArray()).toEqual([{ body: "done" }]);
     // A persist that fails leaves nothing recorded: the effect runs again next time.
     await expect(journal.run("tool:b", async () => "x", () => { throw new Error("disk full"); })).rejects.toThrow("disk full");
     expect(journal.has("tool:b")).toBe(false);
     // persist runs only when the effect runs
     await journal.run("tool:a", async () => "other", persist);
-    expect(store.sql.exec<{ n: number }>("SELECT count(*) AS n FROM messages").one().n).toBe(1);
+    expect(store.sql.exec<{ n: number }>("SELECT count(*) AS n FROM persisted").one().n).toBe(1);
   });
 
   it("records nothing for an effect that throws, or that has no result yet", async () => {
-    const journal = new Journal(memoryStore());
+    const journal = new Journal(processDb());
     await expect(journal.run("tool:a", async () => { throw new Error("boom"); })).rejects.toThrow("boom");
     expect(journal.has("tool:a")).toBe(false);
     expect(await journal.run("tool:w", async () => undefined)).toBeUndefined();
@@ -56,7 +56,7 @@ describe("the journal", () => {
   });
 
   it("joins a second run of a key whose effect is still running", async () => {
-    const journal = new Journal(memoryStore());
+    const journal = new Journal(processDb());
     let release!: (v: string) => void;
     let calls = 0;
     const effect = () => {
@@ -71,7 +71,7 @@ describe("the journal", () => {
   });
 
   it("record keeps the first result of a key; clear forgets every entry", () => {
-    const journal = new Journal(memoryStore());
+    const journal = new Journal(processDb());
     expect(journal.record("tool:a", 1)).toBe(1);
     expect(journal.record("tool:a", 2)).toBe(1);
     expect(journal.record(journalKey.model(3), null)).toBeNull();
@@ -96,7 +96,7 @@ describe("sent markers (calls that act on the world)", () => {
   });
 
   it("marks a call sent, durably, before it goes out", async () => {
-    const store = memoryStore();
+    const store = processDb();
     const order: string[] = [];
     const durable = Object.assign(store, {
       sync: async () => {
@@ -114,7 +114,7 @@ describe("sent markers (calls that act on the world)", () => {
   });
 
   it("after a crash, a destructive call in flight is interrupted and a read-only one is sent again", async () => {
-    const store = memoryStore();
+    const store = processDb();
     const before = new Journal(store);
     expect(await before.beginSend("launch", false)).toBe("send");
     expect(await before.beginSend("lookup", true)).toBe("send");
@@ -127,7 +127,7 @@ describe("sent markers (calls that act on the world)", () => {
   });
 
   it("drives the journal's run: the interrupted result is recorded like any other and is final", async () => {
-    const store = memoryStore();
+    const store = processDb();
     let sent = 0;
     const call = (journal: Journal, repeatable: boolean) =>
       journal.run("tool:c", async () => {
@@ -143,7 +143,7 @@ describe("sent markers (calls that act on the world)", () => {
   });
 
   it("a call whose result is recorded never sends again; markers go when the step's journal is cleared", async () => {
-    const store = memoryStore();
+    const store = processDb();
     const journal = new Journal(store);
     let sent = 0;
     const effect = async () => {
@@ -160,7 +160,7 @@ describe("sent markers (calls that act on the world)", () => {
   });
 
   it("a marker only exists for a call that asked to send: other calls are unaffected", async () => {
-    const store = memoryStore();
+    const store = processDb();
     await new Journal(store).beginSend("a", false);
     const again = new Journal(store);
     expect(await again.beginSend("b", false)).toBe("send");

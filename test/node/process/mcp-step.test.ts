@@ -230,7 +230,8 @@ describe("a crash with MCP calls in flight", () => {
     const server = fakeServer();
     await runStep(processOn(db, cfg, server).io);
     expect(server.received).toEqual(["launch"]);
-    expect(byId(p.store).l).toMatchObject({ content: "launch ok" });
+    // Read by a new incarnation: the first one's memory is not what the re-run wrote.
+    expect(byId(processOn(db, cfg, server).store).l).toMatchObject({ content: "launch ok" });
   });
 
   it("an HTTP-style dispatch (no journal) sends without a marker", async () => {

@@ -21,6 +21,7 @@ import { dueAt, openPersonQuestion, refusalText, withAnswer, withDecision, type 
 import type { GateOptions, ProcessConfig } from "../../../src/rpc/messages";
 import { processConfig } from "../support/process";
 import { memoryStore } from "../support/sqlite";
+import { processDb } from "../support/process-db";
 
 const NOW = 1_000_000;
 const usage = { inputTokens: 0, outputTokens: 0, toolCalls: 0 };
@@ -323,7 +324,7 @@ describe("a question to a person", () => {
 describe("a copilot's view of its workers' questions", () => {
   const task = (over: Partial<CollectedTask>): CollectedTask => ({ taskId: "t", pid: 2, agent: "w", state: "input-required", result: null, reason: null, usage, ...over });
   const inboxWith = (delivery: "immediate" | "deferred" | "on_demand" = "on_demand") => {
-    const inbox = new Inbox(memoryStore().sql);
+    const inbox = new Inbox(processDb().sql);
     inbox.record({ taskId: "t", pid: 2, agent: "w", state: "working" }, delivery);
     return inbox;
   };

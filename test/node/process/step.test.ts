@@ -116,7 +116,7 @@ describe("a step", () => {
     expect(p.generate).not.toHaveBeenCalled();
     expect(p.fsCalls).toEqual(["b"]);
     // The next model call begins a new step: the journal of this one is dropped.
-    p.generate.mockResolvedValueOnce(answer("done"));
+    p.generate.mockResolvedValueOnce(calling(write("c")));
     await runStep(p.io);
     expect(p.store.journal.has("tool:a")).toBe(false);
     expect(p.store.journal.has("model:1")).toBe(true);

@@ -7,7 +7,7 @@ import { dispatchCalls, type Dispatch, type DispatchReport, type Gate } from "..
 import { builtinTools, precheck, ToolRegistry } from "../../../src/process/tools/registry";
 import { describeFailure, failedResult, failureOf, type ToolFailure } from "../../../src/process/tools/result";
 import type { Tool, ToolContext } from "../../../src/process/tools/types";
-import { memoryStore } from "../support/sqlite";
+import { processDb } from "../support/process-db";
 
 describe("describeFailure: the one rendering of a tool failure", () => {
   it.each([
@@ -49,7 +49,7 @@ describe("the registry", () => {
 const call = (id: string, name: string, args: Record<string, unknown> = {}): ToolCall => ({ id, name, arguments: args });
 
 function harness(over: Partial<Dispatch> = {}, fs: (name: string, args: Record<string, unknown>) => Promise<FsToolOutcome> = async () => ({ ok: true, output: "ok" })) {
-  const inbox = new Inbox(memoryStore().sql);
+  const inbox = new Inbox(processDb().sql);
   const started: string[] = [];
   const reports: DispatchReport[] = [];
   const context: ToolContext = {
@@ -147,13 +147,13 @@ describe("the collect tool", () => {
   const collect = builtinTools.get("collect")!;
 
   it("answers bad arguments and unknown tasks as it always has: a result whose text reads Error", async () => {
-    const inbox = new Inbox(memoryStore().sql);
+    const inbox = new Inbox(processDb().sql);
     expect(await collect.run(call("c", "collect", { mode: "most" }), ctx(inbox))).toMatchObject({ ok: true, output: expect.stringMatching(/^Error: invalid arguments: /) });
     expect(await collect.run(call("c", "collect", { taskIds: ["nope", "neither"] }), ctx(inbox))).toEqual({ ok: true, output: "Error: unknown task nope, neither" });
   });
 
   it("answers at once when satisfied, else waits; resumed, it answers once satisfied", async () => {
-    const inbox = new Inbox(memoryStore().sql);
+    const inbox = new Inbox(processDb().sql);
     inbox.record({ taskId: "t1", pid: 2, agent: "w", state: "working" }, "on_demand");
     const out = await collect.run(call("c", "collect", { timeoutMs: 60_000 }), ctx(inbox));
     expect(out).toMatchObject({ wait: { taskIds: ["t1"] } });
