@@ -39,7 +39,6 @@ import { applyTaskDeliveries, type TaskDelivery } from "../process/task-delivery
 import { mustReport, reportKey, type LastReport } from "../process/report-policy";
 import type { ProcessConfig, ProcessReport, ProcessSnapshot, ProcessStart } from "../rpc/messages";
 
-
 /** What an immediate-policy worker pushes to its copilot as it happens. */
 const PROGRESS_EVENTS = new Set<ProcessEventType>(["turn", "tool_call", "tool_result", "state", "approval", "input"]);
 const missing = () => fail(404, "process_not_found", "No such process.");
@@ -103,16 +102,16 @@ export class ProcessObject extends DurableObject<Env> {
     } else if (this.store.exit) {
       await this.reportExit();
     } else if (stepDue(this.store.stored, Date.now())) {
-      await this.step();
+      await this.step(false, true);
     }
     await this.schedule();
   }
 
-  /** One step. The deadman is armed before any risky work; a step that throws leaves it armed, to run the step again. */
-  private async step(single = false) {
+  /** One step. A deadman is armed before any risky work, except in the alarm, which itself runs again unless its handler returns. */
+  private async step(single = false, inAlarm = false) {
     Object.assign(this.run, { stepping: true, wake: false, deadman: Date.now() + DEADMAN_MS });
     try {
-      await this.schedule();
+      if (!inAlarm) await this.schedule();
       await runStep(this.stepIO(), { single });
       if (this.store.exit) {
         this.tools.close();
