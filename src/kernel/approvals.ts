@@ -64,6 +64,9 @@ export function exitMessage(exit: ExitStatus): string {
  * the task in step); a decision is delivered to the process through the outbox, from the kernel's alarm.
  */
 export class Approvals {
+  /** Whether any approval may be pending, as this incarnation knows it (read once, set by `open`). */
+  private pending: boolean | undefined = undefined;
+
   constructor(
     private readonly deps: ApprovalDeps,
     /** Recomputes whether a worker's task waits on a person (approvals or questions). */
@@ -129,6 +132,7 @@ export class Approvals {
           );
           // The kernel's alarm expires it at its deadline.
           this.deps.outbox.noteWake(createdAt + ask.timeoutMs);
+          this.pending = true;
           this.deps.audit.append({
             actor: `process:${proc.pid}`,
             event: "approval_requested",
@@ -224,6 +228,9 @@ export class Approvals {
    * transaction. Nothing is delivered (the process is gone) and its task takes its end from the exit.
    */
   expireOnExit(pid: number, exit: ExitStatus) {
+    // Most tenants' exits have no approval to close: one read an incarnation says so.
+    this.pending ??= this.sql.exec("SELECT 1 FROM approvals WHERE state = 'pending' LIMIT 1").toArray().length > 0;
+    if (!this.pending) return;
     const pending = this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE pid = ? AND state = 'pending'", pid).toArray();
     for (const row of pending) this.expire(row, exitMessage(exit), false, false);
   }

@@ -1,3 +1,4 @@
+import type { Process } from "../contracts";
 import type { ProcessForKernel } from "../rpc/stubs";
 import type { SqlStore } from "../lib/sql-store";
 import { toApproval } from "./approvals";
@@ -14,8 +15,15 @@ export interface DeliveryHost {
   process(pid: number): ProcessForKernel;
 }
 
+/** A start that landed: recorded with the others of its drain (`deliverDue`). */
+interface Started {
+  pid: number;
+  state: Process["state"];
+  taskId: string | null;
+}
+
 /** What to write once a delivery landed, in the transaction that removes its outbox entries. */
-type AfterDelivery = (() => void) | void;
+type AfterDelivery = (() => void) | { started: Started } | void;
 
 /**
  * Delivers one outbox entry to its receiver (throws to be retried): starts, stops, post_terminate
@@ -32,10 +40,7 @@ export async function deliverEntry(entry: OutboxEntry, host: DeliveryHost): Prom
       // A checkpoint is never deleted, so a missing one is a broken store, not a retryable delivery.
       if (!start) throw new Error(`checkpoint of process ${entry.pid} is missing`);
       const state = await process().start(config, start);
-      return () => {
-        k.table.recordStart(entry.pid, state);
-        if (config.taskId) k.tasks.markWorking(config.taskId, entry.pid);
-      };
+      return { started: { pid: entry.pid, state, taskId: config.taskId } };
     }
     case "terminate":
       return process().terminate(entry.payload);
@@ -97,15 +102,23 @@ export async function deliverDue(due: readonly OutboxEntry[], host: DeliveryHost
   const outcomes = await Promise.allSettled(batches.map((batch) => deliverBatch(batch, host)));
   try {
     host.store.transactionSync(() => {
+      const started: Started[] = [];
+      const landed: number[] = [];
       outcomes.forEach((outcome, i) => {
         const batch = batches[i]!;
         let err: unknown = outcome.status === "rejected" ? outcome.reason : null;
         if (outcome.status === "fulfilled") {
+          const after = outcome.value;
+          if (after && typeof after === "object") {
+            started.push(after.started);
+            for (const entry of batch) landed.push(entry.id);
+            return;
+          }
           try {
             // Its own savepoint: a follow-up that fails is retried alone, the other batches still land.
             return host.store.transactionSync(() => {
-              outcome.value?.();
-              for (const entry of batch) outbox.delivered(entry.id);
+              after?.();
+              outbox.delivered(batch.map((e) => e.id));
             });
           } catch (failed) {
             err = failed;
@@ -115,6 +128,10 @@ export async function deliverDue(due: readonly OutboxEntry[], host: DeliveryHost
         console.warn(`kernel ${tenant}: ${entry.kind} ×${batch.length} for ${entry.pid} failed (attempt ${entry.attempts + 1}): ${err instanceof Error ? err.message : String(err)}`);
         for (const e of batch) outbox.retryLater(e);
       });
+      // The starts of a drain are recorded together: a few statements for a step's 64 workers.
+      host.k.table.recordStarts(started);
+      host.k.tasks.markWorkingMany(started.flatMap((s) => (s.taskId ? [{ id: s.taskId, workerPid: s.pid }] : [])));
+      outbox.delivered(landed);
     });
   } finally {
     for (const e of due) delivering.delete(e.id);

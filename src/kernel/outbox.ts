@@ -100,8 +100,9 @@ export class Outbox {
       .map((r) => ({ id: r.id, pid: r.pid, attempts: r.attempts, ...({ kind: r.kind, payload: JSON.parse(r.payload) } as OutboxMessage) }));
   }
 
-  delivered(id: number) {
-    this.sql.exec("DELETE FROM outbox WHERE id = ?", id);
+  delivered(ids: readonly number[]) {
+    if (ids.length === 1) this.sql.exec("DELETE FROM outbox WHERE id = ?", ids[0]!);
+    else if (ids.length) this.sql.exec("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids));
   }
 
   retryLater(entry: Pick<OutboxEntry, "id" | "attempts">) {

@@ -72,6 +72,9 @@ const now = () => new Date().toISOString();
  * task's end and its delivery, the post_terminate order, the stop order) happens exactly once.
  */
 export class ProcessTable {
+  /** Whether a queued delegation may exist (a held start order), as this incarnation knows it; read once. */
+  private queued: boolean | undefined = undefined;
+
   constructor(
     private readonly store: SqlStore,
     private readonly fx: ExitEffects,
@@ -107,6 +110,11 @@ export class ProcessTable {
     if (query.agent) (where.push("agent = ?"), args.push(query.agent));
     const rows = this.sql.exec<ProcRow>(`SELECT * FROM procs WHERE ${where.join(" AND ")} ORDER BY pid LIMIT ?`, ...args, query.limit + 1);
     return takePage(mapRows(rows, toProcess), query.limit, (p) => p.pid);
+  }
+
+  /** Whether any delegation waits for a slot: a held start order (checked once an incarnation, then kept). */
+  private mayHaveQueued(): boolean {
+    return (this.queued ??= this.sql.exec("SELECT 1 FROM outbox WHERE held = 1 LIMIT 1").toArray().length > 0);
   }
 
   /** Live processes: a counter the schema's triggers keep (v7), not a count over the table. */
@@ -174,13 +182,19 @@ export class ProcessTable {
       p.singletonOf,
       p.started ? 1 : 0,
     );
+    if (!p.started) this.queued = true;
     // Its whole reservation is outstanding until it spends (its own sum stays NULL: no children to scan yet).
     if (p.parentPid !== null) adjustChildrenOutstanding(this.sql, p.parentPid, outstanding(p.budget, zeroUse()));
   }
 
-  /** The process object started: `created` → the state it reports. */
-  recordStart(pid: number, state: Process["state"]) {
-    this.sql.exec("UPDATE procs SET state = ?, updated_at = ? WHERE pid = ? AND state = 'created'", state, now(), pid);
+  /** Process objects started (a batch of starts landed): `created` → the state each reports, one update per state. */
+  recordStarts(started: readonly { pid: number; state: Process["state"] }[]) {
+    const byState = new Map<Process["state"], number[]>();
+    for (const s of started) byState.set(s.state, [...(byState.get(s.state) ?? []), s.pid]);
+    const at = now();
+    for (const [state, pids] of byState) {
+      this.sql.exec("UPDATE procs SET state = ?, updated_at = ? WHERE pid IN (SELECT value FROM json_each(?)) AND state = 'created'", state, at, JSON.stringify(pids));
+    }
   }
 
   /** A live process's progress (an exited one's row no longer changes). */
@@ -270,7 +284,9 @@ export class ProcessTable {
   exitedOnItsOwn(row: ProcRow, exit: ExitStatus, result: string | null, report: { turnCount: number; usage: Usage }): boolean {
     return this.store.transactionSync(() => {
       if (!this.markExited(row, exit, result, `process:${row.pid}`, false, report)) return false;
-      for (const d of this.liveDescendants(row.pid)) {
+      // A worker that never delegated has no one to take with it: no tree walk.
+      const parentOfAny = row.started_children > 0 || this.mayHaveQueued();
+      for (const d of parentOfAny ? this.liveDescendants(row.pid) : []) {
         this.markExited(d, { code: ExitCode.terminated, reason: "parent exited", at: exit.at }, null, "kernel", true);
       }
       return true;
@@ -351,7 +367,7 @@ export class ProcessTable {
 
   /** Frees queued delegations of `parent` into the slots its maxChildren leaves. */
   private releaseQueuedChildren(parent: ProcRow) {
-    if (!isLive(parent.state)) return;
+    if (!isLive(parent.state) || !this.mayHaveQueued()) return;
     const free = limitsOf(parent).maxChildren - parent.started_children;
     if (free <= 0) return;
     const queued = this.sql

@@ -124,10 +124,23 @@ export class TaskStore {
 
   /** The worker started: `submitted` → `working`. False when the task had already moved on. */
   markWorking(id: string, workerPid: number, at = new Date().toISOString()): boolean {
-    if (this.sql.exec("UPDATE tasks SET state = 'working', status_at = ? WHERE id = ? AND state = 'submitted'", at, id).rowsWritten === 0) return false;
-    this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state: "working" } });
-    this.changed(id);
-    return true;
+    return this.markWorkingMany([{ id, workerPid }], at) === 1;
+  }
+
+  /** Workers started together (a batch of starts landed): one update for all; answers how many moved. */
+  markWorkingMany(started: readonly { id: string; workerPid: number }[], at = new Date().toISOString()): number {
+    if (started.length === 0) return 0;
+    const moved = this.sql
+      .exec<{ id: string }>("UPDATE tasks SET state = 'working', status_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND state = 'submitted' RETURNING id", at, JSON.stringify(started.map((s) => s.id)))
+      .toArray();
+    const ids = new Set(moved.map((m) => m.id));
+    // In the order given (RETURNING's order is not), so the audit chain reads as the starts landed.
+    for (const { id, workerPid } of started) {
+      if (!ids.has(id)) continue;
+      this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state: "working" } });
+      this.changed(id);
+    }
+    return ids.size;
   }
 
   /**

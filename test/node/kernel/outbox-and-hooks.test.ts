@@ -32,7 +32,7 @@ describe("the outbox", () => {
     k.outbox.retryLater(entry);
     expect(k.outbox.due({ fromAlarm: false })).toEqual([]);
     expect(k.outbox.nextDue()! - before).toBeLessThanOrEqual(redeliveryDelay(1) + 5);
-    k.outbox.delivered(entry.id);
+    k.outbox.delivered([entry.id]);
     expect(k.rows("SELECT pid FROM outbox ORDER BY pid")).toEqual([{ pid: 1 }, { pid: 2 }]);
   });
 });
