@@ -80,16 +80,28 @@ export function settleCollect(
 export function collectSatisfied(tasks: readonly CollectedTask[], mode: CollectInput["mode"], n = 1): boolean {
   const ended = tasks.filter((t) => isTerminalTask(t.state)).length;
   const completed = tasks.filter((t) => t.state === "completed").length;
-  const want = Math.min(Math.max(1, n), tasks.length);
+  return satisfiedBy({ total: tasks.length, ended, completed }, mode, n);
+}
+
+/** How a collect's tasks stand, counted (`Inbox.counts`): what `collectSatisfied` decides on. */
+export interface CollectCounts {
+  total: number;
+  ended: number;
+  completed: number;
+}
+
+/** `collectSatisfied` over counts. */
+export function satisfiedBy({ total, ended, completed }: CollectCounts, mode: CollectInput["mode"], n = 1): boolean {
+  const want = Math.min(Math.max(1, n), total);
   switch (mode) {
     case "all":
-      return ended === tasks.length;
+      return ended === total;
     case "any":
-      return tasks.length === 0 || ended >= 1;
+      return total === 0 || ended >= 1;
     case "first_n":
       return ended >= want;
     case "quorum":
-      return completed >= want || tasks.length - (ended - completed) < want;
+      return completed >= want || total - (ended - completed) < want;
   }
 }
 

@@ -3,6 +3,7 @@ import { isTerminalTask } from "../contracts/tasks";
 import { zeroUsage } from "../contracts";
 import { TERMINAL_TASK_SQL } from "../lib/sql-store";
 import type { Sql } from "../lib/sql-store";
+import type { CollectCounts } from "../agent/collect";
 import { createInbox, INBOX_UNSHOWN_QUESTIONS, INBOX_UNSHOWN_RESULTS, tableNames } from "./schema";
 
 /** An `inbox` row (the columns `list` reads). */
@@ -137,6 +138,19 @@ export class Inbox {
     if (!ids) return rows;
     const byId = new Map(rows.map((r) => [r.taskId, r]));
     return ids.map((id) => byId.get(id)).filter((t): t is CollectedTask => t !== undefined);
+  }
+
+  /** How the tasks `ids` stand, counted in SQLite (no row reaches JavaScript); `asking`: questions open. */
+  counts(ids: readonly string[]): CollectCounts & { asking: number } {
+    if (this.none()) return { total: 0, ended: 0, completed: 0, asking: 0 };
+    return this.sql
+      .exec<{ total: number; ended: number; completed: number; asking: number }>(
+        `SELECT count(*) AS total, count(*) FILTER (WHERE state IN ${TERMINAL_TASK_SQL}) AS ended, count(*) FILTER (WHERE state = 'completed') AS completed,
+           count(*) FILTER (WHERE state = 'input-required' AND question IS NOT NULL) AS asking
+         FROM inbox WHERE task_id IN (SELECT value FROM json_each(?))`,
+        JSON.stringify(ids),
+      )
+      .one();
   }
 
   unknown(ids: readonly string[]): string[] {

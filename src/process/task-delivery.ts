@@ -1,6 +1,10 @@
 import type { CollectedTask, DeliveryPolicy } from "../contracts";
 import { isTerminalTask } from "../contracts/tasks";
-import { afterTaskResult } from "./machine";
+import { afterTaskResult, isCollecting, type LoopState } from "./machine";
+import { satisfiedBy } from "../agent/collect";
+import { TASK_TOOL_ARGS } from "../contracts/tools";
+import { isCollectWait } from "./waits";
+import type { Inbox } from "./inbox";
 import type { ProcessStore } from "./store";
 
 /** One task's news for its copilot, as the kernel's outbox delivers it. */
@@ -35,8 +39,28 @@ export function applyTaskDeliveries(store: ProcessStore, items: readonly TaskDel
     if (store.exit || task.state === "working") continue;
     const after = afterTaskResult(store.loop, delivery);
     if (!after.wake) continue;
+    // A copilot waiting in collect wakes when one of its collects can answer, not for every result: its
+    // deadline is armed already, so results that leave it waiting cost no alarm and no step.
+    if (isCollecting(store.loop) && !collectMayAnswer(store.loop, store.inbox, Date.now())) continue;
     if (after.loop !== store.loop) store.commit({ loop: after.loop, events: [["state", { state: "running" }]] });
     wake = true;
   }
   return { changed, wake };
+}
+
+/**
+ * Whether a collect the loop waits on can answer now: its mode is satisfied, a task of its set asks a
+ * question, or its deadline has passed (what `settleCollect` decides, from counts).
+ */
+export function collectMayAnswer(loop: LoopState, inbox: Pick<Inbox, "counts">, now: number): boolean {
+  for (const [callId, wait] of Object.entries(loop.waiting ?? {})) {
+    if (!isCollectWait(wait)) continue;
+    if (now >= wait.deadline) return true;
+    const call = loop.phase === "tools" ? loop.pendingCalls.find((c) => c.id === callId) : undefined;
+    const args = TASK_TOOL_ARGS.collect.safeParse(call?.arguments ?? {});
+    const { mode, n } = args.success ? args.data : { mode: "all" as const, n: undefined };
+    const counts = inbox.counts(wait.taskIds);
+    if (counts.asking > 0 || satisfiedBy(counts, mode, n)) return true;
+  }
+  return false;
 }

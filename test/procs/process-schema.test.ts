@@ -5,20 +5,8 @@ import { initialLoopState } from "../../src/process/machine";
 import { PROCESS_SCHEMA_VERSION } from "../../src/process/schema";
 import { freshTenant } from "../support/http";
 import { processConfig } from "../node/support/process";
+import { OLD_PROCESS_TABLES } from "../node/support/old-process-tables";
 
-/** The process object's tables as the code before schema versions made them (its earliest inbox: no question columns). */
-const OLD_TABLES = `
-  CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-  CREATE TABLE messages (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
-  CREATE TABLE conversation_size (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
-  CREATE TABLE events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at TEXT NOT NULL, data TEXT NOT NULL);
-  CREATE TABLE inbox (
-    task_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, worker_pid INTEGER NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL,
-    result TEXT, reason TEXT, usage TEXT NOT NULL, delivery TEXT NOT NULL,
-    injected INTEGER NOT NULL DEFAULT 0, collected INTEGER NOT NULL DEFAULT 0
-  );
-  CREATE TABLE journal (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-`;
 
 describe("a process object written by the code before schema versions", () => {
   it("is migrated when it is first used and keeps its conversation, events, inbox and journal", async () => {
@@ -31,7 +19,7 @@ describe("a process object written by the code before schema versions", () => {
     const bytes = messages.reduce((n, m) => n + JSON.stringify(m).length, 0);
     await runInDurableObject(stub, (_instance, state) => {
       const sql = state.storage.sql;
-      sql.exec(OLD_TABLES);
+      sql.exec(OLD_PROCESS_TABLES);
       sql.exec("INSERT INTO kv (key, value) VALUES ('config', ?)", JSON.stringify({ ...processConfig({ tools: ["delegate", "collect"], spec: { mode: "interactive" } }), tenant }));
       sql.exec("INSERT INTO kv (key, value) VALUES ('loop', ?)", JSON.stringify({ ...initialLoopState(), phase: "sleeping", turnCount: 1, modelCalls: 1 }));
       for (const m of messages) sql.exec("INSERT INTO messages (body) VALUES (?)", JSON.stringify(m));

@@ -3,6 +3,8 @@ import { HTTP_COLLECT, settleCollect, startCollect, TOOL_COLLECT } from "../../.
 import type { CollectedTask, TaskState } from "../../../src/contracts/tasks";
 import { Inbox } from "../../../src/process/inbox";
 import { processDb } from "../support/process-db";
+import { initialLoopState, type LoopState } from "../../../src/process/machine";
+import { collectMayAnswer } from "../../../src/process/task-delivery";
 
 const NOW = 1_000_000;
 const usage = { inputTokens: 0, outputTokens: 0, toolCalls: 0 };
@@ -58,5 +60,37 @@ describe("one collect for the tool and for HTTP", () => {
     inbox.applyResult(ended("a", "completed", "x".repeat(50_000)));
     const r = settleCollect(inbox, { taskIds: ["a"], deadline: NOW }, { mode: "all" }, NOW, 10_000)!;
     expect(r.completed[0]!.result).toMatch(/^x+… \[cut: \d+ more characters; GET \/v1\/tasks\/a has all of it\]$/);
+  });
+});
+
+describe("a result wakes a collecting copilot only when a collect can answer (collectMayAnswer)", () => {
+  const collecting = (mode: string, n?: number, deadline = NOW + 1_000): LoopState => ({
+    ...initialLoopState(),
+    phase: "tools",
+    pendingCalls: [{ id: "c1", name: "collect", arguments: { mode, ...(n ? { n } : {}) } }],
+    waiting: { c1: { kind: "collect", taskIds: ["a", "b", "c"], deadline } },
+  });
+
+  it("all: not for the first results, yes for the last", () => {
+    const inbox = inboxWith("a", "b", "c");
+    inbox.applyResult(ended("a", "completed"));
+    inbox.applyResult(ended("b", "failed"));
+    expect(collectMayAnswer(collecting("all"), inbox, NOW)).toBe(false);
+    inbox.applyResult(ended("c", "completed"));
+    expect(collectMayAnswer(collecting("all"), inbox, NOW)).toBe(true);
+  });
+
+  it("first_n and quorum count as settleCollect does; a question or the deadline always wakes", () => {
+    const inbox = inboxWith("a", "b", "c");
+    inbox.applyResult(ended("a", "failed"));
+    expect(collectMayAnswer(collecting("first_n", 2), inbox, NOW)).toBe(false);
+    expect(collectMayAnswer(collecting("any"), inbox, NOW)).toBe(true);
+    inbox.applyResult(ended("b", "failed"));
+    // Two of three failed: a quorum of two can no longer complete.
+    expect(collectMayAnswer(collecting("quorum", 2), inbox, NOW)).toBe(true);
+    expect(collectMayAnswer(collecting("all", undefined, NOW), inboxWith("a", "b", "c"), NOW)).toBe(true);
+    const asking = inboxWith("a", "b", "c");
+    asking.applyStatus({ ...ended("a", "input-required", null), question: "which one?" });
+    expect(collectMayAnswer(collecting("all"), asking, NOW)).toBe(true);
   });
 });

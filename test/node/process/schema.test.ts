@@ -5,6 +5,7 @@ import { createInbox, createJournal, createTables, migrateProcessSchema, PROCESS
 import { ProcessStore } from "../../../src/process/store";
 import { processConfig } from "../support/process";
 import { memoryStore } from "../support/sqlite";
+import { OLD_PROCESS_TABLES } from "../support/old-process-tables";
 
 const tables = (store: SqlStore) =>
   store.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").toArray().map((t) => t.name);
@@ -23,18 +24,7 @@ function layout(store: SqlStore) {
 
 /** The tables as the process object made them before versions existed (the earliest: no question columns). */
 function oldObject(store: SqlStore, { questions }: { questions: boolean }) {
-  store.sql.exec(`
-    CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE messages (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
-    CREATE TABLE conversation_size (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
-    CREATE TABLE events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at TEXT NOT NULL, data TEXT NOT NULL);
-    CREATE TABLE inbox (
-      task_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, worker_pid INTEGER NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL,
-      result TEXT, reason TEXT, usage TEXT NOT NULL, delivery TEXT NOT NULL,
-      injected INTEGER NOT NULL DEFAULT 0, collected INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE journal (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-  `);
+  store.sql.exec(OLD_PROCESS_TABLES);
   if (questions) {
     store.sql.exec(`
       ALTER TABLE inbox ADD COLUMN question TEXT;
