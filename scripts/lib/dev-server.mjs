@@ -196,10 +196,28 @@ export class DevServer {
     }
   }
 
-  /** Waits until `path` answers 2xx; returns the boot time in ms. */
+  /**
+   * Waits until `path` answers 2xx; returns the boot time in ms. A server that exits because a socket it
+   * binds was taken meanwhile (servers starting side by side can race for a free port) is started again,
+   * twice at most.
+   */
   async ready(path = "/healthz", timeoutMs = 90_000) {
     const t0 = Date.now();
+    let restarts = 0;
     while (!(await this.healthy(path))) {
+      if (this.exited && restarts < 2 && /Address already in use/.test(this.log())) {
+        restarts++;
+        try {
+          process.kill(-this.child.pid, "SIGKILL"); // its workerd children may outlive wrangler
+        } catch {
+          // gone
+        }
+        liveGroups.delete(this.child.pid);
+        this.output = [];
+        this.exited = false;
+        await this.start();
+        continue;
+      }
       if (this.exited) throw new Error(`${this.label}: wrangler dev exited before it was ready:\n${this.log()}`);
       if (Date.now() - t0 > timeoutMs) throw new Error(`${this.label}: not ready within ${timeoutMs} ms:\n${this.log()}`);
       await sleep(100);
