@@ -142,10 +142,12 @@ export class BudgetLedger {
   }
 
   /** What `pid` can still give a new child: nothing left at all (actual usage), or nothing left to promise (usage plus reservations). */
-  headroom(pid: number): Headroom {
-    const row = this.columns(pid);
+  headroom(pid: number, known?: Pick<ProcRow, "budget_limit" | "tree_used">): Headroom {
+    const row = known ?? this.columns(pid);
     if (!row) return { spent: null, left: {} };
     const limit = budgetLimitOf(row);
+    // No budget of its own: nothing to promise or withhold, so its children's reservations need no read.
+    if (Object.keys(limit).length === 0) return { spent: null, left: {} };
     const treeUsed = treeUsedOf(row);
     return { spent: spentDimension(remaining(limit, treeUsed)), left: remaining(limit, addUse(treeUsed, this.outstandingReservations(pid))) };
   }

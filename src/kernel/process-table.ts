@@ -190,7 +190,11 @@ export class ProcessTable {
   /** Process objects started (a batch of starts landed): `created` → the state each reports, one update per state. */
   recordStarts(started: readonly { pid: number; state: Process["state"] }[]) {
     const byState = new Map<Process["state"], number[]>();
-    for (const s of started) byState.set(s.state, [...(byState.get(s.state) ?? []), s.pid]);
+    for (const s of started) {
+      const pids = byState.get(s.state);
+      if (pids) pids.push(s.pid);
+      else byState.set(s.state, [s.pid]);
+    }
     const at = now();
     for (const [state, pids] of byState) {
       this.sql.exec("UPDATE procs SET state = ?, updated_at = ? WHERE pid IN (SELECT value FROM json_each(?)) AND state = 'created'", state, at, JSON.stringify(pids));

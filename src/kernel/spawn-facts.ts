@@ -3,7 +3,7 @@ import type { Sql } from "../lib/sql-store";
 import type { AgentRegistry } from "./agent-registry";
 import type { BudgetLedger, Headroom } from "./budget-ledger";
 import type { ProcessTable } from "./process-table";
-import { budgetLimitOf, type ProcRow } from "./rows";
+import type { ProcRow } from "./rows";
 
 /**
  * What the checks of one synchronous run of spawns read (the tenant's live count, a parent's row and
@@ -53,9 +53,9 @@ export class SpawnFacts {
     return known.row;
   }
 
-  /** What `parent` can still give a new child; no reads when it has no budget of its own to share. */
+  /** What `parent` can still give a new child (its row as this run keeps it). */
   headroom(parent: ProcRow): Headroom {
-    return Object.keys(budgetLimitOf(parent)).length === 0 ? { spent: null, left: {} } : this.deps.ledger.headroom(parent.pid);
+    return this.deps.ledger.headroom(parent.pid, parent);
   }
 
   /** The next pid, as `ProcessTable.nextPid` allocates it, read once per run. */
