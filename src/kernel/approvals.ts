@@ -6,6 +6,7 @@ import type { DispatchCall } from "./hook-runner";
 import type { Outbox } from "./outbox";
 import { mapRows, type ApprovalRow, type ProcRow } from "./rows";
 import type { TaskStore } from "./task-store";
+import type { FeedLog } from "./tenant-feed";
 
 /** What a policy's `ask` said about one call (hook-runner.ts). */
 export interface Ask {
@@ -17,6 +18,7 @@ export interface Ask {
 export interface ApprovalDeps {
   store: SqlStore;
   audit: AuditLog;
+  feed: FeedLog;
   tasks: TaskStore;
   outbox: Outbox;
 }
@@ -130,6 +132,7 @@ export class Approvals {
             new Date(createdAt).toISOString(),
             createdAt + ask.timeoutMs,
           );
+          this.deps.feed.note("approval", id);
           // The kernel's alarm expires it at its deadline.
           this.deps.outbox.noteWake(createdAt + ask.timeoutMs);
           this.pending = true;
@@ -194,7 +197,7 @@ export class Approvals {
     const state = body.decision === "approve" ? "approved" : "rejected";
     const edited = body.arguments !== undefined;
     this.deps.store.transactionSync(() => {
-      this.sql.exec(
+      const changed = this.sql.exec(
         `UPDATE approvals SET state = ?, decided_at = ?, decided_by = ?, message = ?, arguments = ?, original_arguments = ? WHERE id = ? AND state = 'pending'`,
         state,
         now(),
@@ -203,7 +206,8 @@ export class Approvals {
         edited ? JSON.stringify(body.arguments) : row.arguments,
         edited ? row.arguments : null,
         id,
-      );
+      ).rowsWritten;
+      if (changed) this.deps.feed.note("approval", id);
       this.deps.audit.append({ actor, event: "approval_decided", pid: row.pid, data: { approvalId: id, decision: state, tool: row.tool, toolCallId: row.tool_call_id, argumentsEdited: edited, ...(body.message ? { message: body.message } : {}) } });
       this.syncTask(row.pid);
       this.notify(row.pid, id);
@@ -240,6 +244,7 @@ export class Approvals {
     this.deps.store.transactionSync(() => {
       const changed = this.sql.exec("UPDATE approvals SET state = 'expired', decided_at = ?, decided_by = 'kernel', message = ? WHERE id = ? AND state = 'pending'", now(), message, row.id).rowsWritten;
       if (!changed) return;
+      this.deps.feed.note("approval", row.id);
       this.deps.audit.append({ actor: "kernel", event: "approval_decided", pid: row.pid, data: { approvalId: row.id, decision: "expired", tool: row.tool, toolCallId: row.tool_call_id, message } });
       if (syncTask) this.syncTask(row.pid);
       if (notify) this.notify(row.pid, row.id);

@@ -1,6 +1,7 @@
 import type { AuditDraft, AuditEntry, AuditVerify } from "../contracts";
 import { GENESIS_HASH, sealEntry, verifyChain } from "./audit-chain";
 import type { AuditRow } from "./rows";
+import type { FeedLog } from "./tenant-feed";
 import type { Sql, SqlStore } from "../lib/sql-store";
 
 /** Who asked: "api:<role>" for HTTP callers, "process:<pid>" for agents, "kernel" for itself. */
@@ -29,6 +30,7 @@ export class AuditLog {
   constructor(
     private readonly sql: Sql,
     rollbacks?: Pick<SqlStore, "onRollback">,
+    private readonly feed?: FeedLog,
   ) {
     this.cachesHead = !!rollbacks?.onRollback;
     rollbacks?.onRollback?.(() => {
@@ -60,6 +62,7 @@ export class AuditLog {
       entry.prevHash,
       entry.hash,
     );
+    this.feed?.note("audit", entry.seq);
     if (this.cachesHead) this.head = { seq: entry.seq, hash: entry.hash };
     return entry;
   }

@@ -2,6 +2,7 @@ import type { Budget, BudgetUse } from "../contracts";
 import { addUse, BUDGET_KEYS, maxUse, outstanding, remaining, spentDimension, subUse, zeroUse } from "../agent/budget";
 import { budgetLimitOf, budgetUsedOf, LIVE_SQL, treeUsedOf, type ProcRow } from "./rows";
 import type { Sql } from "../lib/sql-store";
+import type { FeedLog } from "./tenant-feed";
 import { isLive } from "../contracts";
 import { grantLease, leaseAnswer, leaseUse, noLease, type LeaseAnswer, type LeaseLink } from "./leases";
 
@@ -71,7 +72,11 @@ type BudgetColumns = Pick<ProcRow, "pid" | "parent_pid" | "budget_limit" | "budg
  * descendants'). Synchronous, so a charge joins the caller's transaction.
  */
 export class BudgetLedger {
-  constructor(private readonly sql: Sql) {}
+  constructor(
+    private readonly sql: Sql,
+    /** Tree usage is shown on each process: a charge announces every row it changes. */
+    private readonly feed: FeedLog | null = null,
+  ) {}
 
   private columns(pid: number): BudgetColumns | null {
     return (
@@ -97,6 +102,7 @@ export class BudgetLedger {
       const now = addUse(was, delta);
       if (r === row) this.sql.exec("UPDATE procs SET budget_used = ?, tree_used = ? WHERE pid = ?", JSON.stringify(own), JSON.stringify(now), r.pid);
       else this.sql.exec("UPDATE procs SET tree_used = ? WHERE pid = ?", JSON.stringify(now), r.pid);
+      this.feed?.note("proc", r.pid);
       // A live child's unused reservation shrinks as its tree spends: its parent's running sum follows.
       if (r.parent_pid !== null && isLive(r.state)) {
         const limit = budgetLimitOf(r);

@@ -1,6 +1,6 @@
 import type { Process } from "../contracts";
 import type { ProcessForKernel } from "../rpc/stubs";
-import type { SqlStore } from "../lib/sql-store";
+import { eachAtomically, type SqlStore } from "../lib/sql-store";
 import { toApproval } from "./approvals";
 import type { OutboxEntry } from "./outbox";
 import { toProcess } from "./rows";
@@ -100,39 +100,46 @@ export async function deliverDue(due: readonly OutboxEntry[], host: DeliveryHost
   const { outbox } = host.k;
   const batches = batchEntries(due);
   const outcomes = await Promise.allSettled(batches.map((batch) => deliverBatch(batch, host)));
+  const started: Started[] = [];
+  const landed: number[] = [];
+  const followUps: { batch: OutboxEntry[]; after: (() => void) | void }[] = [];
+  const failed: { batch: OutboxEntry[]; err: unknown }[] = [];
+  outcomes.forEach((outcome, i) => {
+    const batch = batches[i]!;
+    if (outcome.status === "rejected") failed.push({ batch, err: outcome.reason });
+    else if (outcome.value && typeof outcome.value === "object") {
+      started.push(outcome.value.started);
+      for (const entry of batch) landed.push(entry.id);
+    } else followUps.push({ batch, after: outcome.value });
+  });
+  const followUp = ({ batch, after }: (typeof followUps)[number]) => {
+    after?.();
+    outbox.delivered(batch.map((e) => e.id));
+  };
+  const rest = () => {
+    for (const { batch, err } of failed) {
+      const entry = batch[0]!;
+      console.warn(`kernel ${tenant}: ${entry.kind} ×${batch.length} for ${entry.pid} failed (attempt ${entry.attempts + 1}): ${err instanceof Error ? err.message : String(err)}`);
+      for (const e of batch) outbox.retryLater(e);
+    }
+    // The starts of a drain are recorded together: a few statements for a step's 64 workers.
+    host.k.table.recordStarts(started);
+    host.k.tasks.markWorkingMany(started.flatMap((s) => (s.taskId ? [{ id: s.taskId, workerPid: s.pid }] : [])));
+    outbox.delivered(landed);
+  };
   try {
-    host.store.transactionSync(() => {
-      const started: Started[] = [];
-      const landed: number[] = [];
-      outcomes.forEach((outcome, i) => {
-        const batch = batches[i]!;
-        let err: unknown = outcome.status === "rejected" ? outcome.reason : null;
-        if (outcome.status === "fulfilled") {
-          const after = outcome.value;
-          if (after && typeof after === "object") {
-            started.push(after.started);
-            for (const entry of batch) landed.push(entry.id);
-            return;
-          }
-          try {
-            // Its own savepoint: a follow-up that fails is retried alone, the other batches still land.
-            return host.store.transactionSync(() => {
-              after?.();
-              outbox.delivered(batch.map((e) => e.id));
-            });
-          } catch (failed) {
-            err = failed;
-          }
-        }
-        const entry = batch[0]!;
-        console.warn(`kernel ${tenant}: ${entry.kind} ×${batch.length} for ${entry.pid} failed (attempt ${entry.attempts + 1}): ${err instanceof Error ? err.message : String(err)}`);
-        for (const e of batch) outbox.retryLater(e);
+    try {
+      host.store.transactionSync(() => {
+        followUps.forEach(followUp);
+        rest();
       });
-      // The starts of a drain are recorded together: a few statements for a step's 64 workers.
-      host.k.table.recordStarts(started);
-      host.k.tasks.markWorkingMany(started.flatMap((s) => (s.taskId ? [{ id: s.taskId, workerPid: s.pid }] : [])));
-      outbox.delivered(landed);
-    });
+    } catch {
+      // A follow-up failed: each is written alone, a failing one retried later, and the rest lands.
+      eachAtomically(host.store, followUps, followUp).forEach((done, i) => {
+        if (done instanceof Error) failed.push({ batch: followUps[i]!.batch, err: done });
+      });
+      host.store.transactionSync(rest);
+    }
   } finally {
     for (const e of due) delivering.delete(e.id);
   }

@@ -8,6 +8,7 @@ import type { Outbox } from "./outbox";
 import type { ProcRow } from "./rows";
 import { Questions, waitMessage } from "./questions";
 import type { TaskStore } from "./task-store";
+import type { FeedLog } from "./tenant-feed";
 
 /**
  * People in the loop (SPEC §11): approvals and questions, and the one rule they share: a worker's
@@ -18,7 +19,7 @@ export class People {
   readonly approvals: Approvals;
   readonly questions: Questions;
 
-  constructor(private readonly deps: { store: SqlStore; audit: AuditLog; tasks: TaskStore; outbox: Outbox }) {
+  constructor(private readonly deps: { store: SqlStore; audit: AuditLog; feed: FeedLog; tasks: TaskStore; outbox: Outbox }) {
     this.approvals = new Approvals(deps, (pid) => this.syncTask(pid));
     this.questions = new Questions(
       deps,

@@ -24,8 +24,10 @@ import type { Actor, AuditLog } from "./audit-log";
 import type { Outbox } from "./outbox";
 import { budgetLimitOf, exitOf, limitsOf, LIVE_SQL, treeUsedOf, mapRows, toProcess, type ProcRow, type TaskRow } from "./rows";
 import type { TaskStore } from "./task-store";
+import type { FeedLog } from "./tenant-feed";
 import { collectedOf } from "./tasks";
 import type { Sql, SqlStore } from "../lib/sql-store";
+import type { ProcessReport } from "../rpc/messages";
 
 /** A new row of the table, as spawn writes it. */
 export interface NewProcess {
@@ -53,6 +55,8 @@ export interface NewProcess {
 /** What an exit sets in motion besides the row, in the same transaction. */
 export interface ExitEffects {
   audit: AuditLog;
+  /** The tenant feed: every change of a row's state, turn, usage or exit is announced in its transaction. */
+  feed: FeedLog;
   outbox: Outbox;
   tasks: TaskStore;
   /** The post_terminate hook event of an exit, or null when no hook listens. */
@@ -117,7 +121,7 @@ export class ProcessTable {
     return (this.queued ??= this.sql.exec("SELECT 1 FROM outbox WHERE held = 1 LIMIT 1").toArray().length > 0);
   }
 
-  /** Live processes: a counter the schema's triggers keep (v7), not a count over the table. */
+  /** Live processes: a counter (schema v7) kept where a row is made or leaves the live states, not a count over the table. */
   liveCount(): number {
     const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'live_count'").toArray()[0];
     return row ? Number(row.value) : 0;
@@ -128,7 +132,7 @@ export class ProcessTable {
     return this.sql.exec<{ pid: number }>("SELECT pid FROM procs WHERE singleton_of = ?", agent).toArray()[0]?.pid ?? null;
   }
 
-  /** Live children holding a maxChildren slot (queued delegations do not): a counter on the row (v7 triggers). */
+  /** Live children holding a maxChildren slot (queued delegations do not): a counter on the parent's row (schema v7), kept with `live_count`. */
   startedChildren(pid: number): number {
     return this.sql.exec<{ n: number }>("SELECT started_children AS n FROM procs WHERE pid = ?", pid).toArray()[0]?.n ?? 0;
   }
@@ -183,6 +187,10 @@ export class ProcessTable {
       p.started ? 1 : 0,
     );
     if (!p.started) this.queued = true;
+    // A new row is live (`created`): it counts, and, holding a slot, counts for its parent.
+    this.countLive(+1);
+    if (p.started && p.parentPid !== null) this.countStartedChild(p.parentPid, +1);
+    this.fx.feed.note("proc", p.pid);
     // Its whole reservation is outstanding until it spends (its own sum stays NULL: no children to scan yet).
     if (p.parentPid !== null) adjustChildrenOutstanding(this.sql, p.parentPid, outstanding(p.budget, zeroUse()));
   }
@@ -196,26 +204,33 @@ export class ProcessTable {
       else byState.set(s.state, [s.pid]);
     }
     const at = now();
+    // Live to live: the counters stay as they are.
     for (const [state, pids] of byState) {
-      this.sql.exec("UPDATE procs SET state = ?, updated_at = ? WHERE pid IN (SELECT value FROM json_each(?)) AND state = 'created'", state, at, JSON.stringify(pids));
+      const moved = this.sql
+        .exec<{ pid: number }>("UPDATE procs SET state = ?, updated_at = ? WHERE pid IN (SELECT value FROM json_each(?)) AND state = 'created' RETURNING pid", state, at, JSON.stringify(pids))
+        .toArray();
+      const landed = new Set(moved.map((m) => m.pid));
+      this.fx.feed.noteMany("proc", pids.filter((pid) => landed.has(pid)));
     }
   }
 
   /** A live process's progress (an exited one's row no longer changes). */
-  recordReport(pid: number, report: { state: Process["state"]; turnCount: number; usage: Usage }) {
-    this.sql.exec(
+  recordReport(pid: number, report: { state: ProcessReport["state"]; turnCount: number; usage: Usage }) {
+    // A live state to a live state: the counters stay as they are.
+    const changed = this.sql.exec(
       `UPDATE procs SET state = ?, turn_count = ?, usage = ?, updated_at = ? WHERE pid = ? AND exit IS NULL`,
       report.state,
       report.turnCount,
       JSON.stringify(report.usage),
       now(),
       pid,
-    );
+    ).rowsWritten;
+    if (changed) this.fx.feed.note("proc", pid);
   }
 
   /** A checkpoint paused it. */
   recordPause(pid: number) {
-    this.sql.exec("UPDATE procs SET state = 'paused', updated_at = ? WHERE pid = ? AND exit IS NULL", now(), pid);
+    if (this.sql.exec("UPDATE procs SET state = 'paused', updated_at = ? WHERE pid = ? AND exit IS NULL", now(), pid).rowsWritten > 0) this.fx.feed.note("proc", pid);
   }
 
   /** A hook that failed or could not be asked: kept on the process row (`wait` shows it) and in the audit log. */
@@ -228,6 +243,16 @@ export class ProcessTable {
     });
   }
 
+  /** `meta.live_count` by `delta`: where a row is made live or leaves the live states (insert, `markExited`). */
+  private countLive(delta: 1 | -1) {
+    this.sql.exec("UPDATE meta SET value = value + ? WHERE key = 'live_count'", delta);
+  }
+
+  /** A parent's `started_children` by `delta`: a live child took a slot (made started, or released from the queue) or gave it back (exited). */
+  private countStartedChild(parentPid: number, delta: 1 | -1) {
+    this.sql.exec("UPDATE procs SET started_children = started_children + ? WHERE pid = ?", delta, parentPid);
+  }
+
   // ----------------------------------------------------------------- exits
 
   /**
@@ -237,18 +262,23 @@ export class ProcessTable {
    * fire, and a task end, exactly once per process. False when it had already exited.
    */
   markExited(row: ProcRow, exit: ExitStatus, result: string | null, actor: Actor, stopObject: boolean, last?: { turnCount: number; usage: Usage }): boolean {
-    const changed =
-      this.sql.exec(
+    const changed = this.sql
+      .exec<Pick<ProcRow, "started">>(
         `UPDATE procs SET state = 'zombie', exit = ?, result = ?, singleton_of = NULL, updated_at = ?, turn_count = coalesce(?, turn_count), usage = coalesce(?, usage)
-         WHERE pid = ? AND exit IS NULL`,
+         WHERE pid = ? AND exit IS NULL RETURNING started`,
         JSON.stringify(exit),
         result,
         exit.at,
         last?.turnCount ?? null,
         last ? JSON.stringify(last.usage) : null,
         row.pid,
-      ).rowsWritten > 0;
+      )
+      .toArray()[0];
     if (!changed) return false;
+    // A row with no exit is live: it leaves the live count, and a started one gives its parent's slot back.
+    this.countLive(-1);
+    if (changed.started && row.parent_pid !== null) this.countStartedChild(row.parent_pid, -1);
+    this.fx.feed.note("proc", row.pid);
     if (row.parent_pid !== null && Object.keys(budgetLimitOf(row)).length > 0) {
       // No longer live: what it had not used of its reservation is no longer promised.
       const now = this.sql.exec<Pick<ProcRow, "budget_limit" | "tree_used">>("SELECT budget_limit, tree_used FROM procs WHERE pid = ?", row.pid).one();
@@ -350,6 +380,7 @@ export class ProcessTable {
     if (row.state === "zombie" && reap) {
       this.store.transactionSync(() => {
         if (this.sql.exec("UPDATE procs SET state = 'stopped' WHERE pid = ? AND state = 'zombie'", row.pid).rowsWritten > 0) {
+          this.fx.feed.note("proc", row.pid);
           this.fx.audit.append({ actor, event: "reap", pid: row.pid, data: {} });
         }
       });
@@ -379,6 +410,7 @@ export class ProcessTable {
       .toArray();
     for (const { pid } of queued) {
       this.sql.exec("UPDATE procs SET started = 1 WHERE pid = ?", pid);
+      this.countStartedChild(parent.pid, +1);
       this.fx.outbox.release(pid);
     }
   }

@@ -4,10 +4,12 @@ import type { Actor, AuditLog } from "./audit-log";
 import type { Outbox } from "./outbox";
 import type { ProcRow, QuestionRow } from "./rows";
 import type { TaskStore } from "./task-store";
+import type { FeedLog } from "./tenant-feed";
 
 export interface QuestionDeps {
   store: SqlStore;
   audit: AuditLog;
+  feed: FeedLog;
   tasks: TaskStore;
   outbox: Outbox;
 }
@@ -86,6 +88,7 @@ export class Questions {
       });
       if (!row.task_id) {
         this.sql.exec("UPDATE procs SET pending_input = ?, updated_at = ? WHERE pid = ?", JSON.stringify({ question, toolCallId }), at, row.pid);
+        this.deps.feed.note("proc", row.pid);
         return;
       }
       this.syncTask(row.pid);
@@ -147,7 +150,7 @@ export class Questions {
 
   /** An exited process has no open question to show. */
   clearPending(pid: number) {
-    this.sql.exec("UPDATE procs SET pending_input = NULL WHERE pid = ? AND pending_input IS NOT NULL", pid);
+    if (this.sql.exec("UPDATE procs SET pending_input = NULL WHERE pid = ? AND pending_input IS NOT NULL", pid).rowsWritten > 0) this.deps.feed.note("proc", pid);
   }
 
   /** The answer goes to the asking worker while it lives (at least once, from the alarm). */

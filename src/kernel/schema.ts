@@ -1,5 +1,5 @@
 import type { SqlStore } from "../lib/sql-store";
-import { FEED_SCHEMA, FEED_V4 } from "./tenant-feed";
+import { DROP_TRIGGERS, FEED_SCHEMA, FEED_V4 } from "./tenant-feed";
 
 /**
  * The kernel's SQLite schema, versioned. `meta.schema_version` records the last migration applied;
@@ -164,6 +164,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, description: "people in the loop: approvals, questions, a top-level process's pending question, and their feed triggers", sql: PEOPLE },
   { version: 7, description: "counters instead of scans: meta.live_count, procs.started_children (triggers), procs.children_outstanding (the ledger), indexes for queued children and the outbox", sql: COUNTERS },
   { version: 8, description: "budget leases: procs.lease (a live process's lease) and procs.leased (the leases its subtree holds)", sql: LEASES },
+  { version: 9, description: "no triggers: the feed's rows and the process counters are written by the services (src/kernel/tenant-feed.ts FeedLog, process-table.ts)", sql: DROP_TRIGGERS },
 ];
 
 /** The version a store has once `migrate` ran. */

@@ -2,7 +2,7 @@ import type { AgentSpec, ExitStatus } from "../contracts";
 import type { LeaseAnswer, ProcessReport } from "../rpc/messages";
 import { ALL_TOOL_NAMES } from "../contracts/tools";
 import { openMcpSession } from "../mcp/client";
-import type { SqlStore } from "../lib/sql-store";
+import { eachAtomically, type SqlStore } from "../lib/sql-store";
 import { AgentRegistry } from "./agent-registry";
 import { AuditLog } from "./audit-log";
 import { BudgetLedger } from "./budget-ledger";
@@ -18,6 +18,7 @@ import { ProcessTable } from "./process-table";
 import { exitOf } from "./rows";
 import { Spawner } from "./spawn";
 import { TaskStore } from "./task-store";
+import { FeedLog } from "./tenant-feed";
 
 /** What the services need from their host (the Durable Object, or a test). */
 export interface KernelHost {
@@ -59,7 +60,8 @@ export interface KernelServices {
 
 /** The kernel's services over one store, wired to each other. The store must be migrated (schema.ts). */
 export function kernelServices(store: SqlStore, host: KernelHost): KernelServices {
-  const audit = new AuditLog(store.sql, store);
+  const feed = new FeedLog(store.sql);
+  const audit = new AuditLog(store.sql, store, feed);
   const outbox = new Outbox(store.sql);
   const checkpoints = new CheckpointStore(store.sql);
   const mcp = new McpRegistry(store, audit, host.mcpConnect ?? ((conn) => openMcpSession(conn, fetch, host.privateHosts())));
@@ -68,18 +70,19 @@ export function kernelServices(store: SqlStore, host: KernelHost): KernelService
   const hookRegistry = new HookRegistry(store, audit);
   const hooks = new HookRunner({ registry: hookRegistry, audit, tenant: host.tenant, privateHosts: host.privateHosts, ...(host.fetch ? { fetch: host.fetch } : {}) });
   const taskWaiters = new Waiters<string>();
-  const tasks = new TaskStore(store.sql, audit, (id) => taskWaiters.wake(id));
+  const tasks = new TaskStore(store.sql, audit, feed, (id) => taskWaiters.wake(id));
   const waiters = new ExitWaiters();
-  const people = new People({ store, audit, tasks, outbox });
+  const people = new People({ store, audit, feed, tasks, outbox });
   const table = new ProcessTable(store, {
     audit,
+    feed,
     outbox,
     tasks,
     postTerminate: (row, exit) => hooks.postTerminateEvent(row, exit),
     onExit: (pid) => waiters.wake(pid),
     closeWaits: (row, exit) => people.exited(row.pid, exit, row.pending_input !== null),
   });
-  const ledger = new BudgetLedger(store.sql);
+  const ledger = new BudgetLedger(store.sql, feed);
   const spawner = new Spawner(store, {
     agents,
     table,
@@ -127,26 +130,18 @@ export interface ExitReport {
 }
 
 /**
- * Exit reports that arrived together (src/lib/batcher.ts), written in one transaction, each in its own
- * savepoint so one that fails is answered alone. Idempotent: the first recorded exit wins, and is
- * each report's answer.
+ * Exit reports that arrived together (src/lib/batcher.ts), written in one transaction; should one
+ * fail, each is written again in its own, so it is answered alone (`eachAtomically`). Idempotent:
+ * the first recorded exit wins, and is each report's answer.
  */
 export function recordExits(k: KernelServices, store: SqlStore, exits: readonly ExitReport[]): (ExitStatus | Error)[] {
-  return store.transactionSync(() =>
-    exits.map(({ pid, exit, result, report }) => {
-      try {
-        return store.transactionSync(() => {
-          const row = k.table.get(pid);
-          if (!row) return exit;
-          const recorded = exitOf(row);
-          if (recorded) return recorded;
-          k.ledger.charge(pid, report.budgetUsed, row);
-          k.table.exitedOnItsOwn(row, exit, result, report);
-          return exit;
-        });
-      } catch (err) {
-        return err instanceof Error ? err : new Error(String(err));
-      }
-    }),
-  );
+  return eachAtomically(store, exits, ({ pid, exit, result, report }) => {
+    const row = k.table.get(pid);
+    if (!row) return exit;
+    const recorded = exitOf(row);
+    if (recorded) return recorded;
+    k.ledger.charge(pid, report.budgetUsed, row);
+    k.table.exitedOnItsOwn(row, exit, result, report);
+    return exit;
+  });
 }

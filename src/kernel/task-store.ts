@@ -2,6 +2,7 @@ import { fail, isTerminalTask, ok, type Budget, type DeliveryPolicy, type ExitSt
 import { takePage, type Page } from "../lib/paging";
 import type { Sql } from "../lib/sql-store";
 import type { Actor, AuditLog } from "./audit-log";
+import type { FeedLog } from "./tenant-feed";
 import { mapRows, TERMINAL_TASK_SQL, type TaskRow } from "./rows";
 import { taskOutcome, toTask } from "./tasks";
 
@@ -45,8 +46,16 @@ export class TaskStore {
   constructor(
     private readonly sql: Sql,
     private readonly audit: AuditLog,
-    private readonly changed: (id: string) => void = () => {},
+    private readonly feed: FeedLog | null = null,
+    /** A task's state changed (an A2A caller may be waiting for it). */
+    private readonly onChange: (id: string) => void = () => {},
   ) {}
+
+  /** A task was made or its state was set: the feed announces it, its waiters look. */
+  private changed(id: string) {
+    this.feed?.note("task", id);
+    this.onChange(id);
+  }
 
   /** Whether the task is still in `seen`'s state, begun at `seen.timestamp` (an A2A caller follows it). */
   isAt(id: string, seen: { state: string; timestamp: string }): boolean {
@@ -135,11 +144,10 @@ export class TaskStore {
       .toArray();
     const ids = new Set(moved.map((m) => m.id));
     // In the order given (RETURNING's order is not), so the audit chain reads as the starts landed.
-    for (const { id, workerPid } of started) {
-      if (!ids.has(id)) continue;
-      this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state: "working" } });
-      this.changed(id);
-    }
+    const landed = started.filter((s) => ids.has(s.id));
+    for (const { id, workerPid } of landed) this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state: "working" } });
+    this.feed?.noteMany("task", landed.map((s) => s.id));
+    for (const { id } of landed) this.onChange(id);
     return ids.size;
   }
 

@@ -3,10 +3,10 @@ import { SseHub, type SseEvent } from "../lib/sse";
 import type { Sql } from "../lib/sql-store";
 
 /**
- * The tenant's feed (`GET /v1/events`): what a live view listens to. SQLite triggers (schema v3)
- * append a row to `tenant_events` whenever a process row's state, turn, usage or exit changes, a task
- * is made or changes state, or an audit entry is written, in the same transaction as that change, so
- * a change that is not committed is never announced. A row names what changed; the event carries it
+ * The tenant's feed (`GET /v1/events`): what a live view listens to. The services append a row to
+ * `tenant_events` (`FeedLog`) whenever a process row's state, turn, usage, exit or pending question
+ * changes, a task is made or changes state, an approval is made or decided, or an audit entry is
+ * written, in the same transaction as that change, so a change that is not committed is never announced. A row names what changed; the event carries it
  * as it is when the event is sent (a live view wants the current process, not a past one). The last
  * `FEED_RETENTION` rows are kept (the newest is never pruned, so a plain rowid keeps growing without
  * AUTOINCREMENT's bookkeeping); a reader further behind resumes from the oldest kept.
@@ -59,6 +59,40 @@ export class TenantFeed {
   }
 }
 
+/**
+ * Appends the feed's rows, each in the transaction of the change it names. The services call it where
+ * they make the change; until schema v9 SQLite triggers did, but inside a savepoint a statement that
+ * fires a trigger copies the pages it touches into the sub-journal once more (docs/architecture.md).
+ * Every `PRUNE_EVERY` rows it drops the rows older than the last `FEED_RETENTION` (at most that many
+ * rows late after a restart, which starts the count again).
+ */
+export class FeedLog {
+  private sincePrune = 0;
+
+  constructor(private readonly sql: Sql) {}
+
+  note(type: FeedType, ref: string | number) {
+    this.sql.exec("INSERT INTO tenant_events (type, ref, at) VALUES (?, ?, ?)", type, String(ref), new Date().toISOString());
+    this.added(1);
+  }
+
+  /** One row per ref, in their order, in one statement. */
+  noteMany(type: FeedType, refs: readonly (string | number)[]) {
+    if (refs.length === 0) return;
+    if (refs.length === 1) return this.note(type, refs[0]!);
+    this.sql.exec("INSERT INTO tenant_events (type, ref, at) SELECT ?, value, ? FROM json_each(?)", type, new Date().toISOString(), JSON.stringify(refs.map(String)));
+    this.added(refs.length);
+  }
+
+  private added(n: number) {
+    this.sincePrune += n;
+    if (this.sincePrune < PRUNE_EVERY) return;
+    this.sincePrune = 0;
+    this.sql.exec("DELETE FROM tenant_events WHERE seq <= (SELECT max(seq) FROM tenant_events) - ?", FEED_RETENTION);
+  }
+}
+const PRUNE_EVERY = 500;
+
 /** What a feed row names, as it is now (null: gone). */
 
 /** Schema v3: the feed's table and the triggers that fill it. */
@@ -99,4 +133,21 @@ export const FEED_V4 = `
   CREATE TRIGGER feed_proc_update AFTER UPDATE OF state, turn_count, usage, tree_used, exit, pending_input ON procs BEGIN
     INSERT INTO tenant_events (type, ref, at) VALUES ('proc', NEW.pid, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
   END;
+`;
+
+/**
+ * Schema v9: the feed's rows (and the process counters) are written by the services, not by triggers
+ * (`FeedLog`; src/kernel/process-table.ts for the counters).
+ */
+export const DROP_TRIGGERS = `
+  DROP TRIGGER IF EXISTS feed_proc_insert;
+  DROP TRIGGER IF EXISTS feed_proc_update;
+  DROP TRIGGER IF EXISTS feed_task_insert;
+  DROP TRIGGER IF EXISTS feed_task_update;
+  DROP TRIGGER IF EXISTS feed_audit;
+  DROP TRIGGER IF EXISTS feed_retention;
+  DROP TRIGGER IF EXISTS feed_approval_insert;
+  DROP TRIGGER IF EXISTS feed_approval_update;
+  DROP TRIGGER IF EXISTS procs_counters_insert;
+  DROP TRIGGER IF EXISTS procs_counters_update;
 `;

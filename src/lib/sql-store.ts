@@ -29,22 +29,71 @@ export interface SqlStore {
 }
 
 /**
- * `transactionSync` over `run` that tells listeners when a transaction rolled back (`SqlStore.onRollback`).
- * A nested transaction that throws tells them too, even when its caller catches and goes on.
+ * `transactionSync` over `run` (one savepoint) in which a nested transaction joins the one around it.
+ *
+ * Why: in workerd each savepoint copies every page it changes into SQLite's sub-journal, and the
+ * sub-journal spills to a temporary file past 64 KiB; a nested savepoint copies the same pages again.
+ * A batch of 64 spawns or exits, each in a savepoint of its own inside the batch's, wrote megabytes of
+ * sub-journal to disk (docs/architecture.md, "The kernel off the hot path").
+ *
+ * Atomicity stays whole: a nested transaction that throws dooms the outermost one, which rolls back
+ * when it ends even if the caller caught the throw and went on (it rethrows the first failure), so
+ * nothing half-written is ever committed. Code that wants one item's failure not to undo the others
+ * runs them with `eachAtomically`. Listeners (`SqlStore.onRollback`) hear of every rollback.
  */
-export function rollbackAware(run: <T>(fn: () => T) => T): Pick<SqlStore, "transactionSync" | "onRollback"> {
+export function flatTransactions(run: <T>(fn: () => T) => T): Pick<SqlStore, "transactionSync" | "onRollback"> {
   const listeners: (() => void)[] = [];
+  let depth = 0;
+  let doomed: { error: unknown } | null = null;
+  const rolledBack = () => {
+    for (const listener of listeners) listener();
+  };
   return {
     transactionSync<T>(fn: () => T): T {
+      if (depth > 0) {
+        try {
+          return fn();
+        } catch (err) {
+          doomed ??= { error: err };
+          throw err;
+        }
+      }
+      depth = 1;
       try {
-        return run(fn);
+        return run(() => {
+          const out = fn();
+          if (doomed) throw doomed.error;
+          return out;
+        });
       } catch (err) {
-        for (const listener of listeners) listener();
+        rolledBack();
         throw err;
+      } finally {
+        depth = 0;
+        doomed = null;
       }
     },
     onRollback(listener) {
       listeners.push(listener);
     },
   };
+}
+
+/**
+ * `each` over `items`, all in one transaction; if one throws, that transaction rolls back and every
+ * item runs again in a transaction of its own, so a failing item is answered (with its error) alone
+ * and the others still land. Must not be called inside a transaction (the retry would be doomed with it).
+ */
+export function eachAtomically<I, O>(store: Pick<SqlStore, "transactionSync">, items: readonly I[], each: (item: I) => O): (O | Error)[] {
+  try {
+    return store.transactionSync(() => items.map(each));
+  } catch {
+    return items.map((item) => {
+      try {
+        return store.transactionSync(() => each(item));
+      } catch (err) {
+        return err instanceof Error ? err : new Error(String(err));
+      }
+    });
+  }
 }

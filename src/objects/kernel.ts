@@ -45,7 +45,7 @@ import { toTask } from "../kernel/tasks";
 import type { TaskQuery } from "../kernel/task-store";
 import { TenantFeed } from "../kernel/tenant-feed";
 import { lastEventId } from "../lib/sse";
-import { rollbackAware, type SqlStore } from "../lib/sql-store";
+import { flatTransactions, type SqlStore } from "../lib/sql-store";
 import { parseHostList } from "../lib/net";
 import { takePage, type Page } from "../lib/paging";
 import type { Env } from "../env";
@@ -91,7 +91,7 @@ export class KernelObject extends DurableObject<Env> {
           return cursor;
         },
       },
-      ...rollbackAware((fn) => ctx.storage.transactionSync(fn)),
+      ...flatTransactions((fn) => ctx.storage.transactionSync(fn)),
     };
     migrate(this.store);
     this.feed = new TenantFeed(ctx.storage.sql, (type, ref) => feedItem(this.k, type, ref));

@@ -2,7 +2,7 @@ import { AgentSpec, zeroUsage, type AgentSpecInput, type DelegateInput, type Exi
 import type { Fetcher } from "../../../src/kernel/hook-chain";
 import { migrate } from "../../../src/kernel/schema";
 import { kernelServices, type KernelHost, type KernelServices } from "../../../src/kernel/services";
-import { memoryStore } from "../support/sqlite";
+import { kernelStore, type memoryStore } from "../support/sqlite";
 
 export type Harness = KernelServices & {
   store: ReturnType<typeof memoryStore>;
@@ -17,9 +17,9 @@ export type Harness = KernelServices & {
   rows<T>(sql: string, ...bindings: unknown[]): T[];
 };
 
-/** The kernel's services over an in-memory node:sqlite store, migrated, with a recording host. */
+/** The kernel's services over an in-memory node:sqlite store with the kernel object's transactions, migrated, with a recording host. */
 export function harness(options: { fetch?: Fetcher; store?: ReturnType<typeof memoryStore> } = {}): Harness {
-  const store = options.store ?? memoryStore();
+  const store = options.store ?? kernelStore();
   migrate(store);
   const started: number[] = [];
   const host = { maxLive: 1000, modelProblem: null as { message: string; setting: string } | null };

@@ -1,23 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { zeroUsage, type ExitStatus } from "../../../src/contracts";
 import { recordExits } from "../../../src/kernel/services";
-import { rollbackAware } from "../../../src/lib/sql-store";
-import { memoryStore } from "../support/sqlite";
 import { harness } from "./harness";
-
-/** A node store that, like the kernel object's, tells listeners when a transaction rolls back. */
-function rollbackStore() {
-  const base = memoryStore();
-  const run = base.transactionSync.bind(base);
-  return Object.assign(base, rollbackAware((fn) => run(fn)));
-}
 
 const done = (code = 0): ExitStatus => ({ code, reason: code === 0 ? "completed" : "failed", at: new Date().toISOString() });
 const report = { state: "running" as const, turnCount: 1, usage: zeroUsage(), budgetUsed: { tokens: 0, toolCalls: 0, wallMs: 5 } };
 
 describe("the kernel's hot path keeps its guarantees", () => {
   it("an audit entry of a rolled-back transaction is never linked to (the cached head is dropped)", () => {
-    const k = harness({ store: rollbackStore() });
+    const k = harness();
     k.register("a");
     expect(() =>
       k.store.transactionSync(() => {
@@ -33,7 +24,7 @@ describe("the kernel's hot path keeps its guarantees", () => {
   });
 
   it("records exit reports that arrived together once each, the first recorded exit winning", async () => {
-    const k = harness({ store: rollbackStore() });
+    const k = harness();
     k.register("lead", { tools: ["delegate"], limits: { maxChildren: 10 } });
     k.register("w");
     const lead = (await k.spawn("lead")).pid;
@@ -57,8 +48,31 @@ describe("the kernel's hot path keeps its guarantees", () => {
     expect(k.audit.verify({ full: true }).ok).toBe(true);
   });
 
+  it("an exit report that fails to be written is answered alone; the others of its batch land", async () => {
+    const k = harness();
+    k.register("lead", { tools: ["delegate"], limits: { maxChildren: 10 } });
+    k.register("w");
+    const lead = (await k.spawn("lead")).pid;
+    const [a, b, c] = [await k.delegate(lead, { agent: "w" }), await k.delegate(lead, { agent: "w" }), await k.delegate(lead, { agent: "w" })];
+    const exitedOnItsOwn = k.table.exitedOnItsOwn.bind(k.table);
+    k.table.exitedOnItsOwn = (row, ...rest) => {
+      const out = exitedOnItsOwn(row, ...rest);
+      if (row.pid === b!.pid) throw new Error("disk full");
+      return out;
+    };
+    const answers = recordExits(k, k.store, [a!, b!, c!].map((w) => ({ pid: w.pid, exit: done(0), result: "r", report })));
+    expect(answers[1]).toBeInstanceOf(Error);
+    expect(answers[0]).toMatchObject({ code: 0 });
+    expect(answers[2]).toMatchObject({ code: 0 });
+    // b's exit was rolled back whole (row, task, audit); a's and c's are written once each.
+    expect(k.table.get(b!.pid)).toMatchObject({ state: "created", exit: null });
+    expect(k.tasks.get(b!.taskId)).toMatchObject({ state: "submitted" });
+    expect(k.audit.page(0, 100).filter((e) => e.event === "terminate").map((e) => e.pid)).toEqual([a!.pid, c!.pid]);
+    expect(k.audit.verify({ full: true }).ok).toBe(true);
+  });
+
   it("a batch of delegations reads each fact once and still holds maxChildren and idempotency exactly", async () => {
-    const k = harness({ store: rollbackStore() });
+    const k = harness();
     k.register("lead", { tools: ["delegate"], limits: { maxChildren: 3 } });
     k.register("w");
     const lead = (await k.spawn("lead")).pid;

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { MIGRATIONS, migrate, SCHEMA_VERSION, schemaVersion } from "../../../src/kernel/schema";
 import type { TaskRow } from "../../../src/kernel/rows";
 import { toTask } from "../../../src/kernel/tasks";
+import { FEED_RETENTION, FeedLog } from "../../../src/kernel/tenant-feed";
 import { memoryStore } from "../support/sqlite";
 import { harness } from "./harness";
 
@@ -46,7 +47,9 @@ describe("the kernel's schema versions", () => {
     const store = memoryStore();
     expect(schemaVersion(store)).toBe(0);
     expect(migrate(store)).toEqual({ from: 0, to: SCHEMA_VERSION });
-    expect(SCHEMA_VERSION).toBe(8);
+    expect(SCHEMA_VERSION).toBe(9);
+    // The feed and the counters are the services' (v9): no trigger is left.
+    expect(store.sql.exec<{ n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'trigger'").one().n).toBe(0);
     expect(schemaVersion(store)).toBe(SCHEMA_VERSION);
     expect(tables(store)).toEqual(["agents", "approvals", "audit", "audit_verified", "checkpoint_chunks", "checkpoints", "hooks", "idempotency", "mcp_servers", "mcp_tools", "meta", "outbox", "procs", "questions", "tasks", "tenant_events"]);
     expect(columns(store, "procs")).toContain("pending_input");
@@ -108,41 +111,57 @@ describe("the kernel's schema versions", () => {
     expect(tables(store)).not.toContain("extra");
   });
 
-  it("v3: the feed's triggers log process, task and audit changes in the transaction that makes them", () => {
-    const store = memoryStore();
-    migrate(store);
-    const feed = () => store.sql.exec<{ type: string; ref: string }>("SELECT type, ref FROM tenant_events ORDER BY seq").toArray().map((r) => `${r.type}:${r.ref}`);
-    const at = "2026-01-01T00:00:00.000Z";
-    for (const pid of [1, 2]) {
-      store.sql.exec(
-        `INSERT INTO procs (pid, agent, parent_pid, task_id, state, mode, usage, tools, fs, budget_limit, budget_used, tree_used, limits, depth, created_at, updated_at, metadata)
-         VALUES (?, 'a', NULL, NULL, 'running', 'task', '{}', '[]', '[]', '{}', '{}', '{}', '{}', 0, ?, ?, '{}')`,
-        pid,
-        at,
-        at,
-      );
-    }
-    store.sql.exec(
-      `INSERT INTO tasks (id, copilot_pid, worker_pid, agent, state, status_message, status_at, result, delivery, budget, requested, granted, metadata, created_at)
-       VALUES ('t-1', 1, 2, 'a', 'working', NULL, ?, NULL, 'immediate', '{}', '{}', '{}', '{}', ?)`,
-      at,
-      at,
-    );
-    expect(feed()).toEqual(["proc:1", "proc:2", "task:t-1"]);
-    store.sql.exec("UPDATE procs SET turn_count = 3 WHERE pid = 2");
-    store.sql.exec("UPDATE procs SET metadata = '{}' WHERE pid = 2"); // not a change the feed announces
-    store.sql.exec("UPDATE tasks SET state = 'completed' WHERE id = 't-1'");
-    expect(feed().slice(3)).toEqual(["proc:2", "task:t-1"]);
+  it("v9: the services announce process, task, approval and audit changes in the transaction that makes them", async () => {
+    const k = harness();
+    const feed = (after = 0) => k.rows<{ type: string; ref: string }>("SELECT type, ref FROM tenant_events WHERE seq > ? ORDER BY seq", after).map((r) => `${r.type}:${r.ref}`);
+    const last = () => k.rows<{ seq: number }>("SELECT coalesce(max(seq), 0) AS seq FROM tenant_events")[0]!.seq;
+    k.register("lead", { tools: ["delegate"], budget: { tokens: 1000 } });
+    k.register("w");
+    const lead = (await k.spawn("lead")).pid;
+    let at = last();
+    const { taskId, pid } = await k.delegate(lead, { agent: "w" });
+    expect(feed(at)).toEqual(expect.arrayContaining([`proc:${pid}`, `task:${taskId}`]));
+    expect(feed(at).filter((e) => e.startsWith("audit:"))).toHaveLength(3); // spawn, delegate, task_state
+    at = last();
+    k.table.recordStarts([{ pid, state: "running" }]);
+    k.tasks.markWorkingMany([{ id: taskId, workerPid: pid }]);
+    expect(feed(at).filter((e) => !e.startsWith("audit:"))).toEqual([`proc:${pid}`, `task:${taskId}`]);
+    at = last();
+    k.store.transactionSync(() => k.ledger.charge(pid, { tokens: 10, toolCalls: 0, wallMs: 0 }));
+    // Tree usage is shown on the worker and on every ancestor.
+    expect(feed(at)).toEqual([`proc:${pid}`, `proc:${lead}`]);
+    at = last();
+    k.exit(pid);
+    expect(feed(at).filter((e) => !e.startsWith("audit:"))).toEqual([`proc:${pid}`, `task:${taskId}`]);
+    // A change that rolls back is never announced.
+    at = last();
     expect(() =>
-      store.transactionSync(() => {
-        store.sql.exec("UPDATE procs SET state = 'zombie' WHERE pid = 1");
+      k.store.transactionSync(() => {
+        k.table.recordPause(lead);
         throw new Error("rolled back");
       }),
     ).toThrow();
-    expect(feed()).toHaveLength(5);
+    expect(feed(at)).toEqual([]);
+    expect(k.table.liveCount()).toBe(1);
   });
 
-  it("v5: a task may have no copilot, the rows of v3 are kept, and the feed still sees task changes", () => {
+  it("keeps the feed to its last FEED_RETENTION rows as it grows", () => {
+    const store = memoryStore();
+    migrate(store);
+    const log = new FeedLog(store.sql);
+    for (let i = 0; i < FEED_RETENTION + 1_000; i++) log.note("audit", i);
+    const { n, first } = store.sql.exec<{ n: number; first: number }>("SELECT count(*) AS n, min(seq) AS first FROM tenant_events").one();
+    expect(n).toBeLessThanOrEqual(FEED_RETENTION + 500);
+    expect(n).toBeGreaterThanOrEqual(FEED_RETENTION);
+    expect(first).toBeGreaterThan(1);
+    log.noteMany("task", ["a", "b"]);
+    expect(store.sql.exec<{ type: string; ref: string }>("SELECT type, ref FROM tenant_events ORDER BY seq DESC LIMIT 2").toArray()).toEqual([
+      { type: "task", ref: "b" },
+      { type: "task", ref: "a" },
+    ]);
+  });
+
+  it("v5: a task may have no copilot, and the rows of v3 are kept", () => {
     const store = memoryStore();
     migrate(store, MIGRATIONS.slice(0, 3));
     const at = "2026-01-01T00:00:00.000Z";
@@ -161,11 +180,7 @@ describe("the kernel's schema versions", () => {
     migrate(store);
     expect(schemaVersion(store)).toBe(SCHEMA_VERSION);
     expect(store.sql.exec<TaskRow>("SELECT * FROM tasks").toArray()).toMatchObject([{ id: "t-1", copilot_pid: 1, worker_pid: 2 }]);
-    const before = store.sql.exec<{ n: number }>("SELECT count(*) AS n FROM tenant_events").one().n;
     insertTask("t-2", null, 3);
-    store.sql.exec("UPDATE tasks SET state = 'completed' WHERE id = 't-2'");
-    const feed = store.sql.exec<{ type: string; ref: string }>("SELECT type, ref FROM tenant_events WHERE seq > ? ORDER BY seq", before).toArray();
-    expect(feed.map((r) => `${r.type}:${r.ref}`)).toEqual(["task:t-2", "task:t-2"]);
     expect(toTask(store.sql.exec<TaskRow>("SELECT * FROM tasks WHERE id = 't-2'").one()).metadata.copilotPid).toBeNull();
   });
 

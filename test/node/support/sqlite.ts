@@ -1,12 +1,12 @@
 /// <reference types="node" />
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
-import type { SqlStore } from "../../../src/lib/sql-store";
+import { flatTransactions, type SqlStore } from "../../../src/lib/sql-store";
 
 /**
  * A `SqlStore` in memory over node:sqlite, with the part of Durable Objects' `SqlStorage` the services
  * use: `exec(query, ...bindings)` answering a cursor (iterable, `toArray`, `one`, `rowsWritten`,
- * `rowsRead`), multi-statement DDL without bindings, and `transactionSync` (nested calls join the
- * outer transaction, as in workerd, and a throw rolls back).
+ * `rowsRead`), multi-statement DDL without bindings, and `transactionSync` (nested calls are nested
+ * savepoints, as in workerd, and a throw rolls back).
  */
 export function memoryStore(): SqlStore & { db: DatabaseSync } {
   const db = new DatabaseSync(":memory:");
@@ -75,4 +75,11 @@ function cursor(rows: Record<string, unknown>[], rowsWritten: number) {
       return rows[Symbol.iterator]();
     },
   };
+}
+
+/** A `memoryStore` with the kernel object's transactions: nested ones join the outermost (`flatTransactions`). */
+export function kernelStore(): ReturnType<typeof memoryStore> {
+  const base = memoryStore();
+  const run = base.transactionSync.bind(base);
+  return Object.assign(base, flatTransactions((fn) => run(fn)));
 }
