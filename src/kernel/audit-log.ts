@@ -27,47 +27,61 @@ export class AuditLog {
   private head: { seq: number; hash: string } | null = null;
   private readonly cachesHead: boolean;
 
+  /** Entries of the running transaction not yet written: they are written together at its end. */
+  private pending: AuditEntry[] = [];
+
   constructor(
-    private readonly sql: Sql,
-    rollbacks?: Pick<SqlStore, "onRollback">,
+    private readonly store: Pick<SqlStore, "sql" | "onRollback" | "beforeCommit" | "inTransaction">,
     private readonly feed?: FeedLog,
   ) {
-    this.cachesHead = !!rollbacks?.onRollback;
-    rollbacks?.onRollback?.(() => {
+    this.cachesHead = !!store.onRollback;
+    store.onRollback?.(() => {
       this.head = null;
+      this.pending = [];
     });
+    store.beforeCommit?.(() => this.flush());
+  }
+
+  private get sql(): Sql {
+    return this.store.sql;
   }
 
   private last(): { seq: number; hash: string } | null {
     if (this.head) return this.head;
+    this.flush();
     const row = this.sql.exec<{ seq: number; hash: string }>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").toArray()[0] ?? null;
     if (this.cachesHead && row) this.head = row;
     return row;
   }
 
-  /** Synchronous, so an entry joins the transaction of the change it records. */
+  /**
+   * Synchronous, so an entry joins the transaction of the change it records. Sealed now (the chain is
+   * in memory); within a transaction it is written with the others of that transaction at its end, in
+   * one statement, and read back by this log as if written at once.
+   */
   append(draft: AuditDraft): AuditEntry {
     const head = this.last();
     const entry = sealEntry(draft, (head?.seq ?? 0) + 1, new Date().toISOString(), head?.hash ?? GENESIS_HASH);
-    this.sql.exec(
-      "INSERT INTO audit (seq, at, actor, event, pid, parent_pid, task_id, data, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
-      entry.seq,
-      entry.at,
-      entry.actor,
-      entry.event,
-      entry.pid ?? null,
-      entry.parentPid ?? null,
-      entry.taskId ?? null,
-      JSON.stringify(entry.data),
-      entry.prevHash,
-      entry.hash,
-    );
-    this.feed?.note("audit", entry.seq);
     if (this.cachesHead) this.head = { seq: entry.seq, hash: entry.hash };
+    this.pending.push(entry);
+    if (!this.store.inTransaction?.()) this.flush();
+    this.feed?.note("audit", entry.seq);
     return entry;
   }
 
+  private flush() {
+    if (this.pending.length === 0) return;
+    const rows = this.pending.map((e) => [e.seq, e.at, e.actor, e.event, e.pid ?? null, e.parentPid ?? null, e.taskId ?? null, JSON.stringify(e.data), e.prevHash, e.hash]);
+    this.pending = [];
+    this.sql.exec(
+      `INSERT INTO audit (seq, at, actor, event, pid, parent_pid, task_id, data, prev_hash, hash)
+       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9 FROM json_each(?)`,
+      JSON.stringify(rows),
+    );
+  }
+
   page(afterSeq: number, limit: number): AuditEntry[] {
+    this.flush();
     return this.sql
       .exec<AuditRow>("SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, limit)
       .toArray()
@@ -86,6 +100,7 @@ export class AuditLog {
    * cache (a verify that fails stores nothing), so repeated verifies of a long log stay cheap.
    */
   verify({ full = false }: { full?: boolean } = {}): AuditVerify {
+    this.flush();
     const last = this.sql.exec<{ seq: number; hash: string }>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").toArray()[0];
     if (!last) return { ok: true, entries: 0, head: GENESIS_HASH };
     const mark = full ? undefined : this.sql.exec<{ seq: number; hash: string; sweep_next: number }>("SELECT seq, hash, sweep_next FROM audit_verified").toArray()[0];

@@ -69,6 +69,9 @@ export interface ExitEffects {
 
 const now = () => new Date().toISOString();
 
+/** What an exit needs of its parent's row. */
+type ParentFacts = Pick<ProcRow, "pid" | "state" | "limits" | "started_children">;
+
 /**
  * The process table (SPEC §5): one row per process, pid order, never deleted. States move
  * `created → running ⇄ sleeping ⇄ paused → zombie → stopped`; the only way into `zombie` is
@@ -302,8 +305,12 @@ export class ProcessTable {
     this.fx.closeWaits(row, exit);
     const hook = this.fx.postTerminate(row, exit);
     if (hook) outbox.add(row.pid, { kind: "post_terminate", payload: hook });
-    // Read after the update above, so its counters (started_children) already count this exit.
-    const parent = row.parent_pid !== null ? this.get(row.parent_pid) : null;
+    // Read after the update above, so its counters (started_children) already count this exit; only
+    // what the task's delivery and the queue need (a copilot's row carries its whole grant).
+    const parent =
+      row.parent_pid !== null
+        ? (this.sql.exec<ParentFacts>("SELECT pid, state, limits, started_children FROM procs WHERE pid = ?", row.parent_pid).toArray()[0] ?? null)
+        : null;
     if (row.task_id) this.endTask(row, parent, exit, result, last?.usage ?? (JSON.parse(row.usage) as Usage));
     if (parent) this.releaseQueuedChildren(parent);
     this.fx.onExit(row.pid);
@@ -390,7 +397,7 @@ export class ProcessTable {
   }
 
   /** A worker's exit ends its task; the result goes to the copilot from the kernel's next alarm. */
-  private endTask(worker: ProcRow, parent: ProcRow | null, exit: ExitStatus, result: string | null, usage: Usage) {
+  private endTask(worker: ProcRow, parent: ParentFacts | null, exit: ExitStatus, result: string | null, usage: Usage) {
     const task = this.fx.tasks.end(worker.task_id!, worker.pid, exit, result);
     // A top-level task (A2A) has no copilot to deliver to: its caller reads the task.
     if (!task || task.copilot_pid === null) return;
@@ -401,7 +408,7 @@ export class ProcessTable {
   }
 
   /** Frees queued delegations of `parent` into the slots its maxChildren leaves. */
-  private releaseQueuedChildren(parent: ProcRow) {
+  private releaseQueuedChildren(parent: ParentFacts) {
     if (!isLive(parent.state) || !this.mayHaveQueued()) return;
     const free = limitsOf(parent).maxChildren - parent.started_children;
     if (free <= 0) return;

@@ -34,6 +34,8 @@ export interface KernelHost {
   /** Delivers the start orders of several new processes now, together (a step's delegations). */
   startMany?(pids: number[]): Promise<void>;
   fetch?: Fetcher;
+  /** Rows were added to the tenant feed (its live streams may look once the transaction is done). */
+  feedWritten?(): void;
   /** Opens an MCP session (default: src/mcp/client.ts with `fetch` and `privateHosts`). */
   mcpConnect?: McpConnect;
 }
@@ -60,8 +62,8 @@ export interface KernelServices {
 
 /** The kernel's services over one store, wired to each other. The store must be migrated (schema.ts). */
 export function kernelServices(store: SqlStore, host: KernelHost): KernelServices {
-  const feed = new FeedLog(store.sql);
-  const audit = new AuditLog(store.sql, store, feed);
+  const feed = new FeedLog(store, host.feedWritten);
+  const audit = new AuditLog(store, feed);
   const outbox = new Outbox(store.sql);
   const checkpoints = new CheckpointStore(store.sql);
   const mcp = new McpRegistry(store, audit, host.mcpConnect ?? ((conn) => openMcpSession(conn, fetch, host.privateHosts())));

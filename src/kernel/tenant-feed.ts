@@ -1,6 +1,6 @@
 import { takePage } from "../lib/paging";
 import { SseHub, type SseEvent } from "../lib/sse";
-import type { Sql } from "../lib/sql-store";
+import type { Sql, SqlStore } from "../lib/sql-store";
 
 /**
  * The tenant's feed (`GET /v1/events`): what a live view listens to. The services append a row to
@@ -63,32 +63,59 @@ export class TenantFeed {
  * Appends the feed's rows, each in the transaction of the change it names. The services call it where
  * they make the change; until schema v9 SQLite triggers did, but inside a savepoint a statement that
  * fires a trigger copies the pages it touches into the sub-journal once more (docs/architecture.md).
- * Every `PRUNE_EVERY` rows it drops the rows older than the last `FEED_RETENTION` (at most that many
- * rows late after a restart, which starts the count again).
+ * Within a transaction the rows are gathered and written at its end, in one statement, once per
+ * (type, ref): an event carries its process or task as it is when sent, and no one sees a transaction
+ * halfway, so a second row for the same thing would say nothing new. Every `PRUNE_EVERY` rows it drops
+ * the rows older than the last `FEED_RETENTION` (at most that many rows late after a restart).
  */
 export class FeedLog {
   private sincePrune = 0;
+  private readonly pending = new Map<string, { type: FeedType; ref: string }>();
 
-  constructor(private readonly sql: Sql) {}
+  /** @param written rows are being written (the live streams may look once the synchronous work that writes them is done) */
+  constructor(
+    private readonly store: Pick<SqlStore, "sql" | "beforeCommit" | "inTransaction" | "onRollback">,
+    private readonly written: () => void = () => {},
+  ) {
+    store.beforeCommit?.(() => this.flush());
+    store.onRollback?.(() => this.pending.clear());
+  }
 
   note(type: FeedType, ref: string | number) {
-    this.sql.exec("INSERT INTO tenant_events (type, ref, at) VALUES (?, ?, ?)", type, String(ref), new Date().toISOString());
+    const item = { type, ref: String(ref) };
+    if (this.store.inTransaction?.()) {
+      // Told at the first row, not at the flush: the live streams look right after the transaction,
+      // before the work it woke (a waiter reaping the process it announces) changes the row again.
+      if (this.pending.size === 0) this.written();
+      this.pending.set(`${type}:${item.ref}`, item);
+      return;
+    }
+    this.store.sql.exec("INSERT INTO tenant_events (type, ref, at) VALUES (?, ?, ?)", type, item.ref, new Date().toISOString());
+    this.written();
     this.added(1);
   }
 
-  /** One row per ref, in their order, in one statement. */
   noteMany(type: FeedType, refs: readonly (string | number)[]) {
-    if (refs.length === 0) return;
-    if (refs.length === 1) return this.note(type, refs[0]!);
-    this.sql.exec("INSERT INTO tenant_events (type, ref, at) SELECT ?, value, ? FROM json_each(?)", type, new Date().toISOString(), JSON.stringify(refs.map(String)));
-    this.added(refs.length);
+    for (const ref of refs) this.note(type, ref);
+  }
+
+  private flush() {
+    if (this.pending.size === 0) return;
+    const rows = [...this.pending.values()];
+    this.pending.clear();
+    this.store.sql.exec(
+      "INSERT INTO tenant_events (type, ref, at) SELECT value ->> 0, value ->> 1, ? FROM json_each(?)",
+      new Date().toISOString(),
+      JSON.stringify(rows.map((r) => [r.type, r.ref])),
+    );
+    this.added(rows.length);
   }
 
   private added(n: number) {
     this.sincePrune += n;
     if (this.sincePrune < PRUNE_EVERY) return;
     this.sincePrune = 0;
-    this.sql.exec("DELETE FROM tenant_events WHERE seq <= (SELECT max(seq) FROM tenant_events) - ?", FEED_RETENTION);
+    this.store.sql.exec("DELETE FROM tenant_events WHERE seq <= (SELECT max(seq) FROM tenant_events) - ?", FEED_RETENTION);
   }
 }
 const PRUNE_EVERY = 500;

@@ -26,6 +26,14 @@ export interface SqlStore {
    * service keeps in memory about its rows can be dropped with them. Absent: the service keeps nothing.
    */
   onRollback?(listener: () => void): void;
+  /**
+   * Calls `listener` at the end of every outermost `transactionSync`, inside it (what it writes commits
+   * or rolls back with the rest), so a service may gather rows and write them once a transaction.
+   * Absent (and `inTransaction` with it): the service writes as it goes.
+   */
+  beforeCommit?(listener: () => void): void;
+  /** Whether a `transactionSync` is running now. */
+  inTransaction?(): boolean;
 }
 
 /**
@@ -41,8 +49,9 @@ export interface SqlStore {
  * nothing half-written is ever committed. Code that wants one item's failure not to undo the others
  * runs them with `eachAtomically`. Listeners (`SqlStore.onRollback`) hear of every rollback.
  */
-export function flatTransactions(run: <T>(fn: () => T) => T): Pick<SqlStore, "transactionSync" | "onRollback"> {
+export function flatTransactions(run: <T>(fn: () => T) => T): Pick<SqlStore, "transactionSync" | "onRollback" | "beforeCommit" | "inTransaction"> {
   const listeners: (() => void)[] = [];
+  const committing: (() => void)[] = [];
   let depth = 0;
   let doomed: { error: unknown } | null = null;
   const rolledBack = () => {
@@ -63,6 +72,7 @@ export function flatTransactions(run: <T>(fn: () => T) => T): Pick<SqlStore, "tr
         return run(() => {
           const out = fn();
           if (doomed) throw doomed.error;
+          for (const listener of committing) listener();
           return out;
         });
       } catch (err) {
@@ -76,6 +86,10 @@ export function flatTransactions(run: <T>(fn: () => T) => T): Pick<SqlStore, "tr
     onRollback(listener) {
       listeners.push(listener);
     },
+    beforeCommit(listener) {
+      committing.push(listener);
+    },
+    inTransaction: () => depth > 0,
   };
 }
 

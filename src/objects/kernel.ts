@@ -80,23 +80,13 @@ export class KernelObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    // Every statement tells the feed's live readers to look for what it added, once the current
-    // synchronous work (and so its transaction) is done: nothing uncommitted is ever read for them.
-    const sql = ctx.storage.sql;
-    this.store = {
-      sql: {
-        exec: <T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]) => {
-          const cursor = sql.exec<T>(query, ...bindings);
-          this.feed?.flushSoon();
-          return cursor;
-        },
-      },
-      ...flatTransactions((fn) => ctx.storage.transactionSync(fn)),
-    };
+    this.store = { sql: ctx.storage.sql, ...flatTransactions((fn) => ctx.storage.transactionSync(fn)) };
     migrate(this.store);
     this.feed = new TenantFeed(ctx.storage.sql, (type, ref) => feedItem(this.k, type, ref));
     this.k = kernelServices(this.store, {
       tenant: () => this.tenant,
+      // The feed's live readers look for what was added once the current synchronous work (and so its transaction) is done.
+      feedWritten: () => this.feed.flushSoon(),
       // The cap is read at each spawn, from the env as it is then.
       maxLive: () => maxLiveProcesses(this.env.MAX_LIVE_PROCESSES),
       privateHosts: () => (this.privateHostList ??= parseHostList(this.env.ALLOW_PRIVATE_HOSTS)),

@@ -3,7 +3,7 @@ import { MIGRATIONS, migrate, SCHEMA_VERSION, schemaVersion } from "../../../src
 import type { TaskRow } from "../../../src/kernel/rows";
 import { toTask } from "../../../src/kernel/tasks";
 import { FEED_RETENTION, FeedLog } from "../../../src/kernel/tenant-feed";
-import { memoryStore } from "../support/sqlite";
+import { kernelStore, memoryStore } from "../support/sqlite";
 import { harness } from "./harness";
 
 const columns = (store: ReturnType<typeof memoryStore>, table: string) =>
@@ -145,10 +145,33 @@ describe("the kernel's schema versions", () => {
     expect(k.table.liveCount()).toBe(1);
   });
 
+  it("writes a transaction's feed rows at its end, once per thing changed, and none when it rolls back", () => {
+    const store = kernelStore();
+    migrate(store);
+    const log = new FeedLog(store);
+    const rows = () => store.sql.exec<{ type: string; ref: string }>("SELECT type, ref FROM tenant_events ORDER BY seq").toArray().map((r) => `${r.type}:${r.ref}`);
+    store.transactionSync(() => {
+      log.note("proc", 7);
+      log.note("task", "t");
+      store.transactionSync(() => log.note("proc", 7));
+      log.noteMany("proc", [8, 7]);
+      expect(rows()).toEqual([]);
+    });
+    expect(rows()).toEqual(["proc:7", "task:t", "proc:8"]);
+    expect(() =>
+      store.transactionSync(() => {
+        log.note("proc", 9);
+        throw new Error("rolled back");
+      }),
+    ).toThrow();
+    store.transactionSync(() => log.note("audit", 1));
+    expect(rows()).toEqual(["proc:7", "task:t", "proc:8", "audit:1"]);
+  });
+
   it("keeps the feed to its last FEED_RETENTION rows as it grows", () => {
     const store = memoryStore();
     migrate(store);
-    const log = new FeedLog(store.sql);
+    const log = new FeedLog(store);
     for (let i = 0; i < FEED_RETENTION + 1_000; i++) log.note("audit", i);
     const { n, first } = store.sql.exec<{ n: number; first: number }>("SELECT count(*) AS n, min(seq) AS first FROM tenant_events").one();
     expect(n).toBeLessThanOrEqual(FEED_RETENTION + 500);

@@ -40,7 +40,7 @@ function fakeServer(initial: McpListedTool[]) {
 function registry(connect: McpConnect) {
   const store = memoryStore();
   migrate(store);
-  const audit = new AuditLog(store.sql);
+  const audit = new AuditLog(store);
   return { store, audit, mcp: new McpRegistry(store, audit, connect) };
 }
 
