@@ -126,6 +126,7 @@ export function sampleMemory(server, intervalMs = 25) {
   let found = Date.now();
   let peakWorker = 0;
   let peakAll = 0;
+  let startWorker = null;
   let samples = 0;
   const tick = () => {
     if (Date.now() - found > 1000) {
@@ -142,6 +143,7 @@ export function sampleMemory(server, intervalMs = 25) {
     }
     peakAll = Math.max(peakAll, all);
     peakWorker = Math.max(peakWorker, w);
+    startWorker ??= w;
     samples++;
   };
   tick();
@@ -151,7 +153,7 @@ export function sampleMemory(server, intervalMs = 25) {
       clearInterval(timer);
       tick();
       const hwm = procs.filter((p) => p.role === "worker").reduce((s, p) => s + (memoryOf(p.pid)?.hwmMb ?? 0), 0);
-      return { peakWorkerRssMb: peakWorker, peakAllWorkerdRssMb: peakAll, workerHwmMb: hwm, samples, processes: procs };
+      return { peakWorkerRssMb: peakWorker, startWorkerRssMb: startWorker ?? 0, peakAllWorkerdRssMb: peakAll, workerHwmMb: hwm, samples, processes: procs };
     },
   };
 }
