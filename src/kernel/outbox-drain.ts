@@ -31,7 +31,9 @@ export class OutboxDrain {
     // A drain of some pids leaves the others' news for the next full drain.
     const news = outbox.takeNews(!onlyPids);
     const query = fromAlarm || onlyPids || news.direct;
-    const due = query ? outbox.due({ ...(onlyPids !== undefined ? { onlyPids } : {}), fromAlarm }).filter((r) => !this.delivering.has(r.id)) : [];
+    // `onlyPids` are processes just made here: their starts are in memory (`dueOfNew`).
+    const found = !query ? [] : ((onlyPids && !fromAlarm ? outbox.dueOfNew(onlyPids) : null) ?? outbox.due({ ...(onlyPids !== undefined ? { onlyPids } : {}), fromAlarm }));
+    const due = found.filter((r) => !this.delivering.has(r.id));
     for (const r of due) this.delivering.add(r.id);
     // The next attempt is armed before any delivery runs, so a crash mid-delivery is retried.
     if (due.length) await this.arm(Date.now() + 5_000);

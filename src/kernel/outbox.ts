@@ -1,7 +1,7 @@
 import type { Approval, CollectedTask, DeliveryPolicy, ExitStatus, HookContext, InputAnswer } from "../contracts";
 import type { ProcessConfig } from "../rpc/messages";
 import type { OutboxRow } from "./rows";
-import type { Sql } from "../lib/sql-store";
+import type { Sql, SqlStore } from "../lib/sql-store";
 
 /** How the outbox holds a start order: the first message, or the checkpoint to continue from. */
 export type StartOrder = { input: string } | { checkpointId: string };
@@ -49,8 +49,15 @@ export class Outbox {
    * is found by the alarm, which always reads the table.
    */
   private news: { direct: boolean; wake: number | null } = { direct: false, wake: null };
+  /** Entries this incarnation wrote, due at once outside the alarm, until delivered or retried (`dueOfNew`). */
+  private readonly written = new Map<number, OutboxEntry>();
 
-  constructor(private readonly sql: Sql) {}
+  constructor(
+    private readonly sql: Sql,
+    rollbacks?: Pick<SqlStore, "onRollback">,
+  ) {
+    rollbacks?.onRollback?.(() => this.written.clear());
+  }
 
   /**
    * An entry written for `at`. One due at once outside the alarm (`direct`) is delivered by the call
@@ -76,15 +83,30 @@ export class Outbox {
   add(pid: number, message: OutboxMessage, { held = false, viaAlarm = false } = {}) {
     const at = Date.now();
     if (!held) this.note(at, !viaAlarm);
-    this.sql.exec(
-      "INSERT INTO outbox (kind, pid, payload, next_at, held, via_alarm) VALUES (?, ?, ?, ?, ?, ?)",
-      message.kind,
-      pid,
-      JSON.stringify(message.payload),
-      at,
-      held ? 1 : 0,
-      viaAlarm ? 1 : 0,
-    );
+    const { id } = this.sql
+      .exec<{ id: number }>(
+        "INSERT INTO outbox (kind, pid, payload, next_at, held, via_alarm) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        message.kind,
+        pid,
+        JSON.stringify(message.payload),
+        at,
+        held ? 1 : 0,
+        viaAlarm ? 1 : 0,
+      )
+      .one();
+    if (!held && !viaAlarm) this.written.set(id, { id, pid, attempts: 0, ...message });
+  }
+
+  /**
+   * What is due of processes this incarnation made (a spawn's starts): every entry of a pid made here
+   * was written here, so the due ones are those it wrote and has not seen delivered, retried or rolled
+   * back, and they are answered from memory, without reading back (and parsing) what was just written.
+   * Null when one of the pids has none in memory (the caller reads the table).
+   */
+  dueOfNew(pids: readonly number[]): OutboxEntry[] | null {
+    const wanted = new Set(pids);
+    const due = [...this.written.values()].filter((e) => wanted.has(e.pid));
+    return new Set(due.map((e) => e.pid)).size === wanted.size ? due : null;
   }
 
   /** Entries due now (of `onlyPids`, when given); outside the alarm, not those that must come from a fresh event. */
@@ -101,11 +123,13 @@ export class Outbox {
   }
 
   delivered(ids: readonly number[]) {
+    for (const id of ids) this.written.delete(id);
     if (ids.length === 1) this.sql.exec("DELETE FROM outbox WHERE id = ?", ids[0]!);
     else if (ids.length) this.sql.exec("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids));
   }
 
   retryLater(entry: Pick<OutboxEntry, "id" | "attempts">) {
+    this.written.delete(entry.id);
     const attempts = entry.attempts + 1;
     const at = Date.now() + redeliveryDelay(attempts);
     this.note(at, false);

@@ -46,7 +46,7 @@ export type ProcRow = {
   started: number;
   /** JSON PendingInput: a top-level process's open question (schema v4). */
   pending_input: string | null;
-  /** Live children holding a maxChildren slot (schema v7, kept by triggers). */
+  /** Live children holding a maxChildren slot (schema v7, kept by `ProcessTable`). */
   started_children: number;
   /** JSON BudgetUse: the sum of the live children's unused reservations (schema v7; NULL until first computed). */
   children_outstanding: string | null;

@@ -118,7 +118,7 @@ const PEOPLE = `
  * Counters in place of scans on the spawn path (each was a count over the table or over a parent's
  * children, which made a fan-out of N cost O(N²)): `meta.live_count` (live processes: the tenant's cap)
  * and `procs.started_children` (live children holding a maxChildren slot), kept by triggers in the
- * transaction of every insert and state change, whatever code path makes it; and
+ * transaction of every insert and state change (until v9 dropped them: `ProcessTable` keeps them since); and
  * `procs.children_outstanding`, the sum of the live children's unused budget reservations, kept by the
  * ledger (src/kernel/budget-ledger.ts) where reservations and usage change (NULL until first computed).
  */

@@ -64,7 +64,7 @@ export interface KernelServices {
 export function kernelServices(store: SqlStore, host: KernelHost): KernelServices {
   const feed = new FeedLog(store, host.feedWritten);
   const audit = new AuditLog(store, feed);
-  const outbox = new Outbox(store.sql);
+  const outbox = new Outbox(store.sql, store);
   const checkpoints = new CheckpointStore(store.sql);
   const mcp = new McpRegistry(store, audit, host.mcpConnect ?? ((conn) => openMcpSession(conn, fetch, host.privateHosts())));
   const knownTools = () => [...ALL_TOOL_NAMES, ...mcp.exposedNames()];

@@ -71,6 +71,28 @@ describe("the kernel's hot path keeps its guarantees", () => {
     expect(k.audit.verify({ full: true }).ok).toBe(true);
   });
 
+  it("answers the starts of processes it just made from memory, the same entries the table holds", async () => {
+    const k = harness();
+    k.register("w");
+    const [a, b] = [(await k.spawn("w")).pid, (await k.spawn("w")).pid];
+    const fromTable = k.outbox.due({ onlyPids: [a, b], fromAlarm: false });
+    expect(fromTable.map((e) => e.kind)).toEqual(["start", "start"]);
+    expect(k.outbox.dueOfNew([a, b])).toEqual(fromTable);
+    // Delivered: gone from memory too; a pid it holds nothing of sends the caller to the table.
+    k.outbox.delivered([fromTable[0]!.id]);
+    expect(k.outbox.dueOfNew([a, b])).toBeNull();
+    expect(k.outbox.dueOfNew([b])).toEqual([fromTable[1]]);
+    // A rolled-back transaction's entries are never answered.
+    expect(() =>
+      k.store.transactionSync(() => {
+        k.outbox.add(b, { kind: "terminate", payload: done(1) });
+        throw new Error("rolled back");
+      }),
+    ).toThrow();
+    expect(k.outbox.dueOfNew([b])).toBeNull();
+    expect(k.outbox.due({ onlyPids: [b], fromAlarm: false })).toEqual([fromTable[1]]);
+  });
+
   it("a batch of delegations reads each fact once and still holds maxChildren and idempotency exactly", async () => {
     const k = harness();
     k.register("lead", { tools: ["delegate"], limits: { maxChildren: 3 } });
