@@ -83,18 +83,14 @@ export class Outbox {
   add(pid: number, message: OutboxMessage, { held = false, viaAlarm = false } = {}) {
     const at = Date.now();
     if (!held) this.note(at, !viaAlarm);
-    const { id } = this.sql
-      .exec<{ id: number }>(
-        "INSERT INTO outbox (kind, pid, payload, next_at, held, via_alarm) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-        message.kind,
-        pid,
-        JSON.stringify(message.payload),
-        at,
-        held ? 1 : 0,
-        viaAlarm ? 1 : 0,
-      )
-      .one();
-    if (!held && !viaAlarm) this.written.set(id, { id, pid, attempts: 0, ...message });
+    const insert = "INSERT INTO outbox (kind, pid, payload, next_at, held, via_alarm) VALUES (?, ?, ?, ?, ?, ?)";
+    const values = [message.kind, pid, JSON.stringify(message.payload), at, held ? 1 : 0, viaAlarm ? 1 : 0] as const;
+    if (held || viaAlarm) {
+      this.sql.exec(insert, ...values);
+      return;
+    }
+    const { id } = this.sql.exec<{ id: number }>(`${insert} RETURNING id`, ...values).one();
+    this.written.set(id, { id, pid, attempts: 0, ...message });
   }
 
   /**
