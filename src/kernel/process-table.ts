@@ -190,9 +190,7 @@ export class ProcessTable {
       p.started ? 1 : 0,
     );
     if (!p.started) this.queued = true;
-    // A new row is live (`created`): it counts, and, holding a slot, counts for its parent.
-    this.countLive(+1);
-    if (p.started && p.parentPid !== null) this.countStartedChild(p.parentPid, +1);
+    // Its counters (live, a started child of its parent) are the spawner's to write, once a batch (SpawnFacts.write).
     this.fx.feed.note("proc", p.pid);
     // Its whole reservation is outstanding until it spends (its own sum stays NULL: no children to scan yet).
     if (p.parentPid !== null) adjustChildrenOutstanding(this.sql, p.parentPid, outstanding(p.budget, zeroUse()));
@@ -246,13 +244,13 @@ export class ProcessTable {
     });
   }
 
-  /** `meta.live_count` by `delta`: where a row is made live or leaves the live states (insert, `markExited`). */
-  private countLive(delta: 1 | -1) {
+  /** `meta.live_count` by `delta`: rows made (the spawner, SpawnFacts.write) or leaving the live states (`markExited`). */
+  countLive(delta: number) {
     this.sql.exec("UPDATE meta SET value = value + ? WHERE key = 'live_count'", delta);
   }
 
-  /** A parent's `started_children` by `delta`: a live child took a slot (made started, or released from the queue) or gave it back (exited). */
-  private countStartedChild(parentPid: number, delta: 1 | -1) {
+  /** A parent's `started_children` by `delta`: live children took a slot (made started, or released from the queue) or gave it back (exited). */
+  countStartedChild(parentPid: number, delta: number) {
     this.sql.exec("UPDATE procs SET started_children = started_children + ? WHERE pid = ?", delta, parentPid);
   }
 

@@ -10,7 +10,9 @@ import type { ProcRow } from "./rows";
  * started children, agents, idempotency keys, the next pid), read once and kept current by the
  * spawns it commits — so a step's 64 delegations cost one read of each, not 64. Valid only while
  * nothing is awaited: `Spawner` makes one for the checks before the pre_spawn hooks and a fresh one
- * inside the transaction that writes.
+ * inside the transaction that writes. What the spawns change of those facts (the next pid, the live
+ * count, a parent's started children) is written once for the run (`write`), not once a spawn: a batch
+ * (`batched`) writes it at the end of its transaction, a single spawn as it commits.
  */
 export class SpawnFacts {
   private live: number | null = null;
@@ -18,11 +20,15 @@ export class SpawnFacts {
   private readonly agents = new Map<string, AgentSpec | null>();
   private readonly keys = new Map<string, number | null>();
   private pid: number | null = null;
+  /** What the spawns committed so far changed, not written yet. */
+  private readonly unwritten = { pid: false, live: 0, started: new Map<number, number>() };
 
   constructor(
     private readonly deps: { sql: Sql; table: ProcessTable; ledger: BudgetLedger; agents: AgentRegistry },
     /** Idempotency keys the run will ask about, looked up together. */
     keys: readonly string[] = [],
+    /** The caller writes the counters once, at the end of its transaction (`write`). */
+    private readonly batched = false,
   ) {
     if (keys.length > 1) {
       for (const k of keys) this.keys.set(k, null);
@@ -62,7 +68,7 @@ export class SpawnFacts {
   nextPid(): number {
     const pid = this.pid ?? this.deps.table.peekNextPid();
     this.pid = pid + 1;
-    this.deps.table.setNextPid(this.pid);
+    this.unwritten.pid = true;
     return pid;
   }
 
@@ -72,5 +78,20 @@ export class SpawnFacts {
     const parent = s.parentPid !== null ? this.parents.get(s.parentPid)?.row : null;
     if (parent && s.runNow) parent.started_children++;
     if (s.idempotencyKey) this.keys.set(s.idempotencyKey, s.pid);
+    // A new row is live (`created`): it counts, and, started, counts for its parent.
+    this.unwritten.live++;
+    if (s.runNow && s.parentPid !== null) this.unwritten.started.set(s.parentPid, (this.unwritten.started.get(s.parentPid) ?? 0) + 1);
+    if (!this.batched) this.write();
+  }
+
+  /** Writes what the committed spawns changed: the next pid, the live count, parents' started children. */
+  write() {
+    const { table } = this.deps;
+    if (this.unwritten.pid) table.setNextPid(this.pid!);
+    if (this.unwritten.live) table.countLive(this.unwritten.live);
+    for (const [parentPid, n] of this.unwritten.started) table.countStartedChild(parentPid, n);
+    this.unwritten.pid = false;
+    this.unwritten.live = 0;
+    this.unwritten.started.clear();
   }
 }

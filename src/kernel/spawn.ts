@@ -205,8 +205,8 @@ export class Spawner {
     );
     type Made = { pid: number; runNow: boolean; spec: AgentSpec; parentPid: number | null; warnings: Warning[]; degraded: Warning[] };
     const planned: (Outcome<Process> | Made)[] = this.store.transactionSync(() => {
-      const facts = this.facts(keys);
-      return admitted.map((a, i): Outcome<Process> | Made => {
+      const facts = this.facts(keys, true);
+      const out = admitted.map((a, i): Outcome<Process> | Made => {
         if (!a.ok) return a;
         if (a.value.kind === "replay") return ok(a.value.process);
         const req = reqs[i] as SpawnInput;
@@ -221,6 +221,8 @@ export class Spawner {
         const { pid, runNow } = this.commit(p.value.plan, [...warnings, ...degraded], facts);
         return { pid, runNow, spec, parentPid: p.value.plan.parent?.pid ?? null, warnings, degraded };
       });
+      facts.write();
+      return out;
     });
     const made = planned.filter((m): m is Made => "pid" in m && "runNow" in m);
     const toStart = made.filter((m) => m.runNow).map((m) => m.pid);
@@ -318,8 +320,8 @@ export class Spawner {
   }
 
   /** The facts one synchronous run of checks reads once (src/kernel/spawn-facts.ts). */
-  facts(keys: readonly string[] = []): SpawnFacts {
-    return new SpawnFacts({ sql: this.store.sql, table: this.deps.table, ledger: this.deps.ledger, agents: this.deps.agents }, keys);
+  facts(keys: readonly string[] = [], batched = false): SpawnFacts {
+    return new SpawnFacts({ sql: this.store.sql, table: this.deps.table, ledger: this.deps.ledger, agents: this.deps.agents }, keys, batched);
   }
 
   private knownTools(): readonly string[] {
