@@ -65,6 +65,10 @@ export interface Headroom {
 }
 
 type BudgetColumns = Pick<ProcRow, "pid" | "parent_pid" | "budget_limit" | "budget_used" | "tree_used" | "state">;
+type TreeLink = Pick<BudgetColumns, "pid" | "parent_pid" | "tree_used" | "budget_limit" | "state">;
+
+/** Usage owed to ancestors, by the parent whose chain it goes up (`BudgetLedger.charge`, `chargeAncestors`). */
+export type AncestorCharges = Map<number, BudgetUse>;
 
 /**
  * Budgets are tree-wide (SPEC §7): the ledger keeps, on each process row, its reservation
@@ -87,30 +91,55 @@ export class BudgetLedger {
   /**
    * Records a process's own usage and adds what is new to its own and every ancestor's tree usage.
    * Usage only grows: a report that arrives after a fresher one (a delegation charges mid-step)
-   * changes nothing. Answers what was added.
+   * changes nothing. Answers what was added. With `upward`, what its ancestors are owed is added
+   * there instead, for `chargeAncestors` to write once for the whole batch (the exits of a copilot's
+   * workers charge the copilot once, not once each).
    */
-  charge(pid: number, reported: BudgetUse, known?: BudgetColumns): BudgetUse {
+  charge(pid: number, reported: BudgetUse, known?: BudgetColumns, upward?: AncestorCharges): BudgetUse {
     const row = known ?? this.columns(pid);
     if (!row) return zeroUse();
     const before = budgetUsedOf(row);
     const own = maxUse(before, reported);
     const delta = subUse(own, before);
     if (delta.tokens === 0 && delta.toolCalls === 0 && delta.wallMs === 0) return delta;
-    type Link = Pick<BudgetColumns, "pid" | "parent_pid" | "tree_used" | "budget_limit" | "state">;
-    for (let r: Link | undefined = row; r; ) {
-      const was = treeUsedOf(r);
-      const now = addUse(was, delta);
-      if (r === row) this.sql.exec("UPDATE procs SET budget_used = ?, tree_used = ? WHERE pid = ?", JSON.stringify(own), JSON.stringify(now), r.pid);
-      else this.sql.exec("UPDATE procs SET tree_used = ? WHERE pid = ?", JSON.stringify(now), r.pid);
-      this.feed?.note("proc", r.pid);
-      // A live child's unused reservation shrinks as its tree spends: its parent's running sum follows.
-      if (r.parent_pid !== null && isLive(r.state)) {
-        const limit = budgetLimitOf(r);
-        adjustChildrenOutstanding(this.sql, r.parent_pid, subUse(outstanding(limit, now), outstanding(limit, was)));
-      }
-      r = r.parent_pid === null ? undefined : this.sql.exec<Link>("SELECT pid, parent_pid, tree_used, budget_limit, state FROM procs WHERE pid = ?", r.parent_pid).toArray()[0];
-    }
+    this.addToTree(row, delta, own);
+    if (row.parent_pid === null) return delta;
+    if (upward) upward.set(row.parent_pid, addUse(upward.get(row.parent_pid) ?? zeroUse(), delta));
+    else this.addToAncestors(row.parent_pid, delta);
     return delta;
+  }
+
+  /** Writes what `charge` gathered in `upward`: each parent's chain gets its sum. */
+  chargeAncestors(upward: AncestorCharges) {
+    for (const [parentPid, delta] of upward) this.addToAncestors(parentPid, delta);
+    upward.clear();
+  }
+
+  /** `delta` onto `pid`'s tree usage and every ancestor's, from `pid` up. */
+  private addToAncestors(pid: number, delta: BudgetUse) {
+    for (let at: number | null = pid; at !== null; ) {
+      const r: TreeLink | undefined = this.sql.exec<TreeLink>("SELECT pid, parent_pid, tree_used, budget_limit, state FROM procs WHERE pid = ?", at).toArray()[0];
+      if (!r) return;
+      this.addToTree(r, delta);
+      at = r.parent_pid;
+    }
+  }
+
+  /**
+   * `delta` onto one row's tree usage (and its own usage, `own`, for the process charged); a live
+   * child's unused reservation shrinks as its tree spends, so its parent's running sum follows.
+   * (Applied in steps, the sum's changes add up to the change from first to last: it telescopes.)
+   */
+  private addToTree(r: TreeLink, delta: BudgetUse, own?: BudgetUse) {
+    const was = treeUsedOf(r);
+    const now = addUse(was, delta);
+    if (own) this.sql.exec("UPDATE procs SET budget_used = ?, tree_used = ? WHERE pid = ?", JSON.stringify(own), JSON.stringify(now), r.pid);
+    else this.sql.exec("UPDATE procs SET tree_used = ? WHERE pid = ?", JSON.stringify(now), r.pid);
+    this.feed?.note("proc", r.pid);
+    if (r.parent_pid !== null && isLive(r.state)) {
+      const limit = budgetLimitOf(r);
+      adjustChildrenOutstanding(this.sql, r.parent_pid, subUse(outstanding(limit, now), outstanding(limit, was)));
+    }
   }
 
   /**

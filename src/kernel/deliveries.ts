@@ -1,6 +1,6 @@
 import type { Process } from "../contracts";
 import type { ProcessForKernel } from "../rpc/stubs";
-import { eachAtomically, type SqlStore } from "../lib/sql-store";
+import { atomicBatches, type SqlStore } from "../lib/sql-store";
 import { toApproval } from "./approvals";
 import type { OutboxEntry } from "./outbox";
 import { toProcess } from "./rows";
@@ -135,7 +135,7 @@ export async function deliverDue(due: readonly OutboxEntry[], host: DeliveryHost
       });
     } catch {
       // A follow-up failed: each is written alone, a failing one retried later, and the rest lands.
-      eachAtomically(host.store, followUps, followUp).forEach((done, i) => {
+      atomicBatches(host.store, followUps, (batch) => batch.map(followUp)).forEach((done, i) => {
         if (done instanceof Error) failed.push({ batch: followUps[i]!.batch, err: done });
       });
       host.store.transactionSync(rest);

@@ -2,10 +2,10 @@ import type { AgentSpec, ExitStatus } from "../contracts";
 import type { LeaseAnswer, ProcessReport } from "../rpc/messages";
 import { ALL_TOOL_NAMES } from "../contracts/tools";
 import { openMcpSession } from "../mcp/client";
-import { eachAtomically, type SqlStore } from "../lib/sql-store";
+import { atomicBatches, type SqlStore } from "../lib/sql-store";
 import { AgentRegistry } from "./agent-registry";
 import { AuditLog } from "./audit-log";
-import { BudgetLedger } from "./budget-ledger";
+import { BudgetLedger, type AncestorCharges } from "./budget-ledger";
 import { CheckpointStore } from "./checkpoints";
 import { ExitWaiters, Waiters } from "./exit-waiters";
 import type { Fetcher } from "./hook-chain";
@@ -133,17 +133,23 @@ export interface ExitReport {
 
 /**
  * Exit reports that arrived together (src/lib/batcher.ts), written in one transaction; should one
- * fail, each is written again in its own, so it is answered alone (`eachAtomically`). Idempotent:
- * the first recorded exit wins, and is each report's answer.
+ * fail, each is written again in its own, so it is answered alone (`atomicBatches`). What the exits
+ * owe their ancestors' tree usage is charged once per parent for the batch. Idempotent: the first
+ * recorded exit wins, and is each report's answer.
  */
 export function recordExits(k: KernelServices, store: SqlStore, exits: readonly ExitReport[]): (ExitStatus | Error)[] {
-  return eachAtomically(store, exits, ({ pid, exit, result, report }) => {
-    const row = k.table.get(pid);
-    if (!row) return exit;
-    const recorded = exitOf(row);
-    if (recorded) return recorded;
-    k.ledger.charge(pid, report.budgetUsed, row);
-    k.table.exitedOnItsOwn(row, exit, result, report);
-    return exit;
+  return atomicBatches(store, exits, (batch) => {
+    const upward: AncestorCharges = new Map();
+    const answers = batch.map(({ pid, exit, result, report }) => {
+      const row = k.table.get(pid);
+      if (!row) return exit;
+      const recorded = exitOf(row);
+      if (recorded) return recorded;
+      k.ledger.charge(pid, report.budgetUsed, row, upward);
+      k.table.exitedOnItsOwn(row, exit, result, report);
+      return exit;
+    });
+    k.ledger.chargeAncestors(upward);
+    return answers;
   });
 }

@@ -47,7 +47,7 @@ export interface SqlStore {
  * Atomicity stays whole: a nested transaction that throws dooms the outermost one, which rolls back
  * when it ends even if the caller caught the throw and went on (it rethrows the first failure), so
  * nothing half-written is ever committed. Code that wants one item's failure not to undo the others
- * runs them with `eachAtomically`. Listeners (`SqlStore.onRollback`) hear of every rollback.
+ * writes them with `atomicBatches`. Listeners (`SqlStore.onRollback`) hear of every rollback.
  */
 export function flatTransactions(run: <T>(fn: () => T) => T): Pick<SqlStore, "transactionSync" | "onRollback" | "beforeCommit" | "inTransaction"> {
   const listeners: (() => void)[] = [];
@@ -94,17 +94,18 @@ export function flatTransactions(run: <T>(fn: () => T) => T): Pick<SqlStore, "tr
 }
 
 /**
- * `each` over `items`, all in one transaction; if one throws, that transaction rolls back and every
- * item runs again in a transaction of its own, so a failing item is answered (with its error) alone
- * and the others still land. Must not be called inside a transaction (the retry would be doomed with it).
+ * `write` over all of `items` in one transaction; if it throws, that transaction rolls back and each
+ * item is written again alone (`write([item])`) in a transaction of its own, so a failing item is
+ * answered (with its error) alone and the others still land. `write` answers one result per item.
+ * Must not be called inside a transaction (the retry would be doomed with it).
  */
-export function eachAtomically<I, O>(store: Pick<SqlStore, "transactionSync">, items: readonly I[], each: (item: I) => O): (O | Error)[] {
+export function atomicBatches<I, O>(store: Pick<SqlStore, "transactionSync">, items: readonly I[], write: (batch: readonly I[]) => O[]): (O | Error)[] {
   try {
-    return store.transactionSync(() => items.map(each));
+    return store.transactionSync(() => write(items));
   } catch {
     return items.map((item) => {
       try {
-        return store.transactionSync(() => each(item));
+        return store.transactionSync(() => write([item])[0]!);
       } catch (err) {
         return err instanceof Error ? err : new Error(String(err));
       }

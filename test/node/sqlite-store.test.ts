@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { eachAtomically } from "../../src/lib/sql-store";
+import { atomicBatches } from "../../src/lib/sql-store";
 import { kernelStore, memoryStore } from "./support/sqlite";
 
 describe("the node:sqlite SqlStore used by service tests", () => {
@@ -73,15 +73,17 @@ describe("the kernel's transactions (flatTransactions): nested ones join the out
     expect(keys()).toEqual(["before", "d"]);
   });
 
-  it("eachAtomically writes all items together, and each alone when one fails", () => {
+  it("atomicBatches writes all items together, and each alone when one fails", () => {
     const { store, keys } = setUp();
-    const out = eachAtomically(store, ["a", "b", "c"], (k) => store.sql.exec("INSERT INTO t VALUES (?, 1)", k).rowsWritten);
+    const out = atomicBatches(store, ["a", "b", "c"], (batch) => batch.map((k) => store.sql.exec("INSERT INTO t VALUES (?, 1)", k).rowsWritten));
     expect(out).toEqual([1, 1, 1]);
-    const mixed = eachAtomically(store, ["d", "boom", "e"], (k) => {
-      store.sql.exec("INSERT INTO t VALUES (?, 1)", k);
-      if (k === "boom") throw new Error("no boom");
-      return k;
-    });
+    const mixed = atomicBatches(store, ["d", "boom", "e"], (batch) =>
+      batch.map((k) => {
+        store.sql.exec("INSERT INTO t VALUES (?, 1)", k);
+        if (k === "boom") throw new Error("no boom");
+        return k;
+      }),
+    );
     expect(mixed[0]).toBe("d");
     expect(mixed[1]).toBeInstanceOf(Error);
     expect(mixed[2]).toBe("e");

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { zeroUsage, type ExitStatus } from "../../../src/contracts";
 import { recordExits } from "../../../src/kernel/services";
-import { harness } from "./harness";
+import { scanOutstandingReservations } from "../../../src/kernel/budget-ledger";
+import { harness, type Harness } from "./harness";
 
 const done = (code = 0): ExitStatus => ({ code, reason: code === 0 ? "completed" : "failed", at: new Date().toISOString() });
 const report = { state: "running" as const, turnCount: 1, usage: zeroUsage(), budgetUsed: { tokens: 0, toolCalls: 0, wallMs: 5 } };
@@ -91,6 +92,38 @@ describe("the kernel's hot path keeps its guarantees", () => {
     ).toThrow();
     expect(k.outbox.dueOfNew([b])).toBeNull();
     expect(k.outbox.due({ onlyPids: [b], fromAlarm: false })).toEqual([fromTable[1]]);
+  });
+
+  it("a batch of exits charges each ancestor once, and leaves the same tree usage and reservations as exits one at a time", async () => {
+    const build = async () => {
+      const k = harness();
+      k.register("lead", { tools: ["delegate"], budget: { tokens: 10_000, toolCalls: 100 }, limits: { maxChildren: 5, maxDepth: 4 } });
+      k.register("mid", { tools: ["delegate"], budget: { tokens: 3_000 }, limits: { maxChildren: 5, maxDepth: 4 } });
+      k.register("leaf", { budget: { tokens: 500, toolCalls: 10 } });
+      const lead = (await k.spawn("lead")).pid;
+      const mid = (await k.delegate(lead, { agent: "mid" })).pid;
+      k.ledger.outstandingReservations(lead); // a running sum from here on, which the exits must keep right
+      k.ledger.outstandingReservations(mid);
+      const leaves = [(await k.delegate(mid, { agent: "leaf" })).pid, (await k.delegate(mid, { agent: "leaf" })).pid, (await k.delegate(lead, { agent: "leaf" })).pid];
+      const used = (tokens: number) => ({ ...report, budgetUsed: { tokens, toolCalls: 2, wallMs: 7 } });
+      const exits = [
+        { pid: leaves[0]!, exit: done(0), result: "a", report: used(120) },
+        { pid: mid, exit: done(0), result: "m", report: used(40) },
+        { pid: leaves[1]!, exit: done(0), result: "b", report: used(300) },
+        { pid: leaves[2]!, exit: done(1), result: null, report: used(80) },
+      ];
+      return { k, lead, exits };
+    };
+    const state = (k: Harness) => k.rows<{ pid: number; tree_used: string; children_outstanding: string | null }>("SELECT pid, tree_used, children_outstanding FROM procs ORDER BY pid");
+    const together = await build();
+    recordExits(together.k, together.k.store, together.exits);
+    const apart = await build();
+    for (const e of apart.exits) recordExits(apart.k, apart.k.store, [e]);
+    expect(state(together.k)).toEqual(state(apart.k));
+    // The lead's tree is everyone's usage (the second leaf's report came after its parent's exit had
+    // ended it, so it is not charged); its running sum is what a scan finds.
+    expect(JSON.parse(state(together.k)[0]!.tree_used)).toMatchObject({ tokens: 240, toolCalls: 6 });
+    expect(together.k.ledger.outstandingReservations(together.lead)).toEqual(scanOutstandingReservations(together.k.store.sql, together.lead));
   });
 
   it("a batch of delegations reads each fact once and still holds maxChildren and idempotency exactly", async () => {
