@@ -77,6 +77,8 @@ export class FeedLog {
     private readonly store: Pick<SqlStore, "sql" | "beforeCommit" | "inTransaction" | "onRollback">,
     private readonly written: () => void = () => {},
   ) {
+    // Registered before the audit log's own flush (it is made first), so nothing may note a row from a
+    // later beforeCommit listener: the audit log notes its entries as they are appended, not as it writes them.
     store.beforeCommit?.(() => this.flush());
     store.onRollback?.(() => this.pending.clear());
   }
