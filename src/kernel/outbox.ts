@@ -83,13 +83,19 @@ export class Outbox {
   add(pid: number, message: OutboxMessage, { held = false, viaAlarm = false } = {}) {
     const at = Date.now();
     if (!held) this.note(at, !viaAlarm);
-    const insert = "INSERT INTO outbox (kind, pid, payload, next_at, held, via_alarm) VALUES (?, ?, ?, ?, ?, ?)";
-    const values = [message.kind, pid, JSON.stringify(message.payload), at, held ? 1 : 0, viaAlarm ? 1 : 0] as const;
-    if (held || viaAlarm) {
-      this.sql.exec(insert, ...values);
-      return;
-    }
-    const { id } = this.sql.exec<{ id: number }>(`${insert} RETURNING id`, ...values).one();
+    this.sql.exec(
+      "INSERT INTO outbox (kind, pid, payload, next_at, held, via_alarm) VALUES (?, ?, ?, ?, ?, ?)",
+      message.kind,
+      pid,
+      JSON.stringify(message.payload),
+      at,
+      held ? 1 : 0,
+      viaAlarm ? 1 : 0,
+    );
+    if (held || viaAlarm) return;
+    // Not `RETURNING id`: a statement with RETURNING keeps a statement journal, which inside a batch's
+    // savepoint copies its pages once more (docs/architecture.md).
+    const { id } = this.sql.exec<{ id: number }>("SELECT last_insert_rowid() AS id").one();
     this.written.set(id, { id, pid, attempts: 0, ...message });
   }
 

@@ -263,22 +263,22 @@ export class ProcessTable {
    * fire, and a task end, exactly once per process. False when it had already exited.
    */
   markExited(row: ProcRow, exit: ExitStatus, result: string | null, actor: Actor, stopObject: boolean, last?: { turnCount: number; usage: Usage }): boolean {
-    const changed = this.sql
-      .exec<Pick<ProcRow, "started">>(
+    // No `RETURNING`: it would keep a statement journal (docs/architecture.md); `row` was read in this synchronous run.
+    const changed =
+      this.sql.exec(
         `UPDATE procs SET state = 'zombie', exit = ?, result = ?, singleton_of = NULL, updated_at = ?, turn_count = coalesce(?, turn_count), usage = coalesce(?, usage)
-         WHERE pid = ? AND exit IS NULL RETURNING started`,
+         WHERE pid = ? AND exit IS NULL`,
         JSON.stringify(exit),
         result,
         exit.at,
         last?.turnCount ?? null,
         last ? JSON.stringify(last.usage) : null,
         row.pid,
-      )
-      .toArray()[0];
+      ).rowsWritten > 0;
     if (!changed) return false;
     // A row with no exit is live: it leaves the live count, and a started one gives its parent's slot back.
     this.countLive(-1);
-    if (changed.started && row.parent_pid !== null) this.countStartedChild(row.parent_pid, -1);
+    if (row.started && row.parent_pid !== null) this.countStartedChild(row.parent_pid, -1);
     this.fx.feed.note("proc", row.pid);
     if (row.parent_pid !== null && Object.keys(budgetLimitOf(row)).length > 0) {
       // No longer live: what it had not used of its reservation is no longer promised.

@@ -215,9 +215,9 @@ export class TaskStore {
   end(id: string, workerPid: number, exit: ExitStatus, result: string | null): TaskRow | null {
     const state = taskOutcome(exit);
     const message = state === "completed" ? null : exit.reason;
-    const ended = this.sql
-      .exec<TaskRow>(`UPDATE tasks SET state = ?, status_message = ?, status_at = ?, result = ? WHERE id = ? AND state NOT IN ${TERMINAL_TASK_SQL} RETURNING *`, state, message, exit.at, result, id)
-      .toArray()[0];
+    // Then read, not `RETURNING *`: a statement with RETURNING keeps a statement journal (docs/architecture.md).
+    const changed = this.sql.exec(`UPDATE tasks SET state = ?, status_message = ?, status_at = ?, result = ? WHERE id = ? AND state NOT IN ${TERMINAL_TASK_SQL}`, state, message, exit.at, result, id).rowsWritten;
+    const ended = changed ? this.get(id) : null;
     if (!ended) return null;
     this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state, ...(message ? { message } : {}) } });
     this.changed(id);
