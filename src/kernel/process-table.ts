@@ -81,11 +81,18 @@ type ParentFacts = Pick<ProcRow, "pid" | "state" | "limits" | "started_children"
 export class ProcessTable {
   /** Whether a queued delegation may exist (a held start order), as this incarnation knows it; read once. */
   private queued: boolean | undefined = undefined;
+  /** What the running transaction changed of the live count: written once at its end, read back by `liveCount`. */
+  private liveDelta = 0;
 
   constructor(
     private readonly store: SqlStore,
     private readonly fx: ExitEffects,
-  ) {}
+  ) {
+    store.beforeCommit?.(() => this.writeLiveCount());
+    store.onRollback?.(() => {
+      this.liveDelta = 0;
+    });
+  }
 
   private get sql(): Sql {
     return this.store.sql;
@@ -127,7 +134,7 @@ export class ProcessTable {
   /** Live processes: a counter (schema v7) kept where a row is made or leaves the live states, not a count over the table. */
   liveCount(): number {
     const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'live_count'").toArray()[0];
-    return row ? Number(row.value) : 0;
+    return (row ? Number(row.value) : 0) + this.liveDelta;
   }
 
   /** The live process of a singleton agent, if any. */
@@ -246,7 +253,15 @@ export class ProcessTable {
 
   /** `meta.live_count` by `delta`: rows made (the spawner, SpawnFacts.write) or leaving the live states (`markExited`). */
   countLive(delta: number) {
-    this.sql.exec("UPDATE meta SET value = value + ? WHERE key = 'live_count'", delta);
+    // A batch of exits writes it once (nothing but `liveCount` reads it).
+    this.liveDelta += delta;
+    if (!this.store.inTransaction?.()) this.writeLiveCount();
+  }
+
+  private writeLiveCount() {
+    if (this.liveDelta === 0) return;
+    this.sql.exec("UPDATE meta SET value = value + ? WHERE key = 'live_count'", this.liveDelta);
+    this.liveDelta = 0;
   }
 
   /** A parent's `started_children` by `delta`: live children took a slot (made started, or released from the queue) or gave it back (exited). */
