@@ -10,9 +10,10 @@ import type { ProcRow } from "./rows";
  * started children, agents, idempotency keys, the next pid), read once and kept current by the
  * spawns it commits — so a step's 64 delegations cost one read of each, not 64. Valid only while
  * nothing is awaited: `Spawner` makes one for the checks before the pre_spawn hooks and a fresh one
- * inside the transaction that writes. What the spawns change of those facts (the next pid, the live
- * count, a parent's started children) is written once for the run (`write`), not once a spawn: a batch
- * (`batched`) writes it at the end of its transaction, a single spawn as it commits.
+ * inside the transaction that writes. What the spawns change of those facts (the next pid, a parent's
+ * started children) is written once for the run (`write`), not once a spawn: a batch (`batched`) writes
+ * it at the end of its transaction, a single spawn as it commits. (The live count is written once a
+ * transaction by `ProcessTable.countLive` itself.)
  */
 export class SpawnFacts {
   private live: number | null = null;
@@ -21,7 +22,7 @@ export class SpawnFacts {
   private readonly keys = new Map<string, number | null>();
   private pid: number | null = null;
   /** What the spawns committed so far changed, not written yet. */
-  private readonly unwritten = { pid: false, live: 0, started: new Map<number, number>() };
+  private readonly unwritten = { pid: false, started: new Map<number, number>() };
 
   constructor(
     private readonly deps: { sql: Sql; table: ProcessTable; ledger: BudgetLedger; agents: AgentRegistry },
@@ -79,19 +80,17 @@ export class SpawnFacts {
     if (parent && s.runNow) parent.started_children++;
     if (s.idempotencyKey) this.keys.set(s.idempotencyKey, s.pid);
     // A new row is live (`created`): it counts, and, started, counts for its parent.
-    this.unwritten.live++;
+    this.deps.table.countLive(1);
     if (s.runNow && s.parentPid !== null) this.unwritten.started.set(s.parentPid, (this.unwritten.started.get(s.parentPid) ?? 0) + 1);
     if (!this.batched) this.write();
   }
 
-  /** Writes what the committed spawns changed: the next pid, the live count, parents' started children. */
+  /** Writes what the committed spawns changed: the next pid and parents' started children. */
   write() {
     const { table } = this.deps;
     if (this.unwritten.pid) table.setNextPid(this.pid!);
-    if (this.unwritten.live) table.countLive(this.unwritten.live);
     for (const [parentPid, n] of this.unwritten.started) table.countStartedChild(parentPid, n);
     this.unwritten.pid = false;
-    this.unwritten.live = 0;
     this.unwritten.started.clear();
   }
 }

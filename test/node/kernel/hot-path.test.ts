@@ -7,6 +7,17 @@ import { harness, type Harness } from "./harness";
 const done = (code = 0): ExitStatus => ({ code, reason: code === 0 ? "completed" : "failed", at: new Date().toISOString() });
 const report = { state: "running" as const, turnCount: 1, usage: zeroUsage(), budgetUsed: { tokens: 0, toolCalls: 0, wallMs: 5 } };
 
+/** A harness with a copilot (`lead`) that delegated `n` workers of agent `w`. */
+async function copilotWith(n: number) {
+  const k = harness();
+  k.register("lead", { tools: ["delegate"], limits: { maxChildren: 10 } });
+  k.register("w");
+  const lead = (await k.spawn("lead")).pid;
+  const workers = [];
+  for (let i = 0; i < n; i++) workers.push(await k.delegate(lead, { agent: "w" }));
+  return { k, lead, workers };
+}
+
 describe("the kernel's hot path keeps its guarantees", () => {
   it("an audit entry of a rolled-back transaction is never linked to (the cached head is dropped)", () => {
     const k = harness();
@@ -25,36 +36,33 @@ describe("the kernel's hot path keeps its guarantees", () => {
   });
 
   it("records exit reports that arrived together once each, the first recorded exit winning", async () => {
-    const k = harness();
-    k.register("lead", { tools: ["delegate"], limits: { maxChildren: 10 } });
-    k.register("w");
-    const lead = (await k.spawn("lead")).pid;
-    const a = await k.delegate(lead, { agent: "w" });
-    const b = await k.delegate(lead, { agent: "w" });
+    const {
+      k,
+      workers: [a, b],
+    } = await copilotWith(2);
     const first = done(0);
     const answers = recordExits(k, k.store, [
-      { pid: a.pid, exit: first, result: "A", report },
-      { pid: b.pid, exit: done(1), result: null, report },
-      { pid: a.pid, exit: done(1), result: "late", report },
+      { pid: a!.pid, exit: first, result: "A", report },
+      { pid: b!.pid, exit: done(1), result: null, report },
+      { pid: a!.pid, exit: done(1), result: "late", report },
       { pid: 999, exit: done(0), result: null, report },
     ]);
     expect(answers[0]).toEqual(first);
     expect(answers[2]).toEqual(first);
-    expect(k.tasks.get(a.taskId)).toMatchObject({ state: "completed", result: "A" });
-    expect(k.tasks.get(b.taskId)).toMatchObject({ state: "failed" });
+    expect(k.tasks.get(a!.taskId)).toMatchObject({ state: "completed", result: "A" });
+    expect(k.tasks.get(b!.taskId)).toMatchObject({ state: "failed" });
     // One terminate entry per worker, and each result on its way to the copilot once.
-    expect(k.audit.page(0, 100).filter((e) => e.event === "terminate").map((e) => e.pid)).toEqual([a.pid, b.pid]);
+    expect(k.audit.page(0, 100).filter((e) => e.event === "terminate").map((e) => e.pid)).toEqual([a!.pid, b!.pid]);
     expect(k.rows<{ n: number }>("SELECT count(*) AS n FROM outbox WHERE kind = 'deliver'")[0]!.n).toBe(2);
-    expect(k.table.get(a.pid)).toMatchObject({ turn_count: 1, state: "zombie" });
+    expect(k.table.get(a!.pid)).toMatchObject({ turn_count: 1, state: "zombie" });
     expect(k.audit.verify({ full: true }).ok).toBe(true);
   });
 
   it("an exit report that fails to be written is answered alone; the others of its batch land", async () => {
-    const k = harness();
-    k.register("lead", { tools: ["delegate"], limits: { maxChildren: 10 } });
-    k.register("w");
-    const lead = (await k.spawn("lead")).pid;
-    const [a, b, c] = [await k.delegate(lead, { agent: "w" }), await k.delegate(lead, { agent: "w" }), await k.delegate(lead, { agent: "w" })];
+    const {
+      k,
+      workers: [a, b, c],
+    } = await copilotWith(3);
     const exitedOnItsOwn = k.table.exitedOnItsOwn.bind(k.table);
     k.table.exitedOnItsOwn = (row, ...rest) => {
       const out = exitedOnItsOwn(row, ...rest);
