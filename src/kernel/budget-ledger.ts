@@ -67,6 +67,15 @@ export interface Headroom {
 type BudgetColumns = Pick<ProcRow, "pid" | "parent_pid" | "budget_limit" | "budget_used" | "tree_used" | "state">;
 type TreeLink = Pick<BudgetColumns, "pid" | "parent_pid" | "tree_used" | "budget_limit" | "state">;
 
+/**
+ * A charged process's own usage columns as JSON, for a caller that writes its row anyway (an exit's
+ * update carries them): `charge` fills it instead of updating the row itself.
+ */
+export interface OwnUsage {
+  budgetUsed?: string;
+  treeUsed?: string;
+}
+
 /** Usage owed to ancestors, by the parent whose chain it goes up (`BudgetLedger.charge`, `chargeAncestors`). */
 export type AncestorCharges = Map<number, BudgetUse>;
 
@@ -93,16 +102,17 @@ export class BudgetLedger {
    * Usage only grows: a report that arrives after a fresher one (a delegation charges mid-step)
    * changes nothing. Answers what was added. With `upward`, what its ancestors are owed is added
    * there instead, for `chargeAncestors` to write once for the whole batch (the exits of a copilot's
-   * workers charge the copilot once, not once each).
+   * workers charge the copilot once, not once each). With `ownRow`, the process's own columns are
+   * handed back there instead of written (its exit writes them, one update instead of two).
    */
-  charge(pid: number, reported: BudgetUse, known?: BudgetColumns, upward?: AncestorCharges): BudgetUse {
+  charge(pid: number, reported: BudgetUse, known?: BudgetColumns, upward?: AncestorCharges, ownRow?: OwnUsage): BudgetUse {
     const row = known ?? this.columns(pid);
     if (!row) return zeroUse();
     const before = budgetUsedOf(row);
     const own = maxUse(before, reported);
     const delta = subUse(own, before);
     if (delta.tokens === 0 && delta.toolCalls === 0 && delta.wallMs === 0) return delta;
-    this.addToTree(row, delta, own);
+    this.addToTree(row, delta, own, ownRow);
     if (row.parent_pid === null) return delta;
     if (upward) upward.set(row.parent_pid, addUse(upward.get(row.parent_pid) ?? zeroUse(), delta));
     else this.addToAncestors(row.parent_pid, delta);
@@ -130,10 +140,11 @@ export class BudgetLedger {
    * child's unused reservation shrinks as its tree spends, so its parent's running sum follows.
    * (Applied in steps, the sum's changes add up to the change from first to last: it telescopes.)
    */
-  private addToTree(r: TreeLink, delta: BudgetUse, own?: BudgetUse) {
+  private addToTree(r: TreeLink, delta: BudgetUse, own?: BudgetUse, ownRow?: OwnUsage) {
     const was = treeUsedOf(r);
     const now = addUse(was, delta);
-    if (own) this.sql.exec("UPDATE procs SET budget_used = ?, tree_used = ? WHERE pid = ?", JSON.stringify(own), JSON.stringify(now), r.pid);
+    if (own && ownRow) Object.assign(ownRow, { budgetUsed: JSON.stringify(own), treeUsed: JSON.stringify(now) });
+    else if (own) this.sql.exec("UPDATE procs SET budget_used = ?, tree_used = ? WHERE pid = ?", JSON.stringify(own), JSON.stringify(now), r.pid);
     else this.sql.exec("UPDATE procs SET tree_used = ? WHERE pid = ?", JSON.stringify(now), r.pid);
     this.feed?.note("proc", r.pid);
     if (r.parent_pid !== null && isLive(r.state)) {

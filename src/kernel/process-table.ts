@@ -18,7 +18,7 @@ import {
   type Warning,
 } from "../contracts";
 import { outstanding, subUse, zeroUse } from "../agent/budget";
-import { adjustChildrenOutstanding, releaseLease } from "./budget-ledger";
+import { adjustChildrenOutstanding, releaseLease, type OwnUsage } from "./budget-ledger";
 import { takePage, type Page } from "../lib/paging";
 import type { Actor, AuditLog } from "./audit-log";
 import type { Outbox } from "./outbox";
@@ -71,6 +71,13 @@ const now = () => new Date().toISOString();
 
 /** What an exit needs of its parent's row. */
 type ParentFacts = Pick<ProcRow, "pid" | "state" | "limits" | "started_children">;
+
+/** What a process said last, written with its exit: its turns and usage, and its usage columns once charged (`BudgetLedger.charge`'s `ownRow`). */
+export interface LastReport {
+  turnCount: number;
+  usage: Usage;
+  charged?: OwnUsage;
+}
 
 /**
  * The process table (SPEC §5): one row per process, pid order, never deleted. States move
@@ -277,17 +284,20 @@ export class ProcessTable {
    * process object, all in the caller's transaction. The `exit IS NULL` guard makes post_terminate
    * fire, and a task end, exactly once per process. False when it had already exited.
    */
-  markExited(row: ProcRow, exit: ExitStatus, result: string | null, actor: Actor, stopObject: boolean, last?: { turnCount: number; usage: Usage }): boolean {
+  markExited(row: ProcRow, exit: ExitStatus, result: string | null, actor: Actor, stopObject: boolean, last?: LastReport): boolean {
     // No `RETURNING`: it would keep a statement journal (docs/architecture.md); `row` was read in this synchronous run.
     const changed =
       this.sql.exec(
-        `UPDATE procs SET state = 'zombie', exit = ?, result = ?, singleton_of = NULL, updated_at = ?, turn_count = coalesce(?, turn_count), usage = coalesce(?, usage)
+        `UPDATE procs SET state = 'zombie', exit = ?, result = ?, singleton_of = NULL, updated_at = ?, turn_count = coalesce(?, turn_count), usage = coalesce(?, usage),
+           budget_used = coalesce(?, budget_used), tree_used = coalesce(?, tree_used)
          WHERE pid = ? AND exit IS NULL`,
         JSON.stringify(exit),
         result,
         exit.at,
         last?.turnCount ?? null,
         last ? JSON.stringify(last.usage) : null,
+        last?.charged?.budgetUsed ?? null,
+        last?.charged?.treeUsed ?? null,
         row.pid,
       ).rowsWritten > 0;
     if (!changed) return false;
@@ -335,7 +345,7 @@ export class ProcessTable {
    * and the exit, and its live descendants are terminated, since no process outlives its parent.
    * False when it had already exited.
    */
-  exitedOnItsOwn(row: ProcRow, exit: ExitStatus, result: string | null, report: { turnCount: number; usage: Usage }): boolean {
+  exitedOnItsOwn(row: ProcRow, exit: ExitStatus, result: string | null, report: LastReport): boolean {
     return this.store.transactionSync(() => {
       if (!this.markExited(row, exit, result, `process:${row.pid}`, false, report)) return false;
       // A worker that never delegated has no one to take with it: no tree walk.

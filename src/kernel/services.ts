@@ -5,7 +5,7 @@ import { openMcpSession } from "../mcp/client";
 import { atomicBatches, type SqlStore } from "../lib/sql-store";
 import { AgentRegistry } from "./agent-registry";
 import { AuditLog } from "./audit-log";
-import { BudgetLedger, type AncestorCharges } from "./budget-ledger";
+import { BudgetLedger, type AncestorCharges, type OwnUsage } from "./budget-ledger";
 import { CheckpointStore } from "./checkpoints";
 import { ExitWaiters, Waiters } from "./exit-waiters";
 import type { Fetcher } from "./hook-chain";
@@ -145,8 +145,10 @@ export function recordExits(k: KernelServices, store: SqlStore, exits: readonly 
       if (!row) return exit;
       const recorded = exitOf(row);
       if (recorded) return recorded;
-      k.ledger.charge(pid, report.budgetUsed, row, upward);
-      k.table.exitedOnItsOwn(row, exit, result, report);
+      // The exit's update writes the worker's own usage columns too (one update of its row, not two).
+      const charged: OwnUsage = {};
+      k.ledger.charge(pid, report.budgetUsed, row, upward, charged);
+      k.table.exitedOnItsOwn(row, exit, result, { ...report, charged });
       return exit;
     });
     k.ledger.chargeAncestors(upward);

@@ -41,6 +41,10 @@ export interface TaskQuery {
  * its process sleeps for the caller's next message. A terminal state never changes: every write is
  * guarded by the state it leaves, and each change is audited in the same transaction.
  */
+/** What an ended task's delivery to its copilot needs (`TaskStore.end`). */
+export type EndedTask = Pick<TaskRow, "id" | "copilot_pid" | "worker_pid" | "agent" | "state" | "result" | "status_message" | "delivery">;
+const ENDED_COLUMNS = "id, copilot_pid, worker_pid, agent, state, result, status_message, delivery";
+
 export class TaskStore {
   /** @param changed told after every state change of a task (A2A callers waiting for its next state) */
   constructor(
@@ -212,12 +216,13 @@ export class TaskStore {
    * The worker exited: the task takes its outcome, once. Answers the ended task, or null when it had
    * already ended (its terminal state stays as it was).
    */
-  end(id: string, workerPid: number, exit: ExitStatus, result: string | null): TaskRow | null {
+  end(id: string, workerPid: number, exit: ExitStatus, result: string | null): EndedTask | null {
     const state = taskOutcome(exit);
     const message = state === "completed" ? null : exit.reason;
     // Then read, not `RETURNING *`: a statement with RETURNING keeps a statement journal (docs/architecture.md).
     const changed = this.sql.exec(`UPDATE tasks SET state = ?, status_message = ?, status_at = ?, result = ? WHERE id = ? AND state NOT IN ${TERMINAL_TASK_SQL}`, state, message, exit.at, result, id).rowsWritten;
-    const ended = changed ? this.get(id) : null;
+    // Only what a delivery needs: the row's requested and granted capabilities and metadata are the bulk of it.
+    const ended = changed ? (this.sql.exec<EndedTask>(`SELECT ${ENDED_COLUMNS} FROM tasks WHERE id = ?`, id).toArray()[0] ?? null) : null;
     if (!ended) return null;
     this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state, ...(message ? { message } : {}) } });
     this.changed(id);

@@ -32,7 +32,7 @@ export function toTask(row: TaskRow, v1 = false): Task {
   return task;
 }
 
-export function collectedOf(row: TaskRow, usage: Usage): CollectedTask {
+export function collectedOf(row: Pick<TaskRow, "id" | "worker_pid" | "agent" | "state" | "result" | "status_message">, usage: Usage): CollectedTask {
   return {
     taskId: row.id,
     pid: row.worker_pid,

@@ -122,7 +122,8 @@ describe("the kernel's hot path keeps its guarantees", () => {
       ];
       return { k, lead, exits };
     };
-    const state = (k: Harness) => k.rows<{ pid: number; tree_used: string; children_outstanding: string | null }>("SELECT pid, tree_used, children_outstanding FROM procs ORDER BY pid");
+    const state = (k: Harness) =>
+      k.rows<{ pid: number; budget_used: string; tree_used: string; children_outstanding: string | null }>("SELECT pid, budget_used, tree_used, children_outstanding FROM procs ORDER BY pid");
     const together = await build();
     recordExits(together.k, together.k.store, together.exits);
     const apart = await build();
@@ -132,6 +133,30 @@ describe("the kernel's hot path keeps its guarantees", () => {
     // ended it, so it is not charged); its running sum is what a scan finds.
     expect(JSON.parse(state(together.k)[0]!.tree_used)).toMatchObject({ tokens: 240, toolCalls: 6 });
     expect(together.k.ledger.outstandingReservations(together.lead)).toEqual(scanOutstandingReservations(together.k.store.sql, together.lead));
+  });
+
+  it("an exit writes the worker's row once: its charged usage rides on the exit's update", async () => {
+    const {
+      k,
+      lead,
+      workers: [w],
+    } = await copilotWith(1);
+    const exec = k.store.sql.exec.bind(k.store.sql);
+    const updates: string[] = [];
+    k.store.sql.exec = ((query: string, ...bindings: unknown[]) => {
+      if (/^\s*UPDATE procs/.test(query) && bindings.at(-1) === w!.pid) updates.push(query);
+      return exec(query, ...bindings);
+    }) as typeof k.store.sql.exec;
+    const used = { ...report, budgetUsed: { tokens: 70, toolCalls: 3, wallMs: 9 } };
+    recordExits(k, k.store, [{ pid: w!.pid, exit: done(0), result: "r", report: used }]);
+    k.store.sql.exec = exec;
+    expect(updates).toHaveLength(1);
+    const row = k.table.get(w!.pid)!;
+    expect(row.state).toBe("zombie");
+    expect(JSON.parse(row.budget_used)).toMatchObject({ tokens: 70, toolCalls: 3 });
+    expect(JSON.parse(row.tree_used)).toMatchObject({ tokens: 70, toolCalls: 3 });
+    // And the copilot's tree counts it, as when the charge wrote the row itself.
+    expect(JSON.parse(k.table.get(lead)!.tree_used)).toMatchObject({ tokens: 70, toolCalls: 3 });
   });
 
   it("a batch of delegations reads each fact once and still holds maxChildren and idempotency exactly", async () => {
