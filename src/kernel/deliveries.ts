@@ -20,6 +20,8 @@ interface Started {
   pid: number;
   state: Process["state"];
   taskId: string | null;
+  /** Its row was written `running` with the start order: nothing to record of the process. */
+  running: boolean;
 }
 
 /** What to write once a delivery landed, in the transaction that removes its outbox entries. */
@@ -40,7 +42,7 @@ export async function deliverEntry(entry: OutboxEntry, host: DeliveryHost): Prom
       // A checkpoint is never deleted, so a missing one is a broken store, not a retryable delivery.
       if (!start) throw new Error(`checkpoint of process ${entry.pid} is missing`);
       const state = await process().start(config, start);
-      return { started: { pid: entry.pid, state, taskId: config.taskId } };
+      return { started: { pid: entry.pid, state, taskId: config.taskId, running: entry.payload.running === true } };
     }
     case "terminate":
       return process().terminate(entry.payload);
@@ -123,10 +125,17 @@ export async function deliverDue(due: readonly OutboxEntry[], host: DeliveryHost
       for (const e of batch) outbox.retryLater(e);
     }
     // The starts of a drain are recorded together: a few statements for a step's 64 workers.
-    host.k.table.recordStarts(started);
+    host.k.table.recordStarts(started.filter((s) => !s.running));
     host.k.tasks.markWorkingMany(started.flatMap((s) => (s.taskId ? [{ id: s.taskId, workerPid: s.pid }] : [])));
     outbox.delivered(landed);
   };
+  // Only starts of rows already running, with no task to move: nothing to write but their removal,
+  // which joins the kernel's next transaction (a spawn's start costs no commit of its own).
+  if (failed.length === 0 && followUps.length === 0 && started.every((s) => s.running && !s.taskId)) {
+    outbox.deliveredLater(landed);
+    for (const e of due) delivering.delete(e.id);
+    return;
+  }
   try {
     try {
       host.store.transactionSync(() => {

@@ -15,10 +15,14 @@ export type StartOrder = { input: string } | { checkpointId: string };
  * - `approval`: hand a decided (or expired) approval to the process whose call waits on it;
  * - `input`: hand the answer to a worker's question to the worker.
  *
- * The row keeps `kind` in its own column and `payload` as JSON, as it always has.
+ * The row keeps `kind` in its own column and `payload` as JSON, as it always has. A start with
+ * `running` belongs to a row written `running` with it (`Spawner.commit`): its landing changes
+ * nothing but the outbox, so it is removed with the kernel's next transaction (`deliveredLater`).
+ * A start without it (a queued worker's, a restore's, or one written by older code) moves its row
+ * from `created` to the state the process answers.
  */
 export type OutboxMessage =
-  | { kind: "start"; payload: { config: ProcessConfig; start: StartOrder } }
+  | { kind: "start"; payload: { config: ProcessConfig; start: StartOrder; running?: true } }
   | { kind: "terminate"; payload: ExitStatus }
   | { kind: "post_terminate"; payload: HookContext }
   | { kind: "deliver"; payload: { task: CollectedTask; delivery: DeliveryPolicy } }
@@ -51,12 +55,25 @@ export class Outbox {
   private news: { direct: boolean; wake: number | null } = { direct: false, wake: null };
   /** Entries this incarnation wrote, due at once outside the alarm, until delivered or retried (`dueOfNew`). */
   private readonly written = new Map<number, OutboxEntry>();
+  /**
+   * Delivered entries whose removal waits for the kernel's next transaction (`deliveredLater`), so a
+   * start that changes nothing else costs no commit of its own. Lost with the incarnation, they are
+   * delivered again, which every receiver takes once.
+   */
+  private readonly landed = new Set<number>();
+  /** Those of `landed` last removed (back to `landed` if a transaction rolls back). */
+  private removing: number[] = [];
 
   constructor(
     private readonly sql: Sql,
-    rollbacks?: Pick<SqlStore, "onRollback">,
+    store?: Pick<SqlStore, "onRollback" | "beforeCommit">,
   ) {
-    rollbacks?.onRollback?.(() => this.written.clear());
+    store?.onRollback?.(() => {
+      this.written.clear();
+      for (const id of this.removing) this.landed.add(id);
+      this.removing = [];
+    });
+    store?.beforeCommit?.(() => this.removeLanded());
   }
 
   /**
@@ -113,7 +130,9 @@ export class Outbox {
 
   /** Entries due now (of `onlyPids`, when given); outside the alarm, not those that must come from a fresh event. */
   due({ onlyPids, fromAlarm }: { onlyPids?: readonly number[]; fromAlarm: boolean }, limit = 500): OutboxEntry[] {
-    return this.sql
+    // The alarm reads the whole table, and what is due next: what has landed goes first.
+    if (fromAlarm && this.landed.size) this.removeLanded();
+    const rows = this.sql
       .exec<OutboxRow>(
         `SELECT * FROM outbox WHERE held = 0 AND next_at <= ?${fromAlarm ? "" : " AND via_alarm = 0"}${onlyPids !== undefined ? " AND pid IN (SELECT value FROM json_each(?))" : ""} ORDER BY id LIMIT ?`,
         Date.now(),
@@ -122,10 +141,33 @@ export class Outbox {
       )
       .toArray()
       .map((r) => ({ id: r.id, pid: r.pid, attempts: r.attempts, ...({ kind: r.kind, payload: JSON.parse(r.payload) } as OutboxMessage) }));
+    return this.landed.size ? rows.filter((r) => !this.landed.has(r.id)) : rows;
+  }
+
+  /** Delivered entries that change nothing else: removed with the kernel's next transaction, not in one of their own. */
+  deliveredLater(ids: readonly number[]) {
+    for (const id of ids) {
+      this.written.delete(id);
+      this.landed.add(id);
+    }
+  }
+
+  /** Removes what has landed, in the running transaction (or its own, outside one). */
+  private removeLanded() {
+    if (this.landed.size === 0) return;
+    const ids = [...this.landed];
+    this.landed.clear();
+    // Kept until the next removal: a rollback puts them back (removing a removed entry again is harmless).
+    this.removing = ids;
+    this.remove(ids);
   }
 
   delivered(ids: readonly number[]) {
     for (const id of ids) this.written.delete(id);
+    this.remove(ids);
+  }
+
+  private remove(ids: readonly number[]) {
     if (ids.length === 1) this.sql.exec("DELETE FROM outbox WHERE id = ?", ids[0]!);
     else if (ids.length) this.sql.exec("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids));
   }
@@ -151,6 +193,7 @@ export class Outbox {
 
   /** When the next entry falls due, or null when nothing waits. */
   nextDue(): number | null {
+    if (this.landed.size) this.removeLanded();
     // Two index lookups (outbox_due) rather than a scan of every waiting entry.
     return this.sql
       .exec<{ t: number | null }>(

@@ -50,6 +50,8 @@ export interface NewProcess {
   singletonOf: string | null;
   /** False while a delegation waits for a free maxChildren slot. */
   started: boolean;
+  /** `running` when its start order goes out with the row (Spawner.commit), else `created` until a start lands. */
+  state: "created" | "running";
 }
 
 /** What an exit sets in motion besides the row, in the same transaction. */
@@ -180,11 +182,12 @@ export class ProcessTable {
   insert(p: NewProcess) {
     this.sql.exec(
       `INSERT INTO procs (pid, agent, parent_pid, task_id, state, mode, turn_count, usage, tools, fs, budget_limit, budget_used, tree_used, limits, depth,
-          created_at, updated_at, exit, result, metadata, warnings, singleton_of, started) VALUES (?,?,?,?,'created',?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?)`,
+          created_at, updated_at, exit, result, metadata, warnings, singleton_of, started) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?)`,
       p.pid,
       p.agent,
       p.parentPid,
       p.taskId,
+      p.state,
       p.mode,
       p.turnCount,
       JSON.stringify(p.usage),

@@ -422,6 +422,11 @@ export class Spawner {
     const metadata = req.delegation && taskId ? { ...req.metadata, delegation: { taskId, copilotPid: parentPid, deliveryPolicy: delivery, budget } } : req.metadata;
     // A restore's saved state can be megabytes: the start order names the checkpoint, never copies it.
     const start: StartOrder = req.restore ? { checkpointId: req.restore.checkpointId } : { input: req.input };
+    // A new process whose start goes out now is running from this commit on: the start order is
+    // durable with the row, and a fresh process answers `running` once it lands, so its landing
+    // writes nothing to the row (no transaction of its own for a spawn). A queued worker waits in
+    // `created` for its slot, and a restore until its process answers the state it continues in.
+    const running = runNow && !req.restore;
     return this.store.transactionSync(() => {
       const pid = facts.nextPid();
       const config: ProcessConfig = {
@@ -456,6 +461,7 @@ export class Spawner {
         warnings,
         singletonOf: spec.singleton ? spec.name : null,
         started: runNow,
+        state: running ? "running" : "created",
       });
       if (req.idempotencyKey) this.store.sql.exec("INSERT INTO idempotency (key, pid) VALUES (?, ?)", req.idempotencyKey, pid);
       const lineage = parentPid ? { parentPid } : {};
@@ -468,7 +474,7 @@ export class Spawner {
       } else if (req.ownTask && taskId) {
         tasks.insert({ id: taskId, copilotPid: null, workerPid: pid, agent: spec.name, delivery, budget, requested: {}, granted: { tools, fs, budget, limits }, metadata: req.metadata, at, queued: false }, req.actor);
       }
-      outbox.add(pid, { kind: "start", payload: { config, start } }, { held: !runNow });
+      outbox.add(pid, { kind: "start", payload: running ? { config, start, running } : { config, start } }, { held: !runNow });
       facts.committed({ pid, parentPid, runNow, ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}) });
       return { pid, runNow };
     });

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { zeroUsage, type ExitStatus } from "../../../src/contracts";
 import { recordExits } from "../../../src/kernel/services";
 import { scanOutstandingReservations } from "../../../src/kernel/budget-ledger";
+import { deliverDue, type DeliveryHost } from "../../../src/kernel/deliveries";
+import { Outbox } from "../../../src/kernel/outbox";
 import { harness, type Harness } from "./harness";
 
 const done = (code = 0): ExitStatus => ({ code, reason: code === 0 ? "completed" : "failed", at: new Date().toISOString() });
@@ -74,7 +76,7 @@ describe("the kernel's hot path keeps its guarantees", () => {
     expect(answers[0]).toMatchObject({ code: 0 });
     expect(answers[2]).toMatchObject({ code: 0 });
     // b's exit was rolled back whole (row, task, audit); a's and c's are written once each.
-    expect(k.table.get(b!.pid)).toMatchObject({ state: "created", exit: null });
+    expect(k.table.get(b!.pid)).toMatchObject({ state: "running", exit: null });
     expect(k.tasks.get(b!.taskId)).toMatchObject({ state: "submitted" });
     expect(k.audit.page(0, 100).filter((e) => e.event === "terminate").map((e) => e.pid)).toEqual([a!.pid, c!.pid]);
     expect(k.audit.verify({ full: true }).ok).toBe(true);
@@ -157,6 +159,49 @@ describe("the kernel's hot path keeps its guarantees", () => {
     expect(JSON.parse(row.tree_used)).toMatchObject({ tokens: 70, toolCalls: 3 });
     // And the copilot's tree counts it, as when the charge wrote the row itself.
     expect(JSON.parse(k.table.get(lead)!.tree_used)).toMatchObject({ tokens: 70, toolCalls: 3 });
+  });
+
+  it("a start that lands on a row written running costs no transaction: its entry goes with the next one", async () => {
+    const k = harness();
+    k.register("w");
+    k.register("lead", { tools: ["delegate"], limits: { maxChildren: 1 } });
+    const { pid } = await k.spawn("w");
+    expect(k.table.get(pid)!.state).toBe("running");
+    let transactions = 0;
+    const store = { ...k.store, transactionSync: <T>(fn: () => T): T => (transactions++, k.store.transactionSync(fn)) };
+    const starts: number[] = [];
+    const host = { k, store, process: (p: number) => ({ start: async () => (starts.push(p), "running") }) } as unknown as DeliveryHost;
+    const [entry] = k.outbox.due({ onlyPids: [pid], fromAlarm: false });
+    await deliverDue([entry!], host, new Set(), "acme");
+    expect(starts).toEqual([pid]);
+    expect(transactions).toBe(0);
+    // Landed: never due again here, though its row waits for the kernel's next transaction.
+    expect(k.outbox.due({ fromAlarm: false })).toEqual([]);
+    expect(k.rows("SELECT id FROM outbox WHERE id = ?", entry!.id)).toHaveLength(1);
+    // Another incarnation (this one died first) finds it due and delivers it again (the process takes it once).
+    expect(new Outbox(k.store.sql).due({ fromAlarm: true }).map((e) => e.id)).toEqual([entry!.id]);
+    k.register("other");
+    expect(k.rows("SELECT id FROM outbox")).toEqual([]);
+
+    // A queued worker's start moves its `created` row, in a transaction, once it lands.
+    const lead = (await k.spawn("lead")).pid;
+    for (const e of k.outbox.due({ fromAlarm: true })) k.outbox.deliveredLater([e.id]);
+    const first = await k.delegate(lead, { agent: "w" });
+    const queued = await k.delegate(lead, { agent: "w" });
+    expect(k.table.get(queued.pid)!.state).toBe("created");
+    k.exit(first.pid);
+    const released = k.outbox.due({ onlyPids: [queued.pid], fromAlarm: false });
+    transactions = 0;
+    await deliverDue(released, host, new Set(), "acme");
+    expect(transactions).toBe(1);
+    expect(k.table.get(queued.pid)).toMatchObject({ state: "running" });
+    expect(k.tasks.get(queued.taskId)).toMatchObject({ state: "working" });
+    // What had landed is gone: left are the first worker's start (never delivered here) and its result for the lead.
+    k.outbox.nextDue();
+    expect(k.rows<{ kind: string; pid: number }>("SELECT kind, pid FROM outbox ORDER BY id")).toEqual([
+      { kind: "start", pid: first.pid },
+      { kind: "deliver", pid: lead },
+    ]);
   });
 
   it("a batch of delegations reads each fact once and still holds maxChildren and idempotency exactly", async () => {

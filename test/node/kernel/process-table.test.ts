@@ -68,7 +68,7 @@ describe("the process table", () => {
   it("kill without cascade leaves the descendants running", async () => {
     const { k, a, b } = await tree();
     expect(k.table.kill(k.table.get(a.pid)!, { ...kill, cascade: false }, "api:operator").killed).toEqual([a.pid]);
-    expect(k.table.get(b.pid)!.state).toBe("created");
+    expect(k.table.get(b.pid)!.state).toBe("running");
   });
 
   it("a process that exits on its own takes its live descendants with it (parent exited)", async () => {
@@ -114,7 +114,7 @@ describe("the process table", () => {
     const k = harness();
     k.register("a");
     const p = await k.spawn("a");
-    expect(k.table.waitResult(k.table.get(p.pid)!, "api:viewer", true)).toEqual({ pid: p.pid, exited: false, state: "created" });
+    expect(k.table.waitResult(k.table.get(p.pid)!, "api:viewer", true)).toEqual({ pid: p.pid, exited: false, state: "running" });
     k.exit(p.pid, 0, "fine");
     expect(k.table.waitResult(k.table.get(p.pid)!, "api:viewer", false)).toMatchObject({ exited: true, code: 0, result: "fine" });
     expect(k.table.get(p.pid)!.state).toBe("zombie");

@@ -115,17 +115,23 @@ describe("the kernel's schema versions", () => {
     const k = harness();
     const feed = (after = 0) => k.rows<{ type: string; ref: string }>("SELECT type, ref FROM tenant_events WHERE seq > ? ORDER BY seq", after).map((r) => `${r.type}:${r.ref}`);
     const last = () => k.rows<{ seq: number }>("SELECT coalesce(max(seq), 0) AS seq FROM tenant_events")[0]!.seq;
-    k.register("lead", { tools: ["delegate"], budget: { tokens: 1000 } });
+    k.register("lead", { tools: ["delegate"], budget: { tokens: 1000 }, limits: { maxChildren: 1 } });
     k.register("w");
     const lead = (await k.spawn("lead")).pid;
     let at = last();
     const { taskId, pid } = await k.delegate(lead, { agent: "w" });
     expect(feed(at)).toEqual(expect.arrayContaining([`proc:${pid}`, `task:${taskId}`]));
     expect(feed(at).filter((e) => e.startsWith("audit:"))).toHaveLength(3); // spawn, delegate, task_state
+    // A second worker waits for the slot, `created`.
+    const queued = await k.delegate(lead, { agent: "w" });
     at = last();
-    k.table.recordStarts([{ pid, state: "running" }]);
+    // The first was written running with its start order: its start landing changes the row no more.
+    k.table.recordStarts([
+      { pid, state: "running" },
+      { pid: queued.pid, state: "running" },
+    ]);
     k.tasks.markWorkingMany([{ id: taskId, workerPid: pid }]);
-    expect(feed(at).filter((e) => !e.startsWith("audit:"))).toEqual([`proc:${pid}`, `task:${taskId}`]);
+    expect(feed(at).filter((e) => !e.startsWith("audit:"))).toEqual([`proc:${queued.pid}`, `task:${taskId}`]);
     at = last();
     k.store.transactionSync(() => k.ledger.charge(pid, { tokens: 10, toolCalls: 0, wallMs: 0 }));
     // Tree usage is shown on the worker and on every ancestor.
@@ -142,7 +148,7 @@ describe("the kernel's schema versions", () => {
       }),
     ).toThrow();
     expect(feed(at)).toEqual([]);
-    expect(k.table.liveCount()).toBe(1);
+    expect(k.table.liveCount()).toBe(2); // the lead and the queued worker
   });
 
   it("writes a transaction's feed rows at its end, once per thing changed, and none when it rolls back", () => {

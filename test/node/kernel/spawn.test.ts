@@ -13,7 +13,8 @@ describe("spawn: plan and commit", () => {
     const k = harness();
     k.register("a", { tools: ["read_file", "write_file"] });
     const p = await k.spawn("a");
-    expect(p).toMatchObject({ pid: 1, agent: "a", parentPid: null, state: "created", tools: ["read_file", "write_file"], depth: 0 });
+    // Running from its commit on: the start order is written with the row (a queued worker stays `created`).
+    expect(p).toMatchObject({ pid: 1, agent: "a", parentPid: null, state: "running", tools: ["read_file", "write_file"], depth: 0 });
     expect(k.started).toEqual([1]);
     expect(k.audit.page(0, 10).map((e) => e.event)).toEqual(["agent_registered", "spawn"]);
     const [order] = k.outbox.due({ fromAlarm: true });
