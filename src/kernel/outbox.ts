@@ -63,6 +63,8 @@ export class Outbox {
   private readonly landed = new Set<number>();
   /** Those of `landed` last removed (back to `landed` if a transaction rolls back). */
   private removing: number[] = [];
+  /** The id the next entry gets: read once an incarnation, given out here (no read-back per insert), read again after a rollback. */
+  private nextId: number | null = null;
 
   constructor(
     private readonly sql: Sql,
@@ -70,6 +72,7 @@ export class Outbox {
   ) {
     store?.onRollback?.(() => {
       this.written.clear();
+      this.nextId = null;
       for (const id of this.removing) this.landed.add(id);
       this.removing = [];
     });
@@ -100,8 +103,10 @@ export class Outbox {
   add(pid: number, message: OutboxMessage, { held = false, viaAlarm = false } = {}) {
     const at = Date.now();
     if (!held) this.note(at, !viaAlarm);
+    const id = this.allocateId();
     this.sql.exec(
-      "INSERT INTO outbox (kind, pid, payload, next_at, held, via_alarm) VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT INTO outbox (id, kind, pid, payload, next_at, held, via_alarm) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      id,
       message.kind,
       pid,
       JSON.stringify(message.payload),
@@ -110,10 +115,19 @@ export class Outbox {
       viaAlarm ? 1 : 0,
     );
     if (held || viaAlarm) return;
-    // Not `RETURNING id`: a statement with RETURNING keeps a statement journal, which inside a batch's
-    // savepoint copies its pages once more (docs/architecture.md).
-    const { id } = this.sql.exec<{ id: number }>("SELECT last_insert_rowid() AS id").one();
     this.written.set(id, { id, pid, attempts: 0, ...message });
+  }
+
+  /**
+   * Ids keep growing, as AUTOINCREMENT gives them (never one an entry had, even a removed one): past
+   * the table's sequence and its largest id. The kernel object is the only writer of its outbox.
+   */
+  private allocateId(): number {
+    this.nextId ??=
+      this.sql
+        .exec<{ last: number }>("SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0), coalesce((SELECT max(id) FROM outbox), 0)) AS last")
+        .one().last + 1;
+    return this.nextId++;
   }
 
   /**

@@ -1,4 +1,5 @@
 import {
+  DeliveryPolicy,
   ExitCode,
   isLive,
   type Budget,
@@ -92,14 +93,32 @@ export class ProcessTable {
   private queued: boolean | undefined = undefined;
   /** What the running transaction changed of the live count: written once at its end, read back by `liveCount`. */
   private liveDelta = 0;
+  /**
+   * What the running transaction changed of parents' `started_children`, by parent: written once a
+   * parent at its end, and added to every read of a row meanwhile (a batch of a copilot's exits
+   * rewrites its row once, not once each).
+   */
+  private readonly startedDelta = new Map<number, number>();
+  /**
+   * Parents' facts as the running transaction first read them (`started_children` as stored: what
+   * the transaction changes of it is in `startedDelta`). Of a parent's state only whether it is live
+   * is used, and a live row leaves the live states only through `markExited`, which drops it here.
+   */
+  private readonly parentFacts = new Map<number, ParentFacts>();
 
   constructor(
     private readonly store: SqlStore,
     private readonly fx: ExitEffects,
   ) {
-    store.beforeCommit?.(() => this.writeLiveCount());
+    store.beforeCommit?.(() => {
+      this.writeLiveCount();
+      this.writeStartedChildren();
+      this.parentFacts.clear();
+    });
     store.onRollback?.(() => {
       this.liveDelta = 0;
+      this.startedDelta.clear();
+      this.parentFacts.clear();
     });
   }
 
@@ -110,15 +129,23 @@ export class ProcessTable {
   // ----------------------------------------------------------------- reads
 
   get(pid: number): ProcRow | null {
-    return this.sql.exec<ProcRow>("SELECT * FROM procs WHERE pid = ?", pid).toArray()[0] ?? null;
+    const row = this.sql.exec<ProcRow>("SELECT * FROM procs WHERE pid = ?", pid).toArray()[0] ?? null;
+    return row && this.current(row);
   }
 
   /** Several rows in one read, by pid. */
   getMany(pids: readonly number[]): Map<number, ProcRow> {
     const rows = new Map<number, ProcRow>();
     if (pids.length === 0) return rows;
-    for (const row of this.sql.exec<ProcRow>("SELECT * FROM procs WHERE pid IN (SELECT value FROM json_each(?))", JSON.stringify(pids))) rows.set(row.pid, row);
+    for (const row of this.sql.exec<ProcRow>("SELECT * FROM procs WHERE pid IN (SELECT value FROM json_each(?))", JSON.stringify(pids))) rows.set(row.pid, this.current(row));
     return rows;
+  }
+
+  /** A row as the running transaction has it: with the started children it counted and has not written yet. */
+  private current<R extends Pick<ProcRow, "pid" | "started_children">>(row: R): R {
+    const delta = this.startedDelta.get(row.pid);
+    if (delta) row.started_children += delta;
+    return row;
   }
 
   has(pid: number): boolean {
@@ -153,7 +180,8 @@ export class ProcessTable {
 
   /** Live children holding a maxChildren slot (queued delegations do not): a counter on the parent's row (schema v7), kept with `live_count`. */
   startedChildren(pid: number): number {
-    return this.sql.exec<{ n: number }>("SELECT started_children AS n FROM procs WHERE pid = ?", pid).toArray()[0]?.n ?? 0;
+    const stored = this.sql.exec<{ n: number }>("SELECT started_children AS n FROM procs WHERE pid = ?", pid).toArray()[0]?.n ?? 0;
+    return stored + (this.startedDelta.get(pid) ?? 0);
   }
 
   /** Live descendants at any depth, in pid order. */
@@ -276,7 +304,27 @@ export class ProcessTable {
 
   /** A parent's `started_children` by `delta`: live children took a slot (made started, or released from the queue) or gave it back (exited). */
   countStartedChild(parentPid: number, delta: number) {
-    this.sql.exec("UPDATE procs SET started_children = started_children + ? WHERE pid = ?", delta, parentPid);
+    if (this.store.inTransaction?.()) this.startedDelta.set(parentPid, (this.startedDelta.get(parentPid) ?? 0) + delta);
+    else this.sql.exec("UPDATE procs SET started_children = started_children + ? WHERE pid = ?", delta, parentPid);
+  }
+
+  private writeStartedChildren() {
+    for (const [pid, delta] of this.startedDelta) {
+      if (delta !== 0) this.sql.exec("UPDATE procs SET started_children = started_children + ? WHERE pid = ?", delta, pid);
+    }
+    this.startedDelta.clear();
+  }
+
+  /** The facts of `pid` an exit of one of its children needs, read once a transaction (`parentFacts`). */
+  private parentOf(pid: number): ParentFacts | null {
+    const inTransaction = this.store.inTransaction?.() ?? false;
+    let facts = inTransaction ? this.parentFacts.get(pid) : undefined;
+    if (!facts) {
+      facts = this.sql.exec<ParentFacts>("SELECT pid, state, limits, started_children FROM procs WHERE pid = ?", pid).toArray()[0];
+      if (!facts) return null;
+      if (inTransaction) this.parentFacts.set(pid, facts);
+    }
+    return this.current({ ...facts });
   }
 
   // ----------------------------------------------------------------- exits
@@ -304,6 +352,7 @@ export class ProcessTable {
         row.pid,
       ).rowsWritten > 0;
     if (!changed) return false;
+    this.parentFacts.delete(row.pid);
     // A row with no exit is live: it leaves the live count, and a started one gives its parent's slot back.
     this.countLive(-1);
     if (row.started && row.parent_pid !== null) this.countStartedChild(row.parent_pid, -1);
@@ -333,10 +382,7 @@ export class ProcessTable {
     if (hook) outbox.add(row.pid, { kind: "post_terminate", payload: hook });
     // Read after the update above, so its counters (started_children) already count this exit; only
     // what the task's delivery and the queue need (a copilot's row carries its whole grant).
-    const parent =
-      row.parent_pid !== null
-        ? (this.sql.exec<ParentFacts>("SELECT pid, state, limits, started_children FROM procs WHERE pid = ?", row.parent_pid).toArray()[0] ?? null)
-        : null;
+    const parent = row.parent_pid !== null ? this.parentOf(row.parent_pid) : null;
     if (row.task_id) this.endTask(row, parent, exit, result, last?.usage ?? (JSON.parse(row.usage) as Usage));
     if (parent) this.releaseQueuedChildren(parent);
     this.fx.onExit(row.pid);
@@ -424,7 +470,7 @@ export class ProcessTable {
 
   /** A worker's exit ends its task; the result goes to the copilot from the kernel's next alarm. */
   private endTask(worker: ProcRow, parent: ParentFacts | null, exit: ExitStatus, result: string | null, usage: Usage) {
-    const task = this.fx.tasks.end(worker.task_id!, worker.pid, exit, result);
+    const task = this.fx.tasks.end(worker.task_id!, worker.pid, exit, result, delegationTerms(worker));
     // A top-level task (A2A) has no copilot to deliver to: its caller reads the task.
     if (!task || task.copilot_pid === null) return;
     const copilot = task.copilot_pid === parent?.pid ? parent : this.get(task.copilot_pid);
@@ -447,6 +493,19 @@ export class ProcessTable {
       this.fx.outbox.release(pid);
     }
   }
+}
+
+/**
+ * What a delegated worker's task says of its delivery, from the terms the kernel wrote into the
+ * worker's metadata at the delegation (`Spawner.commit`), so ending the task need not read it back.
+ * Only when they name this worker's task and parent (a spawn's own metadata cannot pass for them).
+ */
+function delegationTerms(worker: ProcRow): Pick<TaskRow, "copilot_pid" | "agent" | "delivery"> | undefined {
+  if (worker.parent_pid === null || !worker.metadata.includes('"delegation"')) return undefined;
+  const terms = (JSON.parse(worker.metadata) as { delegation?: { taskId?: unknown; copilotPid?: unknown; deliveryPolicy?: unknown } }).delegation;
+  if (!terms || terms.taskId !== worker.task_id || terms.copilotPid !== worker.parent_pid) return undefined;
+  const delivery = DeliveryPolicy.safeParse(terms.deliveryPolicy);
+  return delivery.success ? { copilot_pid: worker.parent_pid, agent: worker.agent, delivery: delivery.data } : undefined;
 }
 
 function signalCode(signal: Signal): number {

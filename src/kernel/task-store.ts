@@ -216,13 +216,18 @@ export class TaskStore {
    * The worker exited: the task takes its outcome, once. Answers the ended task, or null when it had
    * already ended (its terminal state stays as it was).
    */
-  end(id: string, workerPid: number, exit: ExitStatus, result: string | null): EndedTask | null {
+  /** With `known` (the delegation's terms, `delegationTerms`), the ended task is answered without reading it back. */
+  end(id: string, workerPid: number, exit: ExitStatus, result: string | null, known?: Pick<TaskRow, "copilot_pid" | "agent" | "delivery">): EndedTask | null {
     const state = taskOutcome(exit);
     const message = state === "completed" ? null : exit.reason;
     // Then read, not `RETURNING *`: a statement with RETURNING keeps a statement journal (docs/architecture.md).
     const changed = this.sql.exec(`UPDATE tasks SET state = ?, status_message = ?, status_at = ?, result = ? WHERE id = ? AND state NOT IN ${TERMINAL_TASK_SQL}`, state, message, exit.at, result, id).rowsWritten;
     // Only what a delivery needs: the row's requested and granted capabilities and metadata are the bulk of it.
-    const ended = changed ? (this.sql.exec<EndedTask>(`SELECT ${ENDED_COLUMNS} FROM tasks WHERE id = ?`, id).toArray()[0] ?? null) : null;
+    const ended = !changed
+      ? null
+      : known
+        ? { id, worker_pid: workerPid, state, result, status_message: message, ...known }
+        : (this.sql.exec<EndedTask>(`SELECT ${ENDED_COLUMNS} FROM tasks WHERE id = ?`, id).toArray()[0] ?? null);
     if (!ended) return null;
     this.audit.append({ actor: "kernel", event: "task_state", pid: workerPid, taskId: id, data: { state, ...(message ? { message } : {}) } });
     this.changed(id);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { BudgetUse } from "../../../src/contracts";
+import { zeroUsage, type BudgetUse } from "../../../src/contracts";
+import { recordExits } from "../../../src/kernel/services";
 import { scanOutstandingReservations } from "../../../src/kernel/budget-ledger";
 import { LIVE_SQL } from "../../../src/kernel/rows";
 import { MIGRATIONS, migrate } from "../../../src/kernel/schema";
@@ -26,8 +27,8 @@ function prng(seed: number) {
 }
 
 describe("counters instead of scans (schema v7)", () => {
-  it("keep live processes, started children and outstanding reservations equal to the scans through delegations, charges, queueing, exits, kills and cancels", async () => {
-    for (const seed of [1, 2, 3]) {
+  it("keep live processes, started children and outstanding reservations equal to the scans through delegations, charges, queueing, exits (alone and in batches), kills and cancels", async () => {
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
       const k = harness();
       const rand = prng(seed);
       k.register("lead", { tools: ["delegate"], budget: { tokens: 100_000, toolCalls: 500 }, limits: { maxChildren: 3, maxDepth: 4 } });
@@ -49,7 +50,14 @@ describe("counters instead of scans (schema v7)", () => {
           const own = JSON.parse(row.budget_used) as BudgetUse;
           k.store.transactionSync(() => k.ledger.charge(pick.pid, use(own.tokens + Math.floor(rand() * 300), own.toolCalls + Math.floor(rand() * 3), own.wallMs + 5)));
         } else if (r < 0.8 && pick.pid !== lead) {
-          k.exit(pick.pid, rand() < 0.5 ? 0 : 1);
+          if (rand() < 0.5) k.exit(pick.pid, rand() < 0.5 ? 0 : 1);
+          else {
+            // Exits that arrive together, as the kernel object batches them: siblings, or a child with its parent.
+            const others = procs.filter((p) => p.pid !== lead && p.pid !== pick.pid && rand() < 0.3).slice(0, 3);
+            const at = new Date().toISOString();
+            const report = { state: "running" as const, turnCount: 1, usage: zeroUsage(), budgetUsed: use(Math.floor(rand() * 200), 1, 5) };
+            recordExits(k, k.store, [pick, ...others].map((p) => ({ pid: p.pid, exit: { code: 0, reason: "completed", at }, result: "r", report })));
+          }
         } else if (r < 0.9 && pick.pid !== lead) {
           k.table.kill(k.table.get(pick.pid)!, { signal: "SIGTERM", cascade: rand() < 0.7 }, "api:operator");
         } else {

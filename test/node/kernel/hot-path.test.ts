@@ -204,6 +204,27 @@ describe("the kernel's hot path keeps its guarantees", () => {
     ]);
   });
 
+  it("gives outbox ids that only grow: past removed entries, after a rollback, in a new incarnation", async () => {
+    const k = harness();
+    k.register("w");
+    const a = (await k.spawn("w")).pid;
+    const [first] = k.outbox.due({ fromAlarm: true });
+    k.store.transactionSync(() => k.outbox.delivered([first!.id]));
+    expect(k.rows("SELECT id FROM outbox")).toEqual([]);
+    expect(() =>
+      k.store.transactionSync(() => {
+        k.outbox.add(a, { kind: "terminate", payload: done(1) });
+        throw new Error("rolled back");
+      }),
+    ).toThrow();
+    const b = (await k.spawn("w")).pid;
+    new Outbox(k.store.sql).add(b, { kind: "terminate", payload: done(1) });
+    const ids = k.rows<{ id: number }>("SELECT id FROM outbox ORDER BY id").map((r) => r.id);
+    // The removed entry's id is never given again, not even once the table is empty.
+    expect(ids).toEqual([first!.id + 1, first!.id + 2]);
+    expect(k.outbox.dueOfNew([b])).toEqual(k.outbox.due({ onlyPids: [b], fromAlarm: false }).filter((e) => e.kind === "start"));
+  });
+
   it("a batch of delegations reads each fact once and still holds maxChildren and idempotency exactly", async () => {
     const k = harness();
     k.register("lead", { tools: ["delegate"], limits: { maxChildren: 3 } });
