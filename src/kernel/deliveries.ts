@@ -129,14 +129,13 @@ export async function deliverDue(due: readonly OutboxEntry[], host: DeliveryHost
     host.k.tasks.markWorkingMany(started.flatMap((s) => (s.taskId ? [{ id: s.taskId, workerPid: s.pid }] : [])));
     outbox.delivered(landed);
   };
-  // Only starts of rows already running, with no task to move: nothing to write but their removal,
-  // which joins the kernel's next transaction (a spawn's start costs no commit of its own).
-  if (failed.length === 0 && followUps.length === 0 && started.every((s) => s.running && !s.taskId)) {
-    outbox.deliveredLater(landed);
-    for (const e of due) delivering.delete(e.id);
-    return;
-  }
   try {
+    // Only starts of rows already running, with no task to move: nothing to write but their removal,
+    // which joins the kernel's next transaction (a spawn's start costs no commit of its own).
+    if (failed.length === 0 && followUps.length === 0 && started.every((s) => s.running && !s.taskId)) {
+      outbox.deliveredLater(landed);
+      return;
+    }
     try {
       host.store.transactionSync(() => {
         followUps.forEach(followUp);

@@ -1,5 +1,4 @@
 import {
-  DeliveryPolicy,
   ExitCode,
   isLive,
   type Budget,
@@ -26,7 +25,7 @@ import type { Outbox } from "./outbox";
 import { budgetLimitOf, exitOf, limitsOf, LIVE_SQL, treeUsedOf, mapRows, toProcess, type ProcRow, type TaskRow } from "./rows";
 import type { TaskStore } from "./task-store";
 import type { FeedLog } from "./tenant-feed";
-import { collectedOf } from "./tasks";
+import { collectedOf, delegationTermsOf } from "./tasks";
 import type { Sql, SqlStore } from "../lib/sql-store";
 import type { ProcessReport } from "../rpc/messages";
 
@@ -470,7 +469,7 @@ export class ProcessTable {
 
   /** A worker's exit ends its task; the result goes to the copilot from the kernel's next alarm. */
   private endTask(worker: ProcRow, parent: ParentFacts | null, exit: ExitStatus, result: string | null, usage: Usage) {
-    const task = this.fx.tasks.end(worker.task_id!, worker.pid, exit, result, delegationTerms(worker));
+    const task = this.fx.tasks.end(worker.task_id!, worker.pid, exit, result, delegationTermsOf(worker));
     // A top-level task (A2A) has no copilot to deliver to: its caller reads the task.
     if (!task || task.copilot_pid === null) return;
     const copilot = task.copilot_pid === parent?.pid ? parent : this.get(task.copilot_pid);
@@ -493,19 +492,6 @@ export class ProcessTable {
       this.fx.outbox.release(pid);
     }
   }
-}
-
-/**
- * What a delegated worker's task says of its delivery, from the terms the kernel wrote into the
- * worker's metadata at the delegation (`Spawner.commit`), so ending the task need not read it back.
- * Only when they name this worker's task and parent (a spawn's own metadata cannot pass for them).
- */
-function delegationTerms(worker: ProcRow): Pick<TaskRow, "copilot_pid" | "agent" | "delivery"> | undefined {
-  if (worker.parent_pid === null || !worker.metadata.includes('"delegation"')) return undefined;
-  const terms = (JSON.parse(worker.metadata) as { delegation?: { taskId?: unknown; copilotPid?: unknown; deliveryPolicy?: unknown } }).delegation;
-  if (!terms || terms.taskId !== worker.task_id || terms.copilotPid !== worker.parent_pid) return undefined;
-  const delivery = DeliveryPolicy.safeParse(terms.deliveryPolicy);
-  return delivery.success ? { copilot_pid: worker.parent_pid, agent: worker.agent, delivery: delivery.data } : undefined;
 }
 
 function signalCode(signal: Signal): number {

@@ -31,7 +31,7 @@ import type { ProcessTable } from "./process-table";
 import { fsOf, limitsOf, toolsOf, toProcess, type ProcRow } from "./rows";
 import { SpawnFacts } from "./spawn-facts";
 import type { TaskStore } from "./task-store";
-import { toTask } from "./tasks";
+import { toTask, withDelegationTerms } from "./tasks";
 
 /** A request for a new process, from any path: spawn, delegation or restore. */
 export interface SpawnInput {
@@ -419,7 +419,7 @@ export class Spawner {
     const taskId = req.delegation || req.ownTask ? crypto.randomUUID() : null;
     const parentPid = parent?.pid ?? null;
     // A worker's own metadata says where it comes from and on what terms.
-    const metadata = req.delegation && taskId ? { ...req.metadata, delegation: { taskId, copilotPid: parentPid, deliveryPolicy: delivery, budget } } : req.metadata;
+    const metadata = req.delegation && taskId ? withDelegationTerms(req.metadata, { taskId, copilotPid: parentPid!, deliveryPolicy: delivery, budget }) : req.metadata;
     // A restore's saved state can be megabytes: the start order names the checkpoint, never copies it.
     const start: StartOrder = req.restore ? { checkpointId: req.restore.checkpointId } : { input: req.input };
     // A new process whose start goes out now is running from this commit on: the start order is

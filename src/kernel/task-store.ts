@@ -33,18 +33,17 @@ export interface TaskQuery {
   v1?: boolean;
 }
 
+/** What an ended task's delivery to its copilot needs (`TaskStore.end`). */
+export type EndedTask = Pick<TaskRow, "id" | "copilot_pid" | "worker_pid" | "agent" | "state" | "result" | "status_message" | "delivery">;
+const ENDED_COLUMNS = "id, copilot_pid, worker_pid, agent, state, result, status_message, delivery";
+
 /**
- * The kernel's task table (SPEC §7): a task is `submitted` when made, `working` once its worker
  * The kernel's task table (SPEC §7): a task is `submitted` when made, `working` once its worker
  * started, and ends once, when its worker exits. It is `input-required` while its worker waits on a
  * person (an approval or a question, SPEC §11), and a top-level process's task (A2A, §12) also while
  * its process sleeps for the caller's next message. A terminal state never changes: every write is
  * guarded by the state it leaves, and each change is audited in the same transaction.
  */
-/** What an ended task's delivery to its copilot needs (`TaskStore.end`). */
-export type EndedTask = Pick<TaskRow, "id" | "copilot_pid" | "worker_pid" | "agent" | "state" | "result" | "status_message" | "delivery">;
-const ENDED_COLUMNS = "id, copilot_pid, worker_pid, agent, state, result, status_message, delivery";
-
 export class TaskStore {
   /** @param changed told after every state change of a task (A2A callers waiting for its next state) */
   constructor(
@@ -214,15 +213,15 @@ export class TaskStore {
 
   /**
    * The worker exited: the task takes its outcome, once. Answers the ended task, or null when it had
-   * already ended (its terminal state stays as it was).
+   * already ended (its terminal state stays as it was). With `known` (a delegation's terms, from its
+   * worker's row: `delegationTermsOf`) the answer is built without reading the task back.
    */
-  /** With `known` (the delegation's terms, `delegationTerms`), the ended task is answered without reading it back. */
   end(id: string, workerPid: number, exit: ExitStatus, result: string | null, known?: Pick<TaskRow, "copilot_pid" | "agent" | "delivery">): EndedTask | null {
     const state = taskOutcome(exit);
     const message = state === "completed" ? null : exit.reason;
-    // Then read, not `RETURNING *`: a statement with RETURNING keeps a statement journal (docs/architecture.md).
+    // Not `RETURNING *`: a statement with RETURNING keeps a statement journal (docs/architecture.md).
     const changed = this.sql.exec(`UPDATE tasks SET state = ?, status_message = ?, status_at = ?, result = ? WHERE id = ? AND state NOT IN ${TERMINAL_TASK_SQL}`, state, message, exit.at, result, id).rowsWritten;
-    // Only what a delivery needs: the row's requested and granted capabilities and metadata are the bulk of it.
+    // Read back, only what a delivery needs: the row's requested and granted capabilities and metadata are the bulk of it.
     const ended = !changed
       ? null
       : known

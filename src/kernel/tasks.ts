@@ -1,6 +1,6 @@
-import { ExitCode, type Budget, type ExitStatus, type Usage } from "../contracts";
+import { DeliveryPolicy, ExitCode, type Budget, type ExitStatus, type Metadata, type Usage } from "../contracts";
 import { a2aV1State, type CollectedTask, type Task, type TaskState } from "../contracts/tasks";
-import type { TaskRow } from "./rows";
+import type { ProcRow, TaskRow } from "./rows";
 
 /** How a worker's exit ends its task (SPEC §7): 0 completed, killed or cancelled canceled, else failed. */
 export function taskOutcome(exit: ExitStatus): TaskState {
@@ -42,4 +42,30 @@ export function collectedOf(row: Pick<TaskRow, "id" | "worker_pid" | "agent" | "
     reason: row.state === "completed" ? null : row.status_message,
     usage,
   };
+}
+
+/** The terms of a delegation, written into its worker's metadata (what the worker and a reader of its row see). */
+export interface DelegationTerms {
+  taskId: string;
+  copilotPid: number;
+  deliveryPolicy: DeliveryPolicy;
+  budget: Budget;
+}
+
+/** A delegated worker's metadata: the copilot's, with the delegation's terms (which a copilot cannot set). */
+export function withDelegationTerms(metadata: Metadata, terms: DelegationTerms): Metadata {
+  return { ...metadata, delegation: terms };
+}
+
+/**
+ * What a delegated worker's task says of its delivery, from the terms on the worker's row, so ending
+ * the task need not read it back. Only when they name this worker's task and parent: a spawn's own
+ * metadata cannot pass for them.
+ */
+export function delegationTermsOf(worker: Pick<ProcRow, "parent_pid" | "task_id" | "agent" | "metadata">): Pick<TaskRow, "copilot_pid" | "agent" | "delivery"> | undefined {
+  if (worker.parent_pid === null || !worker.metadata.includes('"delegation"')) return undefined;
+  const terms = (JSON.parse(worker.metadata) as { delegation?: Partial<Record<keyof DelegationTerms, unknown>> }).delegation;
+  if (!terms || terms.taskId !== worker.task_id || terms.copilotPid !== worker.parent_pid) return undefined;
+  const delivery = DeliveryPolicy.safeParse(terms.deliveryPolicy);
+  return delivery.success ? { copilot_pid: worker.parent_pid, agent: worker.agent, delivery: delivery.data } : undefined;
 }

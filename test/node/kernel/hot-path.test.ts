@@ -4,6 +4,7 @@ import { recordExits } from "../../../src/kernel/services";
 import { scanOutstandingReservations } from "../../../src/kernel/budget-ledger";
 import { deliverDue, type DeliveryHost } from "../../../src/kernel/deliveries";
 import { Outbox } from "../../../src/kernel/outbox";
+import { delegationTermsOf } from "../../../src/kernel/tasks";
 import { harness, type Harness } from "./harness";
 
 const done = (code = 0): ExitStatus => ({ code, reason: code === 0 ? "completed" : "failed", at: new Date().toISOString() });
@@ -202,6 +203,26 @@ describe("the kernel's hot path keeps its guarantees", () => {
       { kind: "start", pid: first.pid },
       { kind: "deliver", pid: lead },
     ]);
+  });
+
+  it("ends a delegated task from its worker's terms only when they name that worker's task and parent", async () => {
+    const {
+      k,
+      lead,
+      workers: [w],
+    } = await copilotWith(1);
+    const row = k.table.get(w!.pid)!;
+    expect(delegationTermsOf(row)).toEqual({ copilot_pid: lead, agent: "w", delivery: k.tasks.get(w!.taskId)!.delivery });
+    const forged = (delegation: object) => ({ ...row, metadata: JSON.stringify({ delegation }) });
+    const terms = JSON.parse(row.metadata).delegation;
+    // A spawn whose own metadata claims a delegation: no parent, another task, another copilot, or no policy.
+    expect(delegationTermsOf({ ...row, parent_pid: null })).toBeUndefined();
+    expect(delegationTermsOf(forged({ ...terms, taskId: "other" }))).toBeUndefined();
+    expect(delegationTermsOf(forged({ ...terms, copilotPid: lead + 100 }))).toBeUndefined();
+    expect(delegationTermsOf(forged({ ...terms, deliveryPolicy: "whenever" }))).toBeUndefined();
+    // Without terms the task is read back, and answers the same.
+    const answered = k.store.transactionSync(() => k.tasks.end(w!.taskId, w!.pid, done(0), "r"));
+    expect(answered).toMatchObject({ id: w!.taskId, copilot_pid: lead, worker_pid: w!.pid, agent: "w", state: "completed", result: "r", status_message: null });
   });
 
   it("gives outbox ids that only grow: past removed entries, after a rollback, in a new incarnation", async () => {
