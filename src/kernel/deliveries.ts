@@ -22,6 +22,8 @@ interface Started {
   taskId: string | null;
   /** Its row was written `running` with the start order: nothing to record of the process. */
   running: boolean;
+  /** Its task was written `working` with the start order: nothing to record of the task. */
+  taskWorking: boolean;
 }
 
 /** What to write once a delivery landed, in the transaction that removes its outbox entries. */
@@ -42,7 +44,7 @@ export async function deliverEntry(entry: OutboxEntry, host: DeliveryHost): Prom
       // A checkpoint is never deleted, so a missing one is a broken store, not a retryable delivery.
       if (!start) throw new Error(`checkpoint of process ${entry.pid} is missing`);
       const state = await process().start(config, start);
-      return { started: { pid: entry.pid, state, taskId: config.taskId, running: entry.payload.running === true } };
+      return { started: { pid: entry.pid, state, taskId: config.taskId, running: entry.payload.running === true, taskWorking: entry.payload.taskWorking === true } };
     }
     case "terminate":
       return process().terminate(entry.payload);
@@ -126,13 +128,13 @@ export async function deliverDue(due: readonly OutboxEntry[], host: DeliveryHost
     }
     // The starts of a drain are recorded together: a few statements for a step's 64 workers.
     host.k.table.recordStarts(started.filter((s) => !s.running));
-    host.k.tasks.markWorkingMany(started.flatMap((s) => (s.taskId ? [{ id: s.taskId, workerPid: s.pid }] : [])));
+    host.k.tasks.markWorkingMany(started.flatMap((s) => (s.taskId && !s.taskWorking ? [{ id: s.taskId, workerPid: s.pid }] : [])));
     outbox.delivered(landed);
   };
   try {
     // Only starts of rows already running, with no task to move: nothing to write but their removal,
-    // which joins the kernel's next transaction (a spawn's start costs no commit of its own).
-    if (failed.length === 0 && followUps.length === 0 && started.every((s) => s.running && !s.taskId)) {
+    // which joins the kernel's next transaction (a spawn's or a delegation's start costs no commit of its own).
+    if (failed.length === 0 && followUps.length === 0 && started.every((s) => s.running && (!s.taskId || s.taskWorking))) {
       outbox.deliveredLater(landed);
       return;
     }

@@ -16,13 +16,15 @@ export type StartOrder = { input: string } | { checkpointId: string };
  * - `input`: hand the answer to a worker's question to the worker.
  *
  * The row keeps `kind` in its own column and `payload` as JSON, as it always has. A start with
- * `running` belongs to a row written `running` with it (`Spawner.commit`): its landing changes
- * nothing but the outbox, so it is removed with the kernel's next transaction (`deliveredLater`).
- * A start without it (a queued worker's, a restore's, or one written by older code) moves its row
- * from `created` to the state the process answers.
+ * `running` belongs to a row written `running` with it (`Spawner.commit`), and with `taskWorking`
+ * too, to a delegation whose task was written `working` with it: its landing changes nothing but the
+ * outbox, so it is removed with the kernel's next transaction (`deliveredLater`). A start without
+ * `running` (a queued worker's, a restore's, or one written by older code) moves its row from
+ * `created` to the state the process answers; a task not written `working` is moved there when its
+ * start lands.
  */
 export type OutboxMessage =
-  | { kind: "start"; payload: { config: ProcessConfig; start: StartOrder; running?: true } }
+  | { kind: "start"; payload: { config: ProcessConfig; start: StartOrder; running?: true; taskWorking?: true } }
   | { kind: "terminate"; payload: ExitStatus }
   | { kind: "post_terminate"; payload: HookContext }
   | { kind: "deliver"; payload: { task: CollectedTask; delivery: DeliveryPolicy } }

@@ -424,8 +424,9 @@ export class Spawner {
     const start: StartOrder = req.restore ? { checkpointId: req.restore.checkpointId } : { input: req.input };
     // A new process whose start goes out now is running from this commit on: the start order is
     // durable with the row, and a fresh process answers `running` once it lands, so its landing
-    // writes nothing to the row (no transaction of its own for a spawn). A queued worker waits in
-    // `created` for its slot, and a restore until its process answers the state it continues in.
+    // writes nothing to the row (no transaction of its own for a spawn), nor to a delegation's task,
+    // written `working` with it. A queued worker waits in `created` (its task `submitted`) for its
+    // slot, and a restore until its process answers the state it continues in.
     const running = runNow && !req.restore;
     return this.store.transactionSync(() => {
       const pid = facts.nextPid();
@@ -470,11 +471,13 @@ export class Spawner {
       if (req.delegation && taskId) {
         const requested = { tools: req.delegation.tools ?? null, fs: req.delegation.fs ?? null, budget: req.delegation.budget ?? null };
         const granted = { tools, fs, budget, limits };
-        tasks.insert({ id: taskId, copilotPid: parentPid!, workerPid: pid, agent: spec.name, delivery, budget, requested, granted, metadata: req.metadata, at, queued: !runNow }, req.actor);
+        tasks.insert({ id: taskId, copilotPid: parentPid!, workerPid: pid, agent: spec.name, delivery, budget, requested, granted, metadata: req.metadata, at, queued: !runNow, working: running }, req.actor);
       } else if (req.ownTask && taskId) {
         tasks.insert({ id: taskId, copilotPid: null, workerPid: pid, agent: spec.name, delivery, budget, requested: {}, granted: { tools, fs, budget, limits }, metadata: req.metadata, at, queued: false }, req.actor);
       }
-      outbox.add(pid, { kind: "start", payload: running ? { config, start, running } : { config, start } }, { held: !runNow });
+      // `taskWorking`: the delegation's task was written `working` with the row (an A2A task stays `submitted` until its start lands).
+      const taskWorking = running && !!req.delegation && !!taskId;
+      outbox.add(pid, { kind: "start", payload: running ? { config, start, running, ...(taskWorking ? { taskWorking } : {}) } : { config, start } }, { held: !runNow });
       facts.committed({ pid, parentPid, runNow, ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}) });
       return { pid, runNow };
     });

@@ -22,6 +22,12 @@ export interface NewTask {
   at: string;
   /** The worker waits for a free maxChildren slot. */
   queued: boolean;
+  /**
+   * Its worker's start order is written with it and goes out at once (`Spawner.commit`): the task is
+   * `working` from this commit on, so the start's landing has nothing to write to it. Both states are
+   * audited here, as they would be one after the other.
+   */
+  working?: boolean;
 }
 
 /** Which tasks a list or a count is about. */
@@ -39,7 +45,8 @@ const ENDED_COLUMNS = "id, copilot_pid, worker_pid, agent, state, result, status
 
 /**
  * The kernel's task table (SPEC §7): a task is `submitted` when made, `working` once its worker
- * started, and ends once, when its worker exits. It is `input-required` while its worker waits on a
+ * started (a delegation whose worker starts at once is written `working`: its start order is durable
+ * with it), and ends once, when its worker exits. It is `input-required` while its worker waits on a
  * person (an approval or a question, SPEC §11), and a top-level process's task (A2A, §12) also while
  * its process sleeps for the caller's next message. A terminal state never changes: every write is
  * guarded by the state it leaves, and each change is audited in the same transaction.
@@ -104,15 +111,16 @@ export class TaskStore {
     return ok(task);
   }
 
-  /** Records a task (`submitted`) and its first state, and for a delegation the `delegate` entry. */
+  /** Records a task (`submitted`, or `working` when its worker starts with it) and its states, and for a delegation the `delegate` entry. */
   insert(t: NewTask, actor: Actor) {
     this.sql.exec(
       `INSERT INTO tasks (id, copilot_pid, worker_pid, agent, state, status_message, status_at, result, delivery, budget, requested, granted, metadata, created_at)
-           VALUES (?,?,?,?,'submitted',NULL,?,NULL,?,?,?,?,?,?)`,
+           VALUES (?,?,?,?,?,NULL,?,NULL,?,?,?,?,?,?)`,
       t.id,
       t.copilotPid,
       t.workerPid,
       t.agent,
+      t.working ? "working" : "submitted",
       t.at,
       t.delivery,
       JSON.stringify(t.budget),
@@ -131,6 +139,7 @@ export class TaskStore {
       });
     }
     this.audit.append({ actor: "kernel", event: "task_state", pid: t.workerPid, taskId: t.id, data: { state: "submitted" } });
+    if (t.working) this.audit.append({ actor: "kernel", event: "task_state", pid: t.workerPid, taskId: t.id, data: { state: "working" } });
     this.changed(t.id);
   }
 

@@ -78,7 +78,7 @@ describe("the kernel's hot path keeps its guarantees", () => {
     expect(answers[2]).toMatchObject({ code: 0 });
     // b's exit was rolled back whole (row, task, audit); a's and c's are written once each.
     expect(k.table.get(b!.pid)).toMatchObject({ state: "running", exit: null });
-    expect(k.tasks.get(b!.taskId)).toMatchObject({ state: "submitted" });
+    expect(k.tasks.get(b!.taskId)).toMatchObject({ state: "working" });
     expect(k.audit.page(0, 100).filter((e) => e.event === "terminate").map((e) => e.pid)).toEqual([a!.pid, c!.pid]);
     expect(k.audit.verify({ full: true }).ok).toBe(true);
   });
@@ -190,6 +190,12 @@ describe("the kernel's hot path keeps its guarantees", () => {
     const first = await k.delegate(lead, { agent: "w" });
     const queued = await k.delegate(lead, { agent: "w" });
     expect(k.table.get(queued.pid)!.state).toBe("created");
+    // A delegation that starts at once was written running, its task working: its start lands with no transaction either.
+    expect(k.tasks.get(first.taskId)).toMatchObject({ state: "working" });
+    transactions = 0;
+    await deliverDue(k.outbox.due({ onlyPids: [first.pid], fromAlarm: false }), host, new Set(), "acme");
+    expect(transactions).toBe(0);
+    expect(k.audit.page(0, 1000).filter((e) => e.event === "task_state" && e.taskId === first.taskId).map((e) => e.data.state)).toEqual(["submitted", "working"]);
     k.exit(first.pid);
     const released = k.outbox.due({ onlyPids: [queued.pid], fromAlarm: false });
     transactions = 0;
@@ -197,12 +203,9 @@ describe("the kernel's hot path keeps its guarantees", () => {
     expect(transactions).toBe(1);
     expect(k.table.get(queued.pid)).toMatchObject({ state: "running" });
     expect(k.tasks.get(queued.taskId)).toMatchObject({ state: "working" });
-    // What had landed is gone: left are the first worker's start (never delivered here) and its result for the lead.
+    // What had landed is gone: left is the first worker's result for the lead.
     k.outbox.nextDue();
-    expect(k.rows<{ kind: string; pid: number }>("SELECT kind, pid FROM outbox ORDER BY id")).toEqual([
-      { kind: "start", pid: first.pid },
-      { kind: "deliver", pid: lead },
-    ]);
+    expect(k.rows<{ kind: string; pid: number }>("SELECT kind, pid FROM outbox ORDER BY id")).toEqual([{ kind: "deliver", pid: lead }]);
   });
 
   it("ends a delegated task from its worker's terms only when they name that worker's task and parent", async () => {

@@ -121,17 +121,20 @@ describe("the kernel's schema versions", () => {
     let at = last();
     const { taskId, pid } = await k.delegate(lead, { agent: "w" });
     expect(feed(at)).toEqual(expect.arrayContaining([`proc:${pid}`, `task:${taskId}`]));
-    expect(feed(at).filter((e) => e.startsWith("audit:"))).toHaveLength(3); // spawn, delegate, task_state
-    // A second worker waits for the slot, `created`.
+    expect(feed(at).filter((e) => e.startsWith("audit:"))).toHaveLength(4); // spawn, delegate, task_state ×2 (submitted, working)
+    // A second worker waits for the slot, `created`, its task `submitted`.
     const queued = await k.delegate(lead, { agent: "w" });
     at = last();
-    // The first was written running with its start order: its start landing changes the row no more.
+    // The first was written running (its task working) with its start order: its start landing changes neither any more.
     k.table.recordStarts([
       { pid, state: "running" },
       { pid: queued.pid, state: "running" },
     ]);
-    k.tasks.markWorkingMany([{ id: taskId, workerPid: pid }]);
-    expect(feed(at).filter((e) => !e.startsWith("audit:"))).toEqual([`proc:${queued.pid}`, `task:${taskId}`]);
+    k.tasks.markWorkingMany([
+      { id: taskId, workerPid: pid },
+      { id: queued.taskId, workerPid: queued.pid },
+    ]);
+    expect(feed(at).filter((e) => !e.startsWith("audit:"))).toEqual([`proc:${queued.pid}`, `task:${queued.taskId}`]);
     at = last();
     k.store.transactionSync(() => k.ledger.charge(pid, { tokens: 10, toolCalls: 0, wallMs: 0 }));
     // Tree usage is shown on the worker and on every ancestor.

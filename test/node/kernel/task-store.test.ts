@@ -6,9 +6,10 @@ import { harness } from "./harness";
 const errorOf = <T>(out: Outcome<T>) => (out.ok ? null : out.error);
 const at = () => new Date().toISOString();
 
-async function copilotWithTasks(n: number) {
+/** A copilot and `n` tasks; with `slots` (its maxChildren), the tasks past them wait for a slot, `submitted`. */
+async function copilotWithTasks(n: number, slots?: number) {
   const k = harness();
-  k.register("lead", { tools: ["delegate"] });
+  k.register("lead", { tools: ["delegate"], ...(slots !== undefined ? { limits: { maxChildren: slots } } : {}) });
   k.register("w");
   const lead = (await k.spawn("lead")).pid;
   const tasks = [];
@@ -22,7 +23,7 @@ describe("the task store", () => {
   });
 
   it("moves submitted → working → its outcome, audited at each step", async () => {
-    const { k, tasks } = await copilotWithTasks(1);
+    const { k, tasks } = await copilotWithTasks(1, 0);
     const { taskId, pid } = tasks[0]!;
     expect(k.tasks.get(taskId)!.state).toBe("submitted");
     expect(k.tasks.markWorking(taskId, pid)).toBe(true);
@@ -32,8 +33,26 @@ describe("the task store", () => {
     expect(states).toEqual(["submitted", "working", "failed"]);
   });
 
+  it("writes a delegation whose worker starts at once working, both states audited in its spawn's transaction", async () => {
+    const { k, tasks } = await copilotWithTasks(2, 1);
+    const [now, queued] = tasks as [{ taskId: string; pid: number }, { taskId: string; pid: number }];
+    expect(k.tasks.get(now.taskId)).toMatchObject({ state: "working" });
+    expect(k.tasks.get(queued.taskId)).toMatchObject({ state: "submitted" });
+    // Its start landing has nothing to move; the queued one's does.
+    expect(k.tasks.markWorking(now.taskId, now.pid)).toBe(false);
+    const entries = k.audit.page(0, 100);
+    const states = (id: string) => entries.filter((e) => e.event === "task_state" && e.taskId === id).map((e) => e.data.state);
+    expect(states(now.taskId)).toEqual(["submitted", "working"]);
+    expect(states(queued.taskId)).toEqual(["submitted"]);
+    // The start order says so, so the drain writes nothing of the task (src/kernel/deliveries.ts).
+    const starts = k.outbox.due({ onlyPids: [now.pid, queued.pid], fromAlarm: true });
+    expect(starts.map((e) => (e.kind === "start" ? [e.pid, e.payload.running ?? false, e.payload.taskWorking ?? false] : null))).toEqual([[now.pid, true, true]]);
+    expect(k.tasks.end(now.taskId, now.pid, { code: 0, reason: "completed", at: at() }, "done")).toMatchObject({ state: "completed" });
+    expect(k.audit.verify({ full: true }).ok).toBe(true);
+  });
+
   it("never changes a terminal state: a second end and a late start are ignored", async () => {
-    const { k, tasks } = await copilotWithTasks(1);
+    const { k, tasks } = await copilotWithTasks(1, 0);
     const { taskId, pid } = tasks[0]!;
     expect(k.tasks.end(taskId, pid, { code: 0, reason: "completed", at: at() }, "first")).toMatchObject({ state: "completed", status_message: null });
     expect(k.tasks.end(taskId, pid, { code: ExitCode.terminated, reason: "killed", at: at() }, null)).toBeNull();
@@ -50,7 +69,7 @@ describe("the task store", () => {
   });
 
   it("cancels only what may be cancelled: 404 for another copilot's task, 409 once ended", async () => {
-    const { k, lead, tasks } = await copilotWithTasks(2);
+    const { k, lead, tasks } = await copilotWithTasks(2, 0);
     expect(errorOf(k.tasks.cancelable("nope"))).toMatchObject({ status: 404, code: "task_not_found" });
     expect(errorOf(k.tasks.cancelable(tasks[0]!.taskId, lead + 100))).toMatchObject({ status: 404 });
     expect(k.tasks.cancelable(tasks[0]!.taskId, lead).ok).toBe(true);
@@ -72,7 +91,7 @@ describe("the task store", () => {
   });
 
   it("pages tasks in creation order, for one copilot or all", async () => {
-    const { k, lead, tasks } = await copilotWithTasks(3);
+    const { k, lead, tasks } = await copilotWithTasks(3, 0);
     k.register("other", { tools: ["delegate"] });
     const other = (await k.spawn("other")).pid;
     const extra = await k.delegate(other, { agent: "w" });
@@ -86,7 +105,7 @@ describe("the task store", () => {
   });
 
   it("input-required while the worker waits on a person, working again after; never an ended task (SPEC §11)", async () => {
-    const { k, tasks } = await copilotWithTasks(2);
+    const { k, tasks } = await copilotWithTasks(2, 0);
     const [a, b] = tasks as [{ taskId: string; pid: number }, { taskId: string; pid: number }];
     // Before the kernel recorded the worker's start, a question still makes the task wait.
     expect(k.tasks.setWaiting(a.taskId, a.pid, "Which city?")).toBe(true);
