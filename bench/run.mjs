@@ -40,7 +40,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 // ---------------------------------------------------------------- options
 
-const PARTS = ["components", "spawn", "turns", "fanout", "hooked", "memory", "observability", "profile", "list", "audit"];
+const PARTS = ["components", "spawn", "turns", "fanout", "hooked", "memory", "observability", "profile", "kernelpath", "list", "audit"];
 const USAGE = `usage: npm run bench -- [--quick] [--json <file>] [--verbose] [--only <parts>]
 
   --quick          short run (finishes within 3 minutes)
@@ -113,6 +113,9 @@ const PROFILE = opts.quick
       observabilityReps: 3,
       profileWorkers: 100,
       profileLoops: 4,
+      kernelPathWorkers: 100,
+      kernelPathReps: 15,
+      kernelPathProfiled: 10,
       profileTurnsPerLoop: 50,
       profileRuns: 5,
       alarmChain: 50,
@@ -140,6 +143,9 @@ const PROFILE = opts.quick
       observabilityReps: 5,
       profileWorkers: 500,
       profileLoops: 4,
+      kernelPathWorkers: 100,
+      kernelPathReps: 15,
+      kernelPathProfiled: 10,
       profileTurnsPerLoop: 200,
       profileRuns: 7,
       alarmChain: 200,
@@ -246,18 +252,22 @@ const tenants = { kernel: "bench-kernel", list: "bench-list", turns: "bench-turn
 info(`${PROFILE.name} run on ${machine.nproc} × ${machine.cpuModel}, node ${machine.node}; bundling and starting servers`);
 const FLOOR_CONFIG = join("bench", "floor", "wrangler.toml");
 const SDK_CONFIG = join("bench", "agents-sdk", "wrangler.toml");
+const KERNEL_PATH_CONFIG = join("bench", "kernel-path", "wrangler.toml");
 let kernelConfig;
 let floorConfig;
 let sdkConfig;
+let kernelPathConfig;
 if (opts.live) {
   kernelConfig = undefined;
   floorConfig = FLOOR_CONFIG;
   sdkConfig = SDK_CONFIG;
+  kernelPathConfig = KERNEL_PATH_CONFIG;
 } else {
   try {
     kernelConfig = freezeWorker({ root, label: "kernel" }) ?? undefined;
     floorConfig = freezeWorker({ root, config: FLOOR_CONFIG, label: "floor" }) ?? FLOOR_CONFIG;
     sdkConfig = freezeWorker({ root, config: SDK_CONFIG, label: "agents-sdk" }) ?? SDK_CONFIG;
+    kernelPathConfig = !opts.only || opts.only.has("kernelpath") ? (freezeWorker({ root, config: KERNEL_PATH_CONFIG, label: "kernel-path" }) ?? KERNEL_PATH_CONFIG) : KERNEL_PATH_CONFIG;
   } catch (err) {
     info(`bundling the Worker failed (does src/ build? try npm run typecheck):\n${String(err?.stderr ?? err?.message ?? err).slice(-2000)}`);
     cleanUpAll();
@@ -884,6 +894,59 @@ await part("profile", "kernel CPU per worker and per turn (CPU profile)", ["kern
   }
 });
 
+// ---------------------------------------------------------------- 3e. the kernel's own path, alone
+
+/**
+ * The kernel's code per delegated worker, without the profiler's noise: bench/kernel-path runs the
+ * kernel's services over one object's storage, with stand-ins for the process objects, for fan-outs of
+ * `kernelPathWorkers` inside one RPC call each (delegations in one batch, their starts, then exits in
+ * batches of 8 with a drain after each). The call's wall time less an empty call's is the kernel's time
+ * for the fan-out, its commits included; the median of `kernelPathReps` calls, after warm-up calls.
+ */
+await part("kernelpath", "the kernel's own path per worker, alone", [], async () => {
+  const d = total.sub(60_000, "kernelpath");
+  const server = new DevServer({ root, label: "kernel-path", config: kernelPathConfig });
+  extraServers.push(server);
+  await server.start();
+  await server.ready("/healthz");
+  const c = createClient(server.url, { maxSockets: 4 });
+  try {
+    const n = PROFILE.kernelPathWorkers;
+    await c.expectStatus(200, "GET", "/setup");
+    for (let i = 0; i < 3; i++) await c.expectStatus(200, "GET", `/fanout?n=${n}`);
+    const empty = [];
+    const fan = [];
+    let statements = 0;
+    for (let r = 0; r < PROFILE.kernelPathReps && !d.passed; r++) {
+      empty.push((await c.expectStatus(200, "GET", "/empty")).ms);
+      const res = await c.expectStatus(200, "GET", `/fanout?n=${n}`, undefined, { timeoutMs: 60_000 });
+      fan.push(res.ms);
+      statements = res.json.statements;
+    }
+    const perWorker = ((median(fan) - median(empty)) * 1000) / n;
+    extra.kernelPath = { workers: n, reps: fan.length, usPerWorker: round(perWorker, 1), statementsPerWorker: statements / n, fanoutMs: fan.map((ms) => round(ms, 2)).sort((a, b) => a - b), emptyCallP50Ms: round(median(empty), 2) };
+    // The same calls under the profiler, attributed as kernelCpuMsPerWorker is: a check of the profile
+    // against a wall time that holds nothing but the kernel's code and its commits.
+    const lookup = bundleLookup(kernelPathConfig);
+    if (lookup && !d.passed) {
+      const profiler = await attachProfiler(server);
+      try {
+        await profiler.start();
+        let wall = 0;
+        for (let r = 0; r < PROFILE.kernelPathProfiled; r++) wall += (await c.expectStatus(200, "GET", `/fanout?n=${n}`, undefined, { timeoutMs: 60_000 })).ms - median(empty);
+        const a = attribute(await profiler.stop(), lookup);
+        const calls = n * PROFILE.kernelPathProfiled;
+        Object.assign(extra.kernelPath, { profiledCalls: PROFILE.kernelPathProfiled, profiledWallUsPerWorker: round((wall * 1000) / calls, 1), profileKernelUsPerWorker: round((a.kernelMs * 1000) / calls, 1) });
+      } finally {
+        profiler.close();
+      }
+    }
+  } finally {
+    c.close();
+    await server.stop();
+  }
+});
+
 // ---------------------------------------------------------------- 5. kernel: list
 
 await part("list", "list 1000 processes", ["list1000P50Ms"], async () => {
@@ -1040,6 +1103,7 @@ const json = {
     perWorkerGrowth: "((fanout2000Ms − fanout500Ms) / 1500) / ((fanout100Ms − fanout10Ms) / 90): marginal ms per worker at 500→2000 over the marginal at 10→100; 1 = linear",
     rssPerWorkerGrowth: "on a fresh kernel server each (after one fan-out of 10): (peak VmRSS of the Worker's workerd during a fan-out of N − its VmRSS as the fan-out began) / N, at N = 2000 over N = 500; 1 = flat in N per worker",
     kernelCpu: "V8 CPU profile of the Worker's isolate (bench/lib/profiler.mjs); samples whose stack runs src/objects/kernel.ts or src/kernel/* (and no process or workspace object code), including the library and native calls they make; kernelCpuMsPerWorker = over a fan-out / its workers; kernelCpuMsPerTurn = over concurrent list_dir tool loops / their turns; each the median of its profiled runs (5 in --quick, 7 in the full run; the runs are listed sorted)",
+    kernelPath: "bench/kernel-path: the kernel's services over one object's storage, with stand-ins for the process objects, one fan-out of kernelPathWorkers (100) per RPC call (delegations in one batch, their starts, exits in batches of 8 each followed by the drain); usPerWorker = (median call − median empty call) / workers, commits included; the median of 15 calls after 3 warm-up calls; then 10 more calls under the profiler: profileKernelUsPerWorker is what the profile charges the kernel for them (attributed as kernelCpuMsPerWorker), profiledWallUsPerWorker their wall time less an empty call's",
     fanoutHooked100: "fan-out 100 on a tenant with a policy hook (pre_spawn allow, pre_dispatch deny rules) and a webhook (pre_spawn, post_terminate) served on 127.0.0.1 by the bench",
     observabilityOn: "fan-out 100, ours and the Agents SDK's, on a second pair of servers with X_LOCAL_OBSERVABILITY=true",
     list1000: "GET /v1/procs with 1000 rows (all exited), client wall time",
@@ -1095,6 +1159,7 @@ const rows = [
   ["fan-out 100, local observability ON", extra.observabilityOn ? `${fmt(extra.observabilityOn.fanout100Ms)} (SDK ${fmt(extra.observabilityOn.agentsSdkFanout100Ms)})` : "—", "", extra.observabilityOn ? `${round(extra.observabilityOn.fanoutVsAgentsSdk100, 2)}×` : ""],
   ["kernel CPU per worker (profile)", fmt(results.kernelCpuMsPerWorker, "ms", 3), "≤ 0.7 ms", status("kernelCpuMsPerWorker")],
   ["kernel CPU per turn (profile)", fmt(results.kernelCpuMsPerTurn, "ms", 3), "≤ 0.1 ms", status("kernelCpuMsPerTurn")],
+  ["kernel's own path per worker, alone", extra.kernelPath ? `${extra.kernelPath.usPerWorker} µs` : "—", "", extra.kernelPath ? `${round(extra.kernelPath.statementsPerWorker, 2)} statements a worker, commits included${extra.kernelPath.profileKernelUsPerWorker ? `; profiled: ${extra.kernelPath.profileKernelUsPerWorker} µs charged for ${extra.kernelPath.profiledWallUsPerWorker} µs of wall` : ""}` : ""],
   ["GET /v1/procs, 1000 rows, p50", fmt(results.list1000P50Ms), "≤ 50 ms", status("list1000P50Ms")],
   [`GET /v1/audit/verify, ${extra.auditEntries ?? "10,000"} entries`, fmt(results.auditVerify10kMs), "", ""],
   ["peak RSS, workerd, fan-out 500", fmt(results.peakRssMb, "MiB", 0), "", extra.peakRssWholeRunMb ? `whole run: ${fmt(extra.peakRssWholeRunMb, "MiB", 0)}` : ""],
