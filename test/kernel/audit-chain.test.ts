@@ -43,6 +43,11 @@ describe("sha256hex", () => {
     expect(sha256hex("")).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     expect(sha256hex("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   });
+
+  it("hashes the UTF-8 bytes of text beyond ASCII", () => {
+    // SHA-256 of the text's UTF-8 bytes (computed apart, with Node's crypto): any other encoding breaks every chain written so far.
+    expect(sha256hex("héllo ✓ 𝄞 — ünïcode")).toBe("093e6fecbdf3fd28148ea5349b3c5ef71635bc9c100257202a428c31b28a4a50");
+  });
 });
 
 describe("sealEntry", () => {

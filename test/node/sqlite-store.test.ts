@@ -90,3 +90,14 @@ describe("the kernel's transactions (flatTransactions): nested ones join the out
     expect(keys()).toEqual(["a", "b", "c", "d", "e"]);
   });
 });
+
+describe("the node:sqlite SqlStore is as strict as a Durable Object's", () => {
+  it("refuses a statement that binds more than 100 values, as workerd does", () => {
+    const store = memoryStore();
+    store.sql.exec("CREATE TABLE r (n INTEGER)");
+    const values = (n: number) => Array.from({ length: n }, (_, i) => i);
+    expect(() => store.sql.exec(`INSERT INTO r (n) VALUES ${values(101).map(() => "(?)").join(", ")}`, ...values(101))).toThrow(/too many SQL variables/);
+    store.sql.exec(`INSERT INTO r (n) VALUES ${values(100).map(() => "(?)").join(", ")}`, ...values(100));
+    expect(store.sql.exec<{ n: number }>("SELECT count(*) AS n FROM r").one().n).toBe(100);
+  });
+});

@@ -2,16 +2,22 @@
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { flatTransactions, type SqlStore } from "../../../src/lib/sql-store";
 
+/** The most values one statement may bind in a Durable Object's SQLite (D1's limit is the same). */
+const MAX_BOUND_VALUES = 100;
+
 /**
  * A `SqlStore` in memory over node:sqlite, with the part of Durable Objects' `SqlStorage` the services
  * use: `exec(query, ...bindings)` answering a cursor (iterable, `toArray`, `one`, `rowsWritten`,
  * `rowsRead`), multi-statement DDL without bindings, and `transactionSync` (nested calls are nested
- * savepoints, as in workerd, and a throw rolls back).
+ * savepoints, as in workerd, and a throw rolls back). Like workerd it refuses a statement binding more
+ * than `MAX_BOUND_VALUES` values.
  */
 export function memoryStore(): SqlStore & { db: DatabaseSync } {
   const db = new DatabaseSync(":memory:");
   let depth = 0;
   const exec = (query: string, ...bindings: unknown[]) => {
+    // As a Durable Object's SQLite refuses it (node:sqlite would take thousands).
+    if (bindings.length > MAX_BOUND_VALUES) throw new Error(`too many SQL variables (${bindings.length}): SQLITE_ERROR`);
     const values = bindings.map(toSqlite);
     const trimmed = query.trim();
     // Several statements at once (schema DDL): no bindings, nothing returned.
