@@ -900,7 +900,7 @@ await part("profile", "kernel CPU per worker and per turn (CPU profile)", ["kern
  * The kernel's code per delegated worker, without the profiler's noise: bench/kernel-path runs the
  * kernel's services over one object's storage, with stand-ins for the process objects, for fan-outs of
  * `kernelPathWorkers` inside one RPC call each (delegations in one batch, their starts, then exits in
- * batches of 8 with a drain after each). The call's wall time less an empty call's is the kernel's time
+ * batches of 8, each followed by the drain and the alarm's). The call's wall time less an empty call's is the kernel's time
  * for the fan-out, its commits included; the median of `kernelPathReps` calls, after warm-up calls.
  */
 await part("kernelpath", "the kernel's own path per worker, alone", [], async () => {
@@ -1103,7 +1103,7 @@ const json = {
     perWorkerGrowth: "((fanout2000Ms − fanout500Ms) / 1500) / ((fanout100Ms − fanout10Ms) / 90): marginal ms per worker at 500→2000 over the marginal at 10→100; 1 = linear",
     rssPerWorkerGrowth: "on a fresh kernel server each (after one fan-out of 10): (peak VmRSS of the Worker's workerd during a fan-out of N − its VmRSS as the fan-out began) / N, at N = 2000 over N = 500; 1 = flat in N per worker",
     kernelCpu: "V8 CPU profile of the Worker's isolate (bench/lib/profiler.mjs); samples whose stack runs src/objects/kernel.ts or src/kernel/* (and no process or workspace object code), including the library and native calls they make; kernelCpuMsPerWorker = over a fan-out / its workers; kernelCpuMsPerTurn = over concurrent list_dir tool loops / their turns; each the median of its profiled runs (5 in --quick, 7 in the full run; the runs are listed sorted)",
-    kernelPath: "bench/kernel-path: the kernel's services over one object's storage, with stand-ins for the process objects, one fan-out of kernelPathWorkers (100) per RPC call (delegations in one batch, their starts, exits in batches of 8 each followed by the drain); usPerWorker = (median call − median empty call) / workers, commits included; the median of 15 calls after 3 warm-up calls; then 10 more calls under the profiler: profileKernelUsPerWorker is what the profile charges the kernel for them (attributed as kernelCpuMsPerWorker), profiledWallUsPerWorker their wall time less an empty call's",
+    kernelPath: "bench/kernel-path: the kernel's services over one object's storage, with stand-ins for the process objects, one fan-out of kernelPathWorkers (100) per RPC call (delegations in one batch, their starts, exits in batches of 8 each followed by the drain and the alarm's); usPerWorker = (median call − median empty call) / workers, commits included; the median of 15 calls after 3 warm-up calls; then 10 more calls under the profiler: profileKernelUsPerWorker is what the profile charges the kernel for them (attributed as kernelCpuMsPerWorker), profiledWallUsPerWorker their wall time less an empty call's",
     fanoutHooked100: "fan-out 100 on a tenant with a policy hook (pre_spawn allow, pre_dispatch deny rules) and a webhook (pre_spawn, post_terminate) served on 127.0.0.1 by the bench",
     observabilityOn: "fan-out 100, ours and the Agents SDK's, on a second pair of servers with X_LOCAL_OBSERVABILITY=true",
     list1000: "GET /v1/procs with 1000 rows (all exited), client wall time",

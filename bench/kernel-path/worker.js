@@ -6,7 +6,8 @@
  * - the copilot's delegations, admitted and written in one batch (`Spawner.delegateMany`), their starts
  *   delivered by the outbox drain to stand-ins for the process objects that answer at once;
  * - the workers' exits, recorded `EXIT_BATCH` at a time (`recordExits`), each batch followed by the
- *   drain that hands the results to the copilot's stand-in.
+ *   drain, then by what the kernel's alarm does (results go to a copilot from the alarm, a fresh event):
+ *   the approvals' sweep and the alarm's drain, which hands the results to the copilot's stand-in.
  * bench/run.mjs (part `kernelpath`) times the calls from outside: nothing but the kernel's code and its
  * commits runs in them, so the wall time of a call, less an empty call's, is the kernel's time for the
  * fan-out. Its statements are counted too.
@@ -75,6 +76,10 @@ export class KernelPath extends DurableObject {
       const answers = recordExits(this.k, this.store, pids.slice(i, i + EXIT_BATCH).map((pid) => ({ pid, exit: { code: 0, reason: "completed", at }, result: `done: task`, report })));
       for (const a of answers) if (a instanceof Error) throw a;
       await this.drain.drain();
+      // The alarm those exits armed (KernelObject.alarm).
+      this.drain.fired();
+      this.k.people.approvals.sweep();
+      await this.drain.drain(undefined, true);
     }
     return this.statements - before;
   }

@@ -132,10 +132,12 @@ export async function deliverDue(due: readonly OutboxEntry[], host: DeliveryHost
     outbox.delivered(landed);
   };
   try {
-    // Only starts of rows already running, with no task to move: nothing to write but their removal,
-    // which joins the kernel's next transaction (a spawn's or a delegation's start costs no commit of its own).
-    if (failed.length === 0 && followUps.length === 0 && started.every((s) => s.running && (!s.taskId || s.taskWorking))) {
-      outbox.deliveredLater(landed);
+    // Nothing landed that asks for a write but its removal (starts of rows already running with no task
+    // to move; results, stops, decisions and answers, which their receivers record): the removal joins
+    // the kernel's next transaction, so a spawn's start, or a batch of results for a copilot, costs no
+    // commit of its own. Should this incarnation die first, they are delivered again and taken once.
+    if (failed.length === 0 && followUps.every((f) => !f.after) && started.every((s) => s.running && (!s.taskId || s.taskWorking))) {
+      outbox.deliveredLater([...landed, ...followUps.flatMap((f) => f.batch.map((e) => e.id))]);
       return;
     }
     try {

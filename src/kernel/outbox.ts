@@ -59,8 +59,9 @@ export class Outbox {
   private readonly written = new Map<number, OutboxEntry>();
   /**
    * Delivered entries whose removal waits for the kernel's next transaction (`deliveredLater`), so a
-   * start that changes nothing else costs no commit of its own. Lost with the incarnation, they are
-   * delivered again, which every receiver takes once.
+   * delivery that changes nothing else here (a start of a row already running, a copilot's results)
+   * costs no commit of its own. Lost with the incarnation, they are delivered again, which every
+   * receiver takes once.
    */
   private readonly landed = new Set<number>();
   /** Those of `landed` last removed (back to `landed` if a transaction rolls back). */
@@ -209,11 +210,16 @@ export class Outbox {
 
   /** When the next entry falls due, or null when nothing waits. */
   nextDue(): number | null {
-    if (this.landed.size) this.removeLanded();
+    // What has landed is not due, though its removal waits for the next transaction (a write here, in
+    // the alarm after its deliveries, would be a commit of its own).
+    const skip = this.landed.size ? " AND id NOT IN (SELECT value FROM json_each(?))" : "";
+    const landed = this.landed.size ? [JSON.stringify([...this.landed])] : [];
     // Two index lookups (outbox_due) rather than a scan of every waiting entry.
     return this.sql
       .exec<{ t: number | null }>(
-        "SELECT min(t) AS t FROM (SELECT min(next_at) AS t FROM outbox WHERE held = 0 AND via_alarm = 0 UNION ALL SELECT min(next_at) AS t FROM outbox WHERE held = 0 AND via_alarm = 1)",
+        `SELECT min(t) AS t FROM (SELECT min(next_at) AS t FROM outbox WHERE held = 0 AND via_alarm = 0${skip} UNION ALL SELECT min(next_at) AS t FROM outbox WHERE held = 0 AND via_alarm = 1${skip})`,
+        ...landed,
+        ...landed,
       )
       .one().t;
   }

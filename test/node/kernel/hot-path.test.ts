@@ -203,9 +203,41 @@ describe("the kernel's hot path keeps its guarantees", () => {
     expect(transactions).toBe(1);
     expect(k.table.get(queued.pid)).toMatchObject({ state: "running" });
     expect(k.tasks.get(queued.taskId)).toMatchObject({ state: "working" });
-    // What had landed is gone: left is the first worker's result for the lead.
-    k.outbox.nextDue();
+    // What had landed went with that transaction: left is the first worker's result for the lead.
     expect(k.rows<{ kind: string; pid: number }>("SELECT kind, pid FROM outbox ORDER BY id")).toEqual([{ kind: "deliver", pid: lead }]);
+  });
+
+  it("a copilot's results that landed cost no transaction either: their entries go with the next one", async () => {
+    const {
+      k,
+      lead,
+      workers: [a, b],
+    } = await copilotWith(2);
+    for (const e of k.outbox.due({ fromAlarm: true })) k.outbox.deliveredLater([e.id]);
+    recordExits(k, k.store, [a!, b!].map((w) => ({ pid: w.pid, exit: done(0), result: `r${w.pid}`, report })));
+    let transactions = 0;
+    const store = { ...k.store, transactionSync: <T>(fn: () => T): T => (transactions++, k.store.transactionSync(fn)) };
+    const delivered: number[][] = [];
+    const host = { k, store, process: () => ({ deliverTasks: async (items: { task: { taskId: string } }[]) => void delivered.push(items.map((i) => i.task.taskId.length)) }) } as unknown as DeliveryHost;
+    // Results go out from the alarm (a fresh event), as the kernel's alarm drains them.
+    const results = k.outbox.due({ fromAlarm: true });
+    expect(results.map((e) => [e.kind, e.pid])).toEqual([
+      ["deliver", lead],
+      ["deliver", lead],
+    ]);
+    await deliverDue(results, host, new Set(), "acme");
+    // Both in one call to the copilot, and nothing written for them yet, nor when the alarm looks for what is due next.
+    expect(delivered).toHaveLength(1);
+    const writes = k.store.db.prepare("SELECT total_changes() AS n").get() as { n: number };
+    expect(k.outbox.nextDue()).toBeNull();
+    expect((k.store.db.prepare("SELECT total_changes() AS n").get() as { n: number }).n).toBe(writes.n);
+    expect(transactions).toBe(0);
+    expect(k.rows("SELECT id FROM outbox WHERE kind = 'deliver'")).toHaveLength(2);
+    // Another incarnation (this one died first) delivers them again; the copilot takes each once.
+    expect(new Outbox(k.store.sql).due({ fromAlarm: true }).map((e) => e.id)).toEqual(results.map((e) => e.id));
+    // The kernel's next transaction removes them.
+    k.register("other");
+    expect(k.rows("SELECT id FROM outbox")).toEqual([]);
   });
 
   it("ends a delegated task from its worker's terms only when they name that worker's task and parent", async () => {
