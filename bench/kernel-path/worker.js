@@ -76,10 +76,8 @@ export class KernelPath extends DurableObject {
       const answers = recordExits(this.k, this.store, pids.slice(i, i + EXIT_BATCH).map((pid) => ({ pid, exit: { code: 0, reason: "completed", at }, result: `done: task`, report })));
       for (const a of answers) if (a instanceof Error) throw a;
       await this.drain.drain();
-      // The alarm those exits armed (KernelObject.alarm).
-      this.drain.fired();
-      this.k.people.approvals.sweep();
-      await this.drain.drain(undefined, true);
+      // The alarm those exits armed, as KernelObject.alarm runs it.
+      await this.drain.fired();
     }
     return this.statements - before;
   }

@@ -45,9 +45,14 @@ export class OutboxDrain {
     if (at.length) await this.arm(Math.min(...at));
   }
 
-  /** The alarm fired: whatever it arms next is armed anew. */
-  fired() {
+  /**
+   * The kernel's alarm fired: approvals past their deadline expire, then everything due is delivered
+   * (results go to copilots from here, a fresh event) and the alarm is armed anew for what waits.
+   */
+  async fired(): Promise<void> {
     this.alarmAt = null;
+    this.host.k.people.approvals.sweep();
+    await this.drain(undefined, true);
   }
 
   /** Arms the alarm for `at` unless an earlier one is pending; one overdue by a second is taken as lost. */

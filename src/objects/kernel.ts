@@ -346,8 +346,8 @@ export class KernelObject extends DurableObject<Env> {
   // ======================= outbox =======================
 
   /** Delivers what the kernel promised other objects (src/kernel/outbox-drain.ts). */
-  private drainOutbox(onlyPids?: number[], fromAlarm = false): Promise<void> {
-    return this.outboxDrain.drain(onlyPids, fromAlarm);
+  private drainOutbox(onlyPids?: number[]): Promise<void> {
+    return this.outboxDrain.drain(onlyPids);
   }
 
   /** `value`, once what its call promised other objects is delivered or armed for the alarm. */
@@ -357,9 +357,7 @@ export class KernelObject extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    this.outboxDrain.fired();
-    this.k.people.approvals.sweep();
-    await this.drainOutbox(undefined, true);
+    await this.outboxDrain.fired();
     this.feed.flushSoon();
   }
 }
