@@ -25,7 +25,7 @@
  * early, never late).
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -334,6 +334,33 @@ async function eventsOf(client, pid) {
 
 const atOf = (e) => Date.parse(e.data?.at ?? "");
 
+/**
+ * What the disk under the servers' storage charges, timed from here: creating a file (a new object
+ * creates its database, journal, WAL and shared-memory files) and an fsync of a 4 KiB write (each
+ * commit ends with one). On some virtual machines creating a file costs hundreds of microseconds.
+ */
+function diskBaseline(reps) {
+  const dir = mkdtempSync(join(os.tmpdir(), "agent-kernel-bench-disk-"));
+  try {
+    const create = [];
+    const fsync = [];
+    const page = Buffer.alloc(4096, 1);
+    for (let i = 0; i < reps; i++) {
+      const t0 = mono();
+      const fd = openSync(join(dir, `f${i}`), "wx");
+      create.push((mono() - t0) * 1000);
+      writeSync(fd, page, 0, page.length, 0);
+      const t1 = mono();
+      fsyncSync(fd);
+      fsync.push((mono() - t1) * 1000);
+      closeSync(fd);
+    }
+    return { diskCreateFileP50Us: median(create), diskFsyncP50Us: median(fsync) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function sampleLatency(reps, fn, deadline) {
   const out = [];
   for (let i = 0; i < reps && !deadline.passed; i++) out.push(await fn(i));
@@ -360,6 +387,12 @@ await part("components", "components (attribution baselines)", [], async () => {
   await measure("floorHealthzP50Ms", n, get(floorApi, "/healthz"));
   await measure("floorRpcP50Ms", n, get(floorApi, "/rpc"));
   await measure("floorWriteP50Ms", n, get(floorApi, "/write"));
+  await measure("floorCreateP50Ms", n, get(floorApi, "/create"));
+  try {
+    Object.assign(extra, diskBaseline(PROFILE.componentReps));
+  } catch (err) {
+    errors.disk = err?.message ?? String(err);
+  }
   await register(k, "probe-agent", { script: [{ text: "x" }] });
   await measure("getAgentP50Ms", n, async () => (await k.json(200, "GET", "/v1/agents/probe-agent")).ms);
   await measure("putAgentP50Ms", Math.min(n, 100), async () => (await k.json(200, "PUT", "/v1/agents/probe-agent", { model: "scripted", script: [{ text: "x" }] })).ms);
@@ -564,6 +597,18 @@ function copilotScript(n) {
 }
 
 /** Counts completed tasks from the copilot's final answer (the collect result), else from the tasks route. */
+/** Every task of a copilot, page after page (a page holds at most 1,000). */
+async function tasksOf(c, pid) {
+  const tasks = [];
+  let cursor = null;
+  do {
+    const res = await c.json(200, "GET", `/v1/tasks?copilotPid=${pid}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, undefined, { timeoutMs: 30_000 });
+    tasks.push(...res.json.tasks);
+    cursor = res.json.nextCursor;
+  } while (cursor);
+  return tasks;
+}
+
 async function completedTasks(c, pid, result) {
   try {
     const parsed = JSON.parse(result);
@@ -571,8 +616,7 @@ async function completedTasks(c, pid, result) {
   } catch {
     // not JSON: ask the tasks route
   }
-  const res = await c.request("GET", `/v1/tasks?copilotPid=${pid}`);
-  const tasks = Array.isArray(res.json) ? res.json : (res.json?.tasks ?? []);
+  const tasks = await tasksOf(c, pid);
   return { completed: tasks.filter((t) => t.status?.state === "completed").length, pending: tasks.filter((t) => !["completed", "failed", "canceled", "rejected"].includes(t.status?.state)).length, source: "GET /v1/tasks" };
 }
 
@@ -615,8 +659,7 @@ async function fanoutOnce(n, rep, d, memory, { prefix = "bench-fan", client = ap
   const rel = (e) => (e ? atOf(e) - wallStart : null);
   const delegates = ev.filter((e) => e.event === "tool_result" && e.data?.name === "delegate");
   // The workers' own exits, from their tasks' terminal status timestamps.
-  const tasks = (await c.request("GET", `/v1/tasks?copilotPid=${pid}`, undefined, { timeoutMs: 30_000 })).json;
-  const ends = (Array.isArray(tasks) ? tasks : (tasks?.tasks ?? [])).map((t) => Date.parse(t.status?.timestamp ?? "")).filter(Number.isFinite);
+  const ends = (await tasksOf(c, pid)).map((t) => Date.parse(t.status?.timestamp ?? "")).filter(Number.isFinite);
   const phases = {
     firstModelMs: rel(ev.find((e) => e.event === "model")),
     delegatedMs: rel(delegates.at(-1)),
@@ -1139,7 +1182,7 @@ const status = (key) => {
 const rows = [
   ["spawn p50", fmt(results.spawnP50Ms), "≤ 8 ms", status("spawnP50Ms")],
   ["spawn p99", fmt(results.spawnP99Ms), "≤ 30 ms", status("spawnP99Ms")],
-  ["spawn, isolated (40 ms apart): p50 / p99", extra.spawnIsolatedP50Ms ? `${fmt(extra.spawnIsolatedP50Ms)} / ${fmt(extra.spawnIsolatedP99Ms)}` : "—", "", "no other process running meanwhile"],
+  ["spawn, isolated (40 ms apart): p50 / p99", extra.spawnIsolatedP50Ms ? `${fmt(extra.spawnIsolatedP50Ms)} / ${fmt(extra.spawnIsolatedP99Ms)}` : "—", "", `no other process running meanwhile; the platform's part, a new object and one write (floor): ${fmt(extra.floorCreateP50Ms, "ms", 2)}`],
   ["spawn → first model call p50", fmt(results.firstModelCallP50Ms), "", "server `at` of the first model event"],
   ["spawn, 8 concurrent: p50 / p99", extra.spawnConcurrentP50Ms ? `${fmt(extra.spawnConcurrentP50Ms)} / ${fmt(extra.spawnConcurrentP99Ms)}` : "—", "", extra.spawnsPerSecond ? `${round(extra.spawnsPerSecond, 0)} spawns/s` : ""],
   [`step throughput (${PROFILE.turns}-turn tool loop)`, fmt(results.turnsPerSecond, "turns/s"), "", extra.turnLoopMs ? `${fmt(extra.turnLoopMs)} total` : ""],
@@ -1172,6 +1215,8 @@ const baselines = [
   ["floor: GET /healthz", fmt(extra.floorHealthzP50Ms, "ms", 2)],
   ["floor: one DO RPC", fmt(extra.floorRpcP50Ms, "ms", 2)],
   ["floor: one DO RPC + SQLite write", fmt(extra.floorWriteP50Ms, "ms", 2)],
+  ["floor: one DO RPC to a new object + SQLite write", fmt(extra.floorCreateP50Ms, "ms", 2)],
+  [`disk under ${os.tmpdir()}: create a file / fsync a 4 KiB write`, `${fmt(extra.diskCreateFileP50Us, "", 0)} / ${fmt(extra.diskFsyncP50Us, "µs", 0)}`],
   ["floor: one alarm → next alarm", fmt(extra.floorAlarmStepMs, "ms", 2)],
 ];
 for (const n of [10, 100, 500]) {

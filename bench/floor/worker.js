@@ -6,6 +6,8 @@
  *                                them all (store=1: each leaf also writes one SQLite row, as the
  *                                smallest possible durable worker would; run=<name>: reuse the objects
  *                                of an earlier call with that name instead of fresh ones)
+ *   GET /create                  one RPC to a fresh object that writes one SQLite row: what the
+ *                                platform charges for a new durable object (a spawn makes one)
  *   GET /rpc                     one RPC to an existing object
  *   GET /write                   one RPC to an object that writes one SQLite row (the response waits
  *                                for the write to be durable: the output gate)
@@ -96,6 +98,8 @@ export default {
         const out = await env.FANNER.getByName(run).fanout(n, run, url.searchParams.get("store") === "1");
         return Response.json(out, { status: out.ok ? 200 : 500 });
       }
+      case "/create":
+        return Response.json({ ok: (await env.LEAF.getByName(crypto.randomUUID()).work(0, true)) === 0 });
       case "/rpc":
         return Response.json({ ok: (await env.LEAF.getByName("ping").ping()) === 1 });
       case "/write":
