@@ -968,6 +968,16 @@ await part("kernelpath", "the kernel's own path per worker, alone", [], async ()
     }
     const perWorker = ((median(fan) - median(empty)) * 1000) / n;
     extra.kernelPath = { workers: n, reps: fan.length, usPerWorker: round(perWorker, 1), statementsPerWorker: statements / n, fanoutMs: fan.map((ms) => round(ms, 2)).sort((a, b) => a - b), emptyCallP50Ms: round(median(empty), 2) };
+    // Top-level spawns, one after the other, each with its own transactions (no batch to share them).
+    await c.expectStatus(200, "GET", `/spawns?n=${n}`, undefined, { timeoutMs: 60_000 });
+    const spawnCalls = [];
+    let spawnStatements = 0;
+    for (let r = 0; r < PROFILE.kernelPathReps && !d.passed; r++) {
+      const res = await c.expectStatus(200, "GET", `/spawns?n=${n}`, undefined, { timeoutMs: 60_000 });
+      spawnCalls.push(res.ms);
+      spawnStatements = res.json.statements;
+    }
+    if (spawnCalls.length) extra.kernelPath.spawns = { n, usPerSpawn: round(((median(spawnCalls) - median(empty)) * 1000) / n, 1), statementsPerSpawn: spawnStatements / n };
     // The same calls under the profiler, attributed as kernelCpuMsPerWorker is: a check of the profile
     // against a wall time that holds nothing but the kernel's code and its commits.
     const lookup = bundleLookup(kernelPathConfig);
@@ -1204,6 +1214,7 @@ const rows = [
   ["kernel CPU per worker (profile)", fmt(results.kernelCpuMsPerWorker, "ms", 3), "≤ 0.7 ms", status("kernelCpuMsPerWorker")],
   ["kernel CPU per turn (profile)", fmt(results.kernelCpuMsPerTurn, "ms", 3), "≤ 0.1 ms", status("kernelCpuMsPerTurn")],
   ["kernel's own path per worker, alone", extra.kernelPath ? `${extra.kernelPath.usPerWorker} µs` : "—", "", extra.kernelPath ? `${round(extra.kernelPath.statementsPerWorker, 2)} statements a worker, commits included${extra.kernelPath.profileKernelUsPerWorker ? `; profiled: ${extra.kernelPath.profileKernelUsPerWorker} µs charged for ${extra.kernelPath.profiledWallUsPerWorker} µs of wall` : ""}` : ""],
+  ["kernel's own path per top-level spawn, alone", extra.kernelPath?.spawns ? `${extra.kernelPath.spawns.usPerSpawn} µs` : "—", "", extra.kernelPath?.spawns ? `its start and its exit too; ${round(extra.kernelPath.spawns.statementsPerSpawn, 2)} statements a spawn, commits included` : ""],
   ["GET /v1/procs, 1000 rows, p50", fmt(results.list1000P50Ms), "≤ 50 ms", status("list1000P50Ms")],
   [`GET /v1/audit/verify, ${extra.auditEntries ?? "10,000"} entries`, fmt(results.auditVerify10kMs), "", ""],
   ["peak RSS, workerd, fan-out 500", fmt(results.peakRssMb, "MiB", 0), "", extra.peakRssWholeRunMb ? `whole run: ${fmt(extra.peakRssWholeRunMb, "MiB", 0)}` : ""],

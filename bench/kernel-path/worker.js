@@ -8,6 +8,7 @@
  * - the workers' exits, recorded `EXIT_BATCH` at a time (`recordExits`), each batch followed by the
  *   drain, then by what the kernel's alarm does (results go to a copilot from the alarm, a fresh event):
  *   the approvals' sweep and the alarm's drain, which hands the results to the copilot's stand-in.
+ * And (`spawns`) top-level spawns one after the other, each started, then its exit recorded alone.
  * bench/run.mjs (part `kernelpath`) times the calls from outside: nothing but the kernel's code and its
  * commits runs in them, so the wall time of a call, less an empty call's, is the kernel's time for the
  * fan-out. Its statements are counted too.
@@ -81,6 +82,20 @@ export class KernelPath extends DurableObject {
     }
     return this.statements - before;
   }
+
+  /** `n` top-level spawns, one after the other, each started and then exiting alone, as a spawn's process does. Answers the statements it ran. */
+  async spawns(n) {
+    const before = this.statements;
+    const report = { state: "running", turnCount: 1, usage: zeroUsage(), budgetUsed: { tokens: 0, toolCalls: 0, wallMs: 5 } };
+    for (let i = 0; i < n; i++) {
+      const made = await this.k.spawner.spawn({ agent: "bench-worker", input: `spawn ${i}` }, "api:operator");
+      if (!made.ok) throw new Error(made.error.message);
+      const [answer] = recordExits(this.k, this.store, [{ pid: made.value.pid, exit: { code: 0, reason: "completed", at: new Date().toISOString() }, result: "done", report }]);
+      if (answer instanceof Error) throw answer;
+      await this.drain.drain();
+    }
+    return this.statements - before;
+  }
 }
 
 export default {
@@ -91,6 +106,7 @@ export default {
     if (url.pathname === "/setup") return Response.json(await object.setup());
     if (url.pathname === "/empty") return Response.json(await object.empty());
     if (url.pathname === "/fanout") return Response.json({ statements: await object.fanout(Number(url.searchParams.get("n") ?? 100)) });
+    if (url.pathname === "/spawns") return Response.json({ statements: await object.spawns(Number(url.searchParams.get("n") ?? 100)) });
     return new Response("not found", { status: 404 });
   },
 };

@@ -50,11 +50,11 @@ export const redeliveryDelay = (attempts: number) => Math.min(60_000, 500 * 2 **
  */
 export class Outbox {
   /**
-   * What this incarnation wrote since the kernel last looked (`takeNews`): whether an entry may be
-   * due outside the alarm, and the earliest time an entry falls due. What another incarnation wrote
-   * is found by the alarm, which always reads the table.
+   * What this incarnation wrote since the kernel last looked (`takeNews`): whether a queued start was
+   * released (due outside the alarm, though not in `written`), and the earliest time an entry falls
+   * due. What another incarnation wrote is found by the alarm, which always reads the table.
    */
-  private news: { direct: boolean; wake: number | null } = { direct: false, wake: null };
+  private news: { released: boolean; wake: number | null } = { released: false, wake: null };
   /** Entries this incarnation wrote, due at once outside the alarm, until delivered or retried (`dueOfNew`). */
   private readonly written = new Map<number, OutboxEntry>();
   /**
@@ -87,7 +87,6 @@ export class Outbox {
    * that wrote it; its wake is a safety net for when that call dies, as `drainOutbox` arms before delivering.
    */
   private note(at: number, direct: boolean) {
-    this.news.direct ||= direct;
     this.noteWake(direct ? at + 5_000 : at);
   }
 
@@ -96,11 +95,15 @@ export class Outbox {
     this.news.wake = this.news.wake === null ? at : Math.min(this.news.wake, at);
   }
 
-  /** What was written since the last call (see `news`), and forgets it (`direct` only with `clearDirect`). */
+  /**
+   * What was written since the last call (see `news`), and forgets it (a release only with
+   * `clearDirect`). `direct`: an entry may be due outside the alarm, i.e. one this incarnation wrote is
+   * still undelivered (`written`: a start delivered by `dueOfNew` is not asked for again) or a start was released.
+   */
   takeNews(clearDirect = true): { direct: boolean; wake: number | null } {
-    const news = this.news;
-    this.news = { direct: clearDirect ? false : news.direct, wake: null };
-    return news;
+    const { released, wake } = this.news;
+    this.news = { released: clearDirect ? false : released, wake: null };
+    return { direct: released || this.written.size > 0, wake };
   }
 
   add(pid: number, message: OutboxMessage, { held = false, viaAlarm = false } = {}) {
@@ -199,6 +202,7 @@ export class Outbox {
 
   /** A queued start gets its slot. */
   release(pid: number) {
+    this.news.released = true;
     this.note(Date.now(), true);
     this.sql.exec("UPDATE outbox SET held = 0, next_at = ? WHERE pid = ? AND kind = 'start'", Date.now(), pid);
   }

@@ -104,6 +104,8 @@ export class ProcessTable {
    * is used, and a live row leaves the live states only through `markExited`, which drops it here.
    */
   private readonly parentFacts = new Map<number, ParentFacts>();
+  /** `meta.next_pid` as this incarnation last read or wrote it (the kernel object is its only writer); dropped with a rollback. */
+  private nextPid: number | null = null;
 
   constructor(
     private readonly store: SqlStore,
@@ -115,6 +117,7 @@ export class ProcessTable {
       this.parentFacts.clear();
     });
     store.onRollback?.(() => {
+      this.nextPid = null;
       this.liveDelta = 0;
       this.startedDelta.clear();
       this.parentFacts.clear();
@@ -198,12 +201,14 @@ export class ProcessTable {
 
   /** The pid the next spawn gets: from 1, never reused (a pid taken by a rolled-back spawn is taken again). */
   peekNextPid(): number {
+    if (this.nextPid !== null && this.store.onRollback) return this.nextPid;
     const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'next_pid'").toArray()[0];
-    return row ? Number(row.value) : 1;
+    return (this.nextPid = row ? Number(row.value) : 1);
   }
 
   setNextPid(pid: number) {
     this.sql.exec("INSERT INTO meta (key, value) VALUES ('next_pid', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", String(pid));
+    this.nextPid = pid;
   }
 
   insert(p: NewProcess) {

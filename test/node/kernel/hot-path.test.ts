@@ -4,8 +4,26 @@ import { recordExits } from "../../../src/kernel/services";
 import { scanOutstandingReservations } from "../../../src/kernel/budget-ledger";
 import { deliverDue, type DeliveryHost } from "../../../src/kernel/deliveries";
 import { Outbox } from "../../../src/kernel/outbox";
+import { OutboxDrain } from "../../../src/kernel/outbox-drain";
 import { delegationTermsOf } from "../../../src/kernel/tasks";
 import { harness, type Harness } from "./harness";
+
+/** The queries `run` makes whose text matches `pattern`. */
+function queriesOf(k: Harness, pattern: RegExp, run: () => unknown): Promise<string[]> {
+  const exec = k.store.sql.exec.bind(k.store.sql);
+  const seen: string[] = [];
+  k.store.sql.exec = ((query: string, ...bindings: unknown[]) => {
+    if (pattern.test(query)) seen.push(query);
+    return exec(query, ...bindings);
+  }) as typeof k.store.sql.exec;
+  return Promise.resolve(run()).then(
+    () => ((k.store.sql.exec = exec), seen),
+    (err) => {
+      k.store.sql.exec = exec;
+      throw err;
+    },
+  );
+}
 
 const done = (code = 0): ExitStatus => ({ code, reason: code === 0 ? "completed" : "failed", at: new Date().toISOString() });
 const report = { state: "running" as const, turnCount: 1, usage: zeroUsage(), budgetUsed: { tokens: 0, toolCalls: 0, wallMs: 5 } };
@@ -279,6 +297,54 @@ describe("the kernel's hot path keeps its guarantees", () => {
     // The removed entry's id is never given again, not even once the table is empty.
     expect(ids).toEqual([first!.id + 1, first!.id + 2]);
     expect(k.outbox.dueOfNew([b])).toEqual(k.outbox.due({ onlyPids: [b], fromAlarm: false }).filter((e) => e.kind === "start"));
+  });
+
+  it("a drain after a spawn's own looks for nothing: the start it wrote was delivered; a released start is looked for", async () => {
+    const k = harness();
+    k.register("w");
+    k.register("lead", { tools: ["delegate"], limits: { maxChildren: 1 } });
+    const starts: number[] = [];
+    let alarm: number | null = null;
+    const drain = new OutboxDrain(
+      { k, store: k.store, process: (p: number) => ({ start: async () => (starts.push(p), "running") }) } as unknown as DeliveryHost,
+      { getAlarm: async () => alarm, setAlarm: async (at) => void (alarm = at) },
+      () => "acme",
+    );
+    const { pid } = await k.spawn("w");
+    await drain.drain([pid]);
+    expect(starts).toEqual([pid]);
+    k.exit(pid);
+    // The exit's drain: nothing this incarnation wrote waits outside the alarm, so no read of the outbox.
+    expect(await queriesOf(k, /FROM outbox/, () => drain.drain())).toEqual([]);
+
+    // A queued worker's start, released by its sibling's exit, is written in SQL only: the drain reads for it.
+    const lead = (await k.spawn("lead")).pid;
+    await drain.drain([lead]);
+    const first = await k.delegate(lead, { agent: "w" });
+    const queued = await k.delegate(lead, { agent: "w" });
+    await drain.drain([first.pid, queued.pid]);
+    expect(starts).toEqual([pid, lead, first.pid]);
+    k.exit(first.pid);
+    expect(await queriesOf(k, /SELECT \* FROM outbox/, () => drain.drain())).toHaveLength(1);
+    expect(starts).toEqual([pid, lead, first.pid, queued.pid]);
+  });
+
+  it("reads the next pid once an incarnation, and again after a rollback, so a rolled-back spawn's pid is given again", async () => {
+    const k = harness();
+    k.register("w");
+    const reads = await queriesOf(k, /key = 'next_pid'/, async () => {
+      for (let i = 0; i < 3; i++) await k.spawn("w");
+    });
+    expect(reads.filter((q) => q.startsWith("SELECT"))).toHaveLength(1);
+    const insert = k.table.insert.bind(k.table);
+    k.table.insert = () => {
+      throw new Error("disk full");
+    };
+    await expect(k.spawn("w")).rejects.toThrow("disk full");
+    k.table.insert = insert;
+    const again = await queriesOf(k, /SELECT value FROM meta WHERE key = 'next_pid'/, async () => expect((await k.spawn("w")).pid).toBe(4));
+    expect(again).toHaveLength(1);
+    expect((await k.spawn("w")).pid).toBe(5);
   });
 
   it("a batch of delegations reads each fact once and still holds maxChildren and idempotency exactly", async () => {
