@@ -389,7 +389,7 @@ await part("components", "components (attribution baselines)", [], async () => {
   await measure("floorWriteP50Ms", n, get(floorApi, "/write"));
   await measure("floorCreateP50Ms", n, get(floorApi, "/create"));
   try {
-    Object.assign(extra, diskBaseline(PROFILE.componentReps));
+    Object.assign(extra, diskBaseline(n));
   } catch (err) {
     errors.disk = err?.message ?? String(err);
   }
@@ -596,7 +596,6 @@ function copilotScript(n) {
   return steps;
 }
 
-/** Counts completed tasks from the copilot's final answer (the collect result), else from the tasks route. */
 /** Every task of a copilot, page after page (a page holds at most 1,000). */
 async function tasksOf(c, pid) {
   const tasks = [];
@@ -609,6 +608,7 @@ async function tasksOf(c, pid) {
   return tasks;
 }
 
+/** Counts completed tasks from the copilot's final answer (the collect result), else from the tasks route. */
 async function completedTasks(c, pid, result) {
   try {
     const parsed = JSON.parse(result);

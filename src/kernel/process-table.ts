@@ -201,14 +201,17 @@ export class ProcessTable {
 
   /** The pid the next spawn gets: from 1, never reused (a pid taken by a rolled-back spawn is taken again). */
   peekNextPid(): number {
-    if (this.nextPid !== null && this.store.onRollback) return this.nextPid;
+    if (this.nextPid !== null) return this.nextPid;
     const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'next_pid'").toArray()[0];
-    return (this.nextPid = row ? Number(row.value) : 1);
+    const pid = row ? Number(row.value) : 1;
+    // Kept only where the store says when a transaction rolls back (a rolled-back pid is given again).
+    if (this.store.onRollback) this.nextPid = pid;
+    return pid;
   }
 
   setNextPid(pid: number) {
     this.sql.exec("INSERT INTO meta (key, value) VALUES ('next_pid', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", String(pid));
-    this.nextPid = pid;
+    if (this.store.onRollback) this.nextPid = pid;
   }
 
   insert(p: NewProcess) {

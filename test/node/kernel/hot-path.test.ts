@@ -8,21 +8,20 @@ import { OutboxDrain } from "../../../src/kernel/outbox-drain";
 import { delegationTermsOf } from "../../../src/kernel/tasks";
 import { harness, type Harness } from "./harness";
 
-/** The queries `run` makes whose text matches `pattern`. */
-function queriesOf(k: Harness, pattern: RegExp, run: () => unknown): Promise<string[]> {
+/** The statements `run` makes whose text matches `pattern`, with their bindings. */
+async function queriesOf(k: Harness, pattern: RegExp, run: () => unknown): Promise<{ query: string; bindings: unknown[] }[]> {
   const exec = k.store.sql.exec.bind(k.store.sql);
-  const seen: string[] = [];
+  const seen: { query: string; bindings: unknown[] }[] = [];
   k.store.sql.exec = ((query: string, ...bindings: unknown[]) => {
-    if (pattern.test(query)) seen.push(query);
+    if (pattern.test(query)) seen.push({ query, bindings });
     return exec(query, ...bindings);
   }) as typeof k.store.sql.exec;
-  return Promise.resolve(run()).then(
-    () => ((k.store.sql.exec = exec), seen),
-    (err) => {
-      k.store.sql.exec = exec;
-      throw err;
-    },
-  );
+  try {
+    await run();
+    return seen;
+  } finally {
+    k.store.sql.exec = exec;
+  }
 }
 
 const done = (code = 0): ExitStatus => ({ code, reason: code === 0 ? "completed" : "failed", at: new Date().toISOString() });
@@ -162,15 +161,8 @@ describe("the kernel's hot path keeps its guarantees", () => {
       lead,
       workers: [w],
     } = await copilotWith(1);
-    const exec = k.store.sql.exec.bind(k.store.sql);
-    const updates: string[] = [];
-    k.store.sql.exec = ((query: string, ...bindings: unknown[]) => {
-      if (/^\s*UPDATE procs/.test(query) && bindings.at(-1) === w!.pid) updates.push(query);
-      return exec(query, ...bindings);
-    }) as typeof k.store.sql.exec;
     const used = { ...report, budgetUsed: { tokens: 70, toolCalls: 3, wallMs: 9 } };
-    recordExits(k, k.store, [{ pid: w!.pid, exit: done(0), result: "r", report: used }]);
-    k.store.sql.exec = exec;
+    const updates = (await queriesOf(k, /^\s*UPDATE procs/, () => recordExits(k, k.store, [{ pid: w!.pid, exit: done(0), result: "r", report: used }]))).filter((q) => q.bindings.at(-1) === w!.pid);
     expect(updates).toHaveLength(1);
     const row = k.table.get(w!.pid)!;
     expect(row.state).toBe("zombie");
@@ -335,7 +327,7 @@ describe("the kernel's hot path keeps its guarantees", () => {
     const reads = await queriesOf(k, /key = 'next_pid'/, async () => {
       for (let i = 0; i < 3; i++) await k.spawn("w");
     });
-    expect(reads.filter((q) => q.startsWith("SELECT"))).toHaveLength(1);
+    expect(reads.filter((q) => q.query.startsWith("SELECT"))).toHaveLength(1);
     const insert = k.table.insert.bind(k.table);
     k.table.insert = () => {
       throw new Error("disk full");
